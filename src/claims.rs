@@ -1,0 +1,486 @@
+//! ECT claims (SPEC.md §5), parsed strictly in two stages: presence and JSON types
+//! (ECT-CLM-1, ECT-CLM-2, ECT-TIME-5), then the value rules (ECT-CLM-3..13).
+//!
+//! The verifier checks ECT-KEY-2 between the two stages, as SPEC.md's order requires.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::jws::b64_decode;
+use crate::profile::Profile;
+
+/// Maximum compact JSON length of `ext` in bytes (ECT-CLM-12).
+pub const MAX_EXT_BYTES: usize = 4096;
+/// Maximum nesting depth of `ext`, `ext` itself counting as 1 (ECT-CLM-12).
+pub const MAX_EXT_DEPTH: usize = 5;
+/// Largest valid NumericDate: 2^53 - 1 (ECT-TIME-5).
+pub const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
+/// Default maximum number of `par` elements (ECT-CLM-10).
+pub const DEFAULT_MAX_PAR: usize = 100;
+
+/// The `aud` claim: one audience or several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// `"aud": "id"`.
+    One(String),
+    /// `"aud": ["id", ...]`.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `id` equals the audience or one of its elements (exact string comparison).
+    pub fn contains(&self, id: &str) -> bool {
+        match self {
+            Audience::One(a) => a == id,
+            Audience::Many(all) => all.iter().any(|a| a == id),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Audience::One(a) => Value::String(a.clone()),
+            Audience::Many(all) => Value::Array(all.iter().cloned().map(Value::String).collect()),
+        }
+    }
+}
+
+/// The value of `pol_decision` (ECT-CLM-13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyDecision {
+    /// `approved`.
+    Approved,
+    /// `rejected`.
+    Rejected,
+    /// `pending_human_review`.
+    PendingHumanReview,
+}
+
+impl PolicyDecision {
+    /// The claim value, e.g. `"pending_human_review"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyDecision::Approved => "approved",
+            PolicyDecision::Rejected => "rejected",
+            PolicyDecision::PendingHumanReview => "pending_human_review",
+        }
+    }
+
+    /// Parses the exact claim value.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            PolicyDecision::Approved,
+            PolicyDecision::Rejected,
+            PolicyDecision::PendingHumanReview,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == value)
+    }
+}
+
+/// The `pol` + `pol_decision` pair: which policy was evaluated and what it decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyClaims {
+    /// Policy identifier (non-empty).
+    pub pol: String,
+    /// The decision.
+    pub decision: PolicyDecision,
+}
+
+/// The checked claims of an ECT.
+///
+/// Unknown claims (including `sub` and `nbf`) are ignored and not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// Issuer: the agent that performed the task.
+    pub iss: String,
+    /// Audience.
+    pub aud: Audience,
+    /// Issued-at, seconds since the epoch.
+    pub iat: u64,
+    /// Expiration, seconds since the epoch.
+    pub exp: u64,
+    /// Token id and task id (a UUID).
+    pub jti: String,
+    /// The action performed.
+    pub exec_act: String,
+    /// Parent task ids; empty for a root task.
+    pub par: Vec<String>,
+    /// Workflow id (a UUID).
+    pub wid: Option<String>,
+    /// base64url SHA-256 of the task's input.
+    pub inp_hash: Option<String>,
+    /// base64url SHA-256 of the task's output.
+    pub out_hash: Option<String>,
+    /// Extension object.
+    pub ext: Option<Map<String, Value>>,
+    /// Policy evaluation.
+    pub pol: Option<PolicyClaims>,
+}
+
+/// Claim limits that a verifier configures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClaimLimits {
+    pub max_par: usize,
+}
+
+impl Claims {
+    /// Serializes the claims as a JSON object under the profile's claim names.
+    pub fn to_json(&self, profile: &Profile) -> Map<String, Value> {
+        let n = &profile.claims;
+        let mut map = Map::new();
+        map.insert(n.iss.into(), self.iss.clone().into());
+        map.insert(n.aud.into(), self.aud.to_json());
+        map.insert(n.iat.into(), self.iat.into());
+        map.insert(n.exp.into(), self.exp.into());
+        map.insert(n.jti.into(), self.jti.clone().into());
+        map.insert(n.exec_act.into(), self.exec_act.clone().into());
+        map.insert(
+            n.par.into(),
+            Value::Array(self.par.iter().cloned().map(Value::String).collect()),
+        );
+        let optional = [
+            (n.wid, &self.wid),
+            (n.inp_hash, &self.inp_hash),
+            (n.out_hash, &self.out_hash),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value {
+                map.insert(name.into(), v.clone().into());
+            }
+        }
+        if let Some(ext) = &self.ext {
+            map.insert(n.ext.into(), Value::Object(ext.clone()));
+        }
+        if let Some(p) = &self.pol {
+            map.insert(n.pol.into(), p.pol.clone().into());
+            map.insert(n.pol_decision.into(), p.decision.as_str().into());
+        }
+        map
+    }
+
+    /// Stage 1 and stage 2 together, for callers without a key binding to check in between.
+    pub(crate) fn parse(
+        map: &Map<String, Value>,
+        profile: &Profile,
+        limits: &ClaimLimits,
+    ) -> Result<Claims> {
+        UncheckedClaims::parse(map, profile)?.check(limits)
+    }
+}
+
+/// Claims whose presence and JSON types are checked (ECT-CLM-1, ECT-CLM-2, ECT-TIME-5) but not
+/// yet their values.
+#[derive(Clone, Debug)]
+pub(crate) struct UncheckedClaims {
+    pub iss: String,
+    aud: Audience,
+    iat: u64,
+    exp: u64,
+    jti: String,
+    exec_act: String,
+    par: Vec<String>,
+    wid: Option<String>,
+    inp_hash: Option<String>,
+    out_hash: Option<String>,
+    ext: Option<Map<String, Value>>,
+    pol: Option<String>,
+    pol_decision: Option<String>,
+}
+
+impl UncheckedClaims {
+    /// ECT-CLM-1 then ECT-CLM-2 (with ECT-TIME-5).
+    pub fn parse(map: &Map<String, Value>, profile: &Profile) -> Result<Self> {
+        let n = &profile.claims;
+        // ECT-CLM-1: every required claim is present (a present claim of the wrong type is a
+        // type error below, never "absent").
+        for name in [n.iss, n.aud, n.iat, n.exp, n.jti, n.exec_act, n.par] {
+            if !map.contains_key(name) {
+                return Err(Error::ClaimMissing(name));
+            }
+        }
+        // ECT-CLM-2: JSON types, in claim order.
+        let req_str = |name: &'static str| opt_str(map, name).map(|v| v.unwrap_or_default());
+        let iss = req_str(n.iss)?;
+        let aud = match &map[n.aud] {
+            Value::String(a) => Audience::One(a.clone()),
+            Value::Array(all) => Audience::Many(
+                all.iter()
+                    .map(|a| a.as_str().map(str::to_owned))
+                    .collect::<Option<_>>()
+                    .ok_or(Error::ClaimType(n.aud))?,
+            ),
+            _ => return Err(Error::ClaimType(n.aud)),
+        };
+        let iat = numeric_date(&map[n.iat], n.iat)?;
+        let exp = numeric_date(&map[n.exp], n.exp)?;
+        let jti = req_str(n.jti)?;
+        let exec_act = req_str(n.exec_act)?;
+        let par = match &map[n.par] {
+            Value::Array(all) => all
+                .iter()
+                .map(|a| a.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or(Error::ClaimType(n.par))?,
+            _ => return Err(Error::ClaimType(n.par)),
+        };
+        let wid = opt_str(map, n.wid)?;
+        let inp_hash = opt_str(map, n.inp_hash)?;
+        let out_hash = opt_str(map, n.out_hash)?;
+        let ext = match map.get(n.ext) {
+            None => None,
+            Some(Value::Object(ext)) => Some(ext.clone()),
+            Some(_) => return Err(Error::ClaimType(n.ext)),
+        };
+        let pol = opt_str(map, n.pol)?;
+        let pol_decision = opt_str(map, n.pol_decision)?;
+        Ok(UncheckedClaims {
+            iss,
+            aud,
+            iat,
+            exp,
+            jti,
+            exec_act,
+            par,
+            wid,
+            inp_hash,
+            out_hash,
+            ext,
+            pol,
+            pol_decision,
+        })
+    }
+
+    /// ECT-CLM-3 .. ECT-CLM-13, in order.
+    pub fn check(self, limits: &ClaimLimits) -> Result<Claims> {
+        // ECT-CLM-3: `iss` non-empty.
+        if self.iss.is_empty() {
+            return Err(Error::Iss);
+        }
+        // ECT-CLM-4: `aud` non-empty string, or non-empty array of non-empty strings.
+        let aud_ok = match &self.aud {
+            Audience::One(a) => !a.is_empty(),
+            Audience::Many(all) => !all.is_empty() && all.iter().all(|a| !a.is_empty()),
+        };
+        if !aud_ok {
+            return Err(Error::Aud);
+        }
+        // ECT-CLM-5: `jti` is a UUID.
+        if !is_uuid(&self.jti) {
+            return Err(Error::Jti);
+        }
+        // ECT-CLM-6: `wid`, when present, is a UUID.
+        if self.wid.as_deref().is_some_and(|w| !is_uuid(w)) {
+            return Err(Error::Wid);
+        }
+        // ECT-CLM-7: `exec_act` non-empty.
+        if self.exec_act.is_empty() {
+            return Err(Error::ExecAct);
+        }
+        // ECT-CLM-8: every `par` element a UUID, no element twice (decision: DuplicateParent).
+        let mut seen = HashSet::with_capacity(self.par.len());
+        for p in &self.par {
+            if !is_uuid(p) {
+                return Err(Error::Par(format!("{p:?} is not a UUID")));
+            }
+            if !seen.insert(p.as_str()) {
+                return Err(Error::Par(format!("{p:?} appears twice")));
+            }
+        }
+        // ECT-CLM-9: `par` does not name the token itself.
+        if seen.contains(self.jti.as_str()) {
+            return Err(Error::ParSelf);
+        }
+        // ECT-CLM-10: at most `max_par` parents.
+        if self.par.len() > limits.max_par {
+            return Err(Error::ParTooLong {
+                len: self.par.len(),
+                max: limits.max_par,
+            });
+        }
+        // ECT-CLM-11: hashes are unpadded base64url SHA-256 digests.
+        for (name, value) in [("inp_hash", &self.inp_hash), ("out_hash", &self.out_hash)] {
+            if value.as_deref().is_some_and(|h| !is_sha256_b64url(h)) {
+                return Err(Error::Hash(name));
+            }
+        }
+        // ECT-CLM-12: `ext` at most 4096 bytes compact, depth at most 5.
+        if let Some(ext) = &self.ext {
+            let len = compact_len(ext);
+            if len > MAX_EXT_BYTES {
+                return Err(Error::ExtSize(len));
+            }
+            if object_depth(ext) > MAX_EXT_DEPTH {
+                return Err(Error::ExtDepth);
+            }
+        }
+        // ECT-CLM-13: `pol` and `pol_decision` together, `pol` non-empty, known decision.
+        let pol = match (self.pol, self.pol_decision) {
+            (None, None) => None,
+            (Some(pol), Some(decision)) => {
+                if pol.is_empty() {
+                    return Err(Error::Pol("pol is empty".into()));
+                }
+                let decision = PolicyDecision::parse(&decision)
+                    .ok_or_else(|| Error::Pol(format!("unknown pol_decision {decision:?}")))?;
+                Some(PolicyClaims { pol, decision })
+            }
+            _ => {
+                return Err(Error::Pol(
+                    "pol and pol_decision must appear together".into(),
+                ));
+            }
+        };
+        Ok(Claims {
+            iss: self.iss,
+            aud: self.aud,
+            iat: self.iat,
+            exp: self.exp,
+            jti: self.jti,
+            exec_act: self.exec_act,
+            par: self.par,
+            wid: self.wid,
+            inp_hash: self.inp_hash,
+            out_hash: self.out_hash,
+            ext: self.ext,
+            pol,
+        })
+    }
+}
+
+/// An optional string claim: absent is `None`, present with another type is `claims.type`.
+fn opt_str(map: &Map<String, Value>, name: &'static str) -> Result<Option<String>> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::ClaimType(name)),
+    }
+}
+
+/// ECT-TIME-5: an integer in `0 ..= 2^53-1`. Any other number (negative, fractional, exponent
+/// syntax, too large) is `claims.type` under rule ECT-TIME-5; a non-number is ECT-CLM-2.
+fn numeric_date(value: &Value, name: &'static str) -> Result<u64> {
+    let Value::Number(n) = value else {
+        return Err(Error::ClaimType(name));
+    };
+    match n.as_u64() {
+        Some(v) if v <= MAX_NUMERIC_DATE => Ok(v),
+        _ => Err(Error::NumericDate(name)),
+    }
+}
+
+/// RFC 9562 text form: 8-4-4-4-12 hex digits (either case), nothing else.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// ECT-CLM-11: 43 characters of `[A-Za-z0-9_-]` decoding (canonically) to 32 bytes.
+pub fn is_sha256_b64url(s: &str) -> bool {
+    s.len() == 43 && b64_decode(s.as_bytes()).is_some_and(|d| d.len() == 32)
+}
+
+/// The base64url (unpadded) SHA-256 of `data`, the form `inp_hash` and `out_hash` take.
+pub fn sha256_b64url(data: &[u8]) -> String {
+    use sha2::Digest;
+    crate::jws::b64_encode(&sha2::Sha256::digest(data))
+}
+
+/// Length of the compact serde_json serialization of `ext`, without building it.
+fn compact_len(ext: &Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, ext).expect("counting never fails");
+    count.0
+}
+
+/// Nesting depth of an object: the object itself is 1, each nested object or array one more.
+fn object_depth(ext: &Map<String, Value>) -> usize {
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    1 + ext.values().map(depth).max().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn uuid_syntax() {
+        assert!(is_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8"));
+        assert!(is_uuid("6BA7B810-9DAD-11D1-80B4-00C04FD430C8"));
+        assert!(is_uuid("00000000-0000-0000-0000-000000000000"));
+        assert!(is_uuid("ffffffff-ffff-ffff-ffff-ffffffffffff"));
+        assert!(!is_uuid("{6ba7b810-9dad-11d1-80b4-00c04fd430c8}"));
+        assert!(!is_uuid("urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8"));
+        assert!(!is_uuid("6ba7b8109dad11d180b400c04fd430c8"));
+        assert!(!is_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430cg"));
+        assert!(!is_uuid("6ba7b810-9dad-11d1-80b4_00c04fd430c8"));
+        assert!(!is_uuid(""));
+    }
+
+    #[test]
+    fn known_answer_hashes() {
+        assert_eq!(
+            sha256_b64url(b"test"),
+            "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg"
+        );
+        assert_eq!(
+            sha256_b64url(b"foo"),
+            "LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564"
+        );
+        assert!(is_sha256_b64url(
+            "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg"
+        ));
+        // Non-canonical trailing bits, padding, prefix, wrong length.
+        assert!(!is_sha256_b64url(
+            "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgh"
+        ));
+        assert!(!is_sha256_b64url(
+            "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg="
+        ));
+        assert!(!is_sha256_b64url(
+            "sha-256:n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg"
+        ));
+        assert!(!is_sha256_b64url(
+            "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCg"
+        ));
+    }
+
+    #[test]
+    fn ext_depth_counting() {
+        let d5 = json!({"a":{"b":{"c":{"d":{}}}}});
+        let d6 = json!({"a":{"b":{"c":{"d":{"e":1,"f":[]}}}}});
+        assert_eq!(object_depth(d5.as_object().unwrap()), 5);
+        assert_eq!(object_depth(d6.as_object().unwrap()), 6);
+        assert_eq!(object_depth(json!({"a":[[[[1]]]]}).as_object().unwrap()), 5);
+        assert_eq!(object_depth(json!({}).as_object().unwrap()), 1);
+    }
+
+    #[test]
+    fn compact_len_matches_serialization() {
+        let v = json!({"k":"v é \u{1}","n":[1,2.5,null,true],"o":{"x":"\"q\""}});
+        let m = v.as_object().unwrap();
+        assert_eq!(compact_len(m), serde_json::to_vec(m).unwrap().len());
+    }
+}

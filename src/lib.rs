@@ -1,0 +1,60 @@
+//! # wimse-ect
+//!
+//! Reference implementation of Execution Context Tokens (ECTs), profile `draft-00` of
+//! `draft-nennemann-wimse-ect`. An ECT is an ES256-signed JWT recording one task done by one
+//! agent; its `par` claim names the parent tasks, so a workflow's tokens form a DAG.
+//!
+//! Every check cites its rule id from the project's SPEC.md; every [`Error`] has SPEC.md's
+//! [`Error::code`] and [`Error::rule`]. The verifier never reads a clock: `now` is a parameter.
+//!
+//! ```
+//! use wimse_ect::{EctBuilder, KeySet, Policy, SigningKey, Verifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = 1_772_000_000;
+//! // Agent A's key, and a verifier (agent B) that trusts it for issuer spiffe://a.
+//! let key_a = SigningKey::from_scalar_bytes("agent-a", &[1; 32])?;
+//! let keys = KeySet::from_keys([key_a.trusted(Some("spiffe://example.org/a"))])?;
+//! let verifier = Verifier::new(keys, Policy::new("spiffe://example.org/b"))?;
+//!
+//! let token = EctBuilder::new("spiffe://example.org/a", "fetch_data")
+//!     .audience("spiffe://example.org/b")
+//!     .jti("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+//!     .issued_at(now)
+//!     .expires_at(now + 600)
+//!     .sign(&key_a)?;
+//!
+//! let verified = verifier.verify(&token, now + 5)?;
+//! assert_eq!(verified.claims().exec_act, "fetch_data");
+//! // Presenting it again is a replay (ECT-RPL-1).
+//! let err = verifier.verify(&token, now + 6).unwrap_err();
+//! assert_eq!((err.code(), err.rule()), ("replay.jti", "ECT-RPL-1"));
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod builder;
+pub mod claims;
+pub mod cli;
+mod error;
+pub mod header;
+pub mod http;
+mod json;
+pub mod jws;
+pub mod keys;
+pub mod profile;
+pub mod replay;
+mod verify;
+
+pub use builder::{EctBuilder, random_uuid};
+pub use claims::{Audience, Claims, PolicyClaims, PolicyDecision, sha256_b64url};
+pub use error::{ConfigError, Error, Result};
+pub use header::{Algorithm, Header};
+pub use json::parse_object;
+pub use jws::sign_raw;
+pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey};
+pub use profile::{DRAFT_00, Profile};
+pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+pub use verify::*;

@@ -1,0 +1,185 @@
+//! Replay protection (ECT-RPL-1): a `jti` already accepted within its expiration window is
+//! refused.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::claims::Claims;
+use crate::error::{Error, Result};
+
+/// The scope a `jti` is unique in: the `(wid, jti)` pair when `wid` is present, `jti` alone
+/// otherwise (ECT-RPL-1). Identifiers are compared as exact strings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplayKey {
+    /// The workflow id, if the token has one.
+    pub wid: Option<String>,
+    /// The token id.
+    pub jti: String,
+}
+
+impl ReplayKey {
+    /// The replay scope of a token's claims.
+    pub fn of(claims: &Claims) -> Self {
+        ReplayKey {
+            wid: claims.wid.clone(),
+            jti: claims.jti.clone(),
+        }
+    }
+}
+
+/// A store of accepted token ids, consulted last in verification (ECT-RPL-1).
+///
+/// Implementations must make [`ReplayCache::check_and_record`] atomic: of N concurrent calls
+/// with the same key, exactly one returns `Ok`.
+pub trait ReplayCache: Send + Sync {
+    /// If `key` was recorded with an expiry after `now`, returns [`Error::Replay`]; otherwise
+    /// records it until `expires_at` (the token's `exp + leeway`) and returns `Ok`.
+    ///
+    /// Called only for a token that passed every other check, so a rejected token is never
+    /// recorded.
+    fn check_and_record(&self, key: &ReplayKey, expires_at: u64, now: u64) -> Result<()>;
+}
+
+/// An in-memory [`ReplayCache`] with expiry and an optional maximum size.
+///
+/// * An entry lives until its `expires_at` (`exp + leeway`): from then on the token itself
+///   fails ECT-TIME-2, so forgetting it is safe. Expired entries are evicted on every call,
+///   so memory is bounded by the number of tokens live at once, whatever the stream.
+/// * With a maximum entry count, a full cache refuses new tokens with
+///   [`Error::ReplayCacheFull`] (code `replay.full`) until entries expire. It never forgets
+///   a live entry to make room: that would let the forgotten token be replayed.
+/// * Eviction follows the `now` values callers pass in. A caller passing a `now` far in the
+///   future evicts entries early; pass the real current time.
+#[derive(Debug, Default)]
+pub struct MemoryReplayCache {
+    max_entries: Option<usize>,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    expiry: HashMap<ReplayKey, u64>,
+    by_expiry: BTreeSet<(u64, ReplayKey)>,
+}
+
+impl MemoryReplayCache {
+    /// A cache without a size limit (bounded only by expiry).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cache that holds at most `max_entries` live entries and refuses new tokens when full.
+    pub fn with_max_entries(max_entries: usize) -> Self {
+        MemoryReplayCache {
+            max_entries: Some(max_entries),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Number of entries held now (expired ones are dropped on the next call).
+    pub fn len(&self) -> usize {
+        self.lock().expiry.len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // No code path panics while holding the lock, so a poisoned lock still holds
+        // consistent data.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ReplayCache for MemoryReplayCache {
+    fn check_and_record(&self, key: &ReplayKey, expires_at: u64, now: u64) -> Result<()> {
+        let mut entries = self.lock();
+        // Evict every entry whose token can no longer verify (expiry <= now).
+        while let Some(first) = entries.by_expiry.first() {
+            if first.0 > now {
+                break;
+            }
+            let (_, old) = entries.by_expiry.pop_first().expect("non-empty");
+            entries.expiry.remove(&old);
+        }
+        // ECT-RPL-1: a live entry is a replay.
+        if entries.expiry.contains_key(key) {
+            return Err(Error::Replay);
+        }
+        if self
+            .max_entries
+            .is_some_and(|max| entries.expiry.len() >= max)
+        {
+            return Err(Error::ReplayCacheFull);
+        }
+        entries.expiry.insert(key.clone(), expires_at);
+        entries.by_expiry.insert((expires_at, key.clone()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(jti: &str, wid: Option<&str>) -> ReplayKey {
+        ReplayKey {
+            wid: wid.map(str::to_owned),
+            jti: jti.to_owned(),
+        }
+    }
+
+    #[test]
+    fn replay_and_scopes() {
+        let c = MemoryReplayCache::new();
+        assert_eq!(c.check_and_record(&key("a", None), 100, 10), Ok(()));
+        assert_eq!(
+            c.check_and_record(&key("a", None), 100, 11),
+            Err(Error::Replay)
+        );
+        // Another scope is another key.
+        assert_eq!(c.check_and_record(&key("a", Some("w")), 100, 11), Ok(()));
+        assert_eq!(
+            c.check_and_record(&key("a", Some("w")), 100, 12),
+            Err(Error::Replay)
+        );
+        // Still live at 99, forgotten at 100.
+        assert_eq!(
+            c.check_and_record(&key("a", None), 100, 99),
+            Err(Error::Replay)
+        );
+        assert_eq!(c.check_and_record(&key("a", None), 200, 100), Ok(()));
+    }
+
+    #[test]
+    fn bounded_under_a_stream() {
+        let c = MemoryReplayCache::new();
+        for i in 0..10_000u64 {
+            // Each token lives 50 s; one new token a second.
+            c.check_and_record(&key(&i.to_string(), None), i + 50, i)
+                .unwrap();
+            assert!(c.len() <= 50, "len {} at {i}", c.len());
+        }
+    }
+
+    #[test]
+    fn full_cache_refuses_and_never_forgets() {
+        let c = MemoryReplayCache::with_max_entries(2);
+        c.check_and_record(&key("a", None), 100, 0).unwrap();
+        c.check_and_record(&key("b", None), 100, 0).unwrap();
+        assert_eq!(
+            c.check_and_record(&key("c", None), 100, 0),
+            Err(Error::ReplayCacheFull)
+        );
+        // The live ones are still remembered.
+        assert_eq!(
+            c.check_and_record(&key("a", None), 100, 1),
+            Err(Error::Replay)
+        );
+        // Once they expire there is room again.
+        assert_eq!(c.check_and_record(&key("c", None), 200, 100), Ok(()));
+        assert_eq!(c.len(), 1);
+    }
+}

@@ -1,0 +1,463 @@
+//! The verifier: SPEC.md §2–§6 in SPEC.md's order of checks, configured by a [`Policy`].
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use crate::claims::{ClaimLimits, Claims, DEFAULT_MAX_PAR, UncheckedClaims};
+use crate::error::{ConfigError, Error, Result};
+use crate::header::{Algorithm, Header};
+use crate::json::parse_object;
+use crate::jws::{DEFAULT_MAX_TOKEN_BYTES, split};
+use crate::keys::{KeyResolver, KeySet};
+use crate::profile::{DRAFT_00, Profile};
+use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+
+/// Default clock leeway in seconds (SPEC.md §6).
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
+/// Default maximum age of `iat` in seconds (SPEC.md §6).
+pub const DEFAULT_MAX_IAT_AGE_SECONDS: u64 = 900;
+
+/// Accepted range of [`Policy::leeway_seconds`].
+pub const LEEWAY_RANGE: std::ops::RangeInclusive<u64> = 0..=600;
+/// Accepted range of [`Policy::max_iat_age_seconds`].
+pub const MAX_IAT_AGE_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+/// Accepted range of [`Policy::max_par`].
+pub const MAX_PAR_RANGE: std::ops::RangeInclusive<usize> = 0..=10_000;
+/// Accepted range of [`Policy::max_token_bytes`].
+pub const MAX_TOKEN_BYTES_RANGE: std::ops::RangeInclusive<usize> = 256..=1_048_576;
+/// Accepted range of a replay cache's maximum entry count.
+pub const REPLAY_CACHE_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000_000;
+
+/// Environment variable for [`Policy::audience`].
+pub const ENV_AUDIENCE: &str = "ECT_AUDIENCE";
+/// Environment variable for [`Policy::leeway_seconds`].
+pub const ENV_LEEWAY_SECONDS: &str = "ECT_LEEWAY_SECONDS";
+/// Environment variable for [`Policy::max_iat_age_seconds`].
+pub const ENV_MAX_IAT_AGE_SECONDS: &str = "ECT_MAX_IAT_AGE_SECONDS";
+/// Environment variable for [`Policy::max_par`].
+pub const ENV_MAX_PAR: &str = "ECT_MAX_PAR";
+/// Environment variable for [`Policy::max_token_bytes`].
+pub const ENV_MAX_TOKEN_BYTES: &str = "ECT_MAX_TOKEN_BYTES";
+/// Environment variable for the maximum entry count of the in-memory replay cache.
+pub const ENV_REPLAY_CACHE_SIZE: &str = "ECT_REPLAY_CACHE_SIZE";
+
+/// Whether the verifier refuses a `jti` it has already accepted (ECT-RPL-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayProtection {
+    /// Record accepted tokens in an in-memory cache (the default), optionally bounded.
+    /// See [`MemoryReplayCache`] for what happens when it is full.
+    Enabled {
+        /// Maximum live entries; `None` is bounded by expiry only.
+        max_entries: Option<usize>,
+    },
+    /// No replay check. Only for one-shot verification of a single token (the CLI) or when
+    /// the caller checks replay itself, e.g. against a ledger.
+    Disabled,
+}
+
+/// Verifier settings. Start from [`Policy::new`] (SPEC.md's defaults) and change fields;
+/// [`Verifier::new`] checks every value and refuses out-of-range ones.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// This verifier's own identifier, which must appear in `aud` (ECT-AUD-1). Required.
+    pub audience: String,
+    /// Clock leeway in seconds for ECT-TIME-2 and ECT-TIME-3 (default 30, range 0..=600).
+    pub leeway_seconds: u64,
+    /// Maximum age of `iat` in seconds for ECT-TIME-4 (default 900, range 1..=86400).
+    pub max_iat_age_seconds: u64,
+    /// Maximum number of `par` elements for ECT-CLM-10 (default 100, range 0..=10000).
+    pub max_par: usize,
+    /// Maximum token length in bytes for ECT-JWS-1 (default 65536, range 256..=1048576).
+    pub max_token_bytes: usize,
+    /// Allowed `alg` values for ECT-HDR-2 (default exactly ES256; must not be empty).
+    pub algorithms: Vec<Algorithm>,
+    /// Replay protection for ECT-RPL-1 (default enabled, unbounded but expiring).
+    pub replay: ReplayProtection,
+    /// The draft revision whose claim names and `typ` are used (default `draft-00`).
+    pub profile: Profile,
+}
+
+impl Policy {
+    /// SPEC.md's defaults for a verifier whose identifier is `audience`.
+    pub fn new(audience: impl Into<String>) -> Self {
+        Policy {
+            audience: audience.into(),
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            max_iat_age_seconds: DEFAULT_MAX_IAT_AGE_SECONDS,
+            max_par: DEFAULT_MAX_PAR,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            algorithms: vec![Algorithm::Es256],
+            replay: ReplayProtection::Enabled { max_entries: None },
+            profile: DRAFT_00,
+        }
+    }
+
+    /// The defaults, overridden by the `ECT_*` environment variables that are set.
+    ///
+    /// `audience` (e.g. a command-line flag) wins over `ECT_AUDIENCE`; with neither, this is a
+    /// configuration error. Variables: `ECT_AUDIENCE`, `ECT_LEEWAY_SECONDS`,
+    /// `ECT_MAX_IAT_AGE_SECONDS`, `ECT_MAX_PAR`, `ECT_MAX_TOKEN_BYTES`, `ECT_REPLAY_CACHE_SIZE`.
+    /// A set variable that is not a decimal integer in its range is an error naming it, never a
+    /// silent default.
+    pub fn from_env(audience: Option<&str>) -> Result<Self, ConfigError> {
+        Self::from_vars(audience, |name| std::env::var_os(name))
+    }
+
+    /// Like [`Policy::from_env`], reading variables through `lookup` (for tests and embedders).
+    pub fn from_vars(
+        audience: Option<&str>,
+        lookup: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Self, ConfigError> {
+        let text = |name: &str| -> Result<Option<String>, ConfigError> {
+            lookup(name)
+                .map(|v| {
+                    v.into_string()
+                        .map_err(|_| ConfigError::new(format!("{name} is not valid UTF-8")))
+                })
+                .transpose()
+        };
+        let number = |name: &str, range: std::ops::RangeInclusive<u64>| {
+            text(name)?
+                .map(|v| match v.parse::<u64>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(ConfigError::new(format!(
+                        "{name}={v:?} is not an integer in {}..={}",
+                        range.start(),
+                        range.end()
+                    ))),
+                })
+                .transpose()
+        };
+        let as_usize =
+            |r: &std::ops::RangeInclusive<usize>| (*r.start() as u64)..=(*r.end() as u64);
+
+        let audience = match audience {
+            Some(a) => a.to_owned(),
+            None => text(ENV_AUDIENCE)?.ok_or_else(|| {
+                ConfigError::new(format!(
+                    "no audience: the verifier's own identifier is required (flag or {ENV_AUDIENCE})"
+                ))
+            })?,
+        };
+        let mut policy = Policy::new(audience);
+        if let Some(v) = number(ENV_LEEWAY_SECONDS, LEEWAY_RANGE)? {
+            policy.leeway_seconds = v;
+        }
+        if let Some(v) = number(ENV_MAX_IAT_AGE_SECONDS, MAX_IAT_AGE_RANGE)? {
+            policy.max_iat_age_seconds = v;
+        }
+        if let Some(v) = number(ENV_MAX_PAR, as_usize(&MAX_PAR_RANGE))? {
+            policy.max_par = v as usize;
+        }
+        if let Some(v) = number(ENV_MAX_TOKEN_BYTES, as_usize(&MAX_TOKEN_BYTES_RANGE))? {
+            policy.max_token_bytes = v as usize;
+        }
+        if let Some(v) = number(ENV_REPLAY_CACHE_SIZE, as_usize(&REPLAY_CACHE_SIZE_RANGE))? {
+            policy.replay = ReplayProtection::Enabled {
+                max_entries: Some(v as usize),
+            };
+        }
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks every setting; [`Verifier::new`] calls this.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            value: T,
+            range: std::ops::RangeInclusive<T>,
+        ) -> Result<(), ConfigError> {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(format!(
+                    "{name} = {value} is outside {}..={}",
+                    range.start(),
+                    range.end()
+                )))
+            }
+        }
+        // ECT-AUD-1: a verifier without an identifier is a configuration error, not a pass.
+        if self.audience.is_empty() {
+            return Err(ConfigError::new("audience must be a non-empty string"));
+        }
+        check("leeway_seconds", self.leeway_seconds, LEEWAY_RANGE)?;
+        check(
+            "max_iat_age_seconds",
+            self.max_iat_age_seconds,
+            MAX_IAT_AGE_RANGE,
+        )?;
+        check("max_par", self.max_par, MAX_PAR_RANGE)?;
+        check(
+            "max_token_bytes",
+            self.max_token_bytes,
+            MAX_TOKEN_BYTES_RANGE,
+        )?;
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::new("the algorithm allowlist is empty"));
+        }
+        if let ReplayProtection::Enabled {
+            max_entries: Some(n),
+        } = self.replay
+        {
+            check("replay max_entries", n, REPLAY_CACHE_SIZE_RANGE)?;
+        }
+        Ok(())
+    }
+}
+
+/// A token that passed every check. The only way to reach checked claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedEct {
+    token: String,
+    header: Header,
+    claims: Claims,
+}
+
+impl VerifiedEct {
+    /// The compact token exactly as presented.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The checked header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The checked claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The token id (`jti`), which is also the task id.
+    pub fn jti(&self) -> &str {
+        &self.claims.jti
+    }
+}
+
+/// Verifies ECTs against a trusted key set and a [`Policy`].
+pub struct Verifier<K: KeyResolver = KeySet> {
+    keys: K,
+    policy: Policy,
+    replay: Option<Arc<dyn ReplayCache>>,
+}
+
+impl<K: KeyResolver> std::fmt::Debug for Verifier<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("policy", &self.policy)
+            .field("replay", &self.replay.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: KeyResolver> Verifier<K> {
+    /// A verifier; refuses an invalid policy. With replay protection enabled it owns a fresh
+    /// [`MemoryReplayCache`].
+    pub fn new(keys: K, policy: Policy) -> Result<Self, ConfigError> {
+        policy.validate()?;
+        let replay: Option<Arc<dyn ReplayCache>> = match policy.replay {
+            ReplayProtection::Enabled { max_entries: None } => {
+                Some(Arc::new(MemoryReplayCache::new()))
+            }
+            ReplayProtection::Enabled {
+                max_entries: Some(n),
+            } => Some(Arc::new(MemoryReplayCache::with_max_entries(n))),
+            ReplayProtection::Disabled => None,
+        };
+        Ok(Verifier {
+            keys,
+            policy,
+            replay,
+        })
+    }
+
+    /// Uses `cache` for ECT-RPL-1 (e.g. one shared by several verifiers), enabling replay
+    /// protection if the policy disabled it.
+    pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = Some(cache);
+        self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    /// Verifies `token` at time `now` (seconds since the epoch; this library never reads a
+    /// clock), running SPEC.md's checks in SPEC.md's order and recording the token in the
+    /// replay cache last. A rejected token records nothing.
+    pub fn verify(&self, token: impl AsRef<[u8]>, now: u64) -> Result<VerifiedEct> {
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        // ECT-RPL-1: last, atomically, only for a token that passed everything else.
+        if let Some(cache) = &self.replay {
+            let claims = verified.claims();
+            let expires_at = claims.exp.saturating_add(self.policy.leeway_seconds);
+            cache.check_and_record(&ReplayKey::of(claims), expires_at, now)?;
+        }
+        Ok(verified)
+    }
+
+    /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check
+    /// would be a trap.
+    pub(crate) fn verify_stateless(&self, token: &[u8], now: u64) -> Result<VerifiedEct> {
+        let p = &self.policy;
+        // ECT-JWS-1 (size), ECT-JWS-2 (three ASCII segments), ECT-JWS-3 (base64url, all three).
+        let compact = split(token, p.max_token_bytes)?;
+        // ECT-JWS-4, ECT-JWS-5 on the header.
+        let header_json = parse_object(&compact.header)?;
+        // ECT-HDR-1 (typ), ECT-HDR-2 (alg), ECT-HDR-3 (crit), ECT-HDR-4 (kid). ECT-HDR-5: no
+        // other header parameter is read, so an embedded jwk/jku/x5u/x5c is never used.
+        let header = Header::parse(&header_json, &p.profile, &p.algorithms)?;
+        // ECT-KEY-1: kid resolves through the verifier's own trusted keys.
+        let key = self
+            .keys
+            .resolve(header.kid())
+            .ok_or_else(|| Error::KeyUnknown(header.kid().to_owned()))?;
+        // ECT-SIG-1 (64-byte r||s, 0 < r, s < n), ECT-SIG-2 (ECDSA over segment0.segment1).
+        key.verify_signature(compact.signing_input, &compact.signature)?;
+        // ECT-JWS-4, ECT-JWS-5 on the payload, only now that the signature verified.
+        let payload = parse_object(&compact.payload)?;
+        // ECT-CLM-1 (required claims), ECT-CLM-2 with ECT-TIME-5 (JSON types).
+        let unchecked = UncheckedClaims::parse(&payload, &p.profile)?;
+        // ECT-KEY-2: a key bound to an issuer signs only that issuer's tokens.
+        if let Some(bound) = key.issuer()
+            && bound != unchecked.iss
+        {
+            return Err(Error::KeyIssuerMismatch {
+                expected: bound.to_owned(),
+                found: unchecked.iss.clone(),
+            });
+        }
+        // ECT-CLM-3 .. ECT-CLM-13, in order.
+        let claims = unchecked.check(&ClaimLimits { max_par: p.max_par })?;
+        // ECT-TIME-1: exp > iat.
+        if claims.exp <= claims.iat {
+            return Err(Error::ExpBeforeIat);
+        }
+        // ECT-TIME-2: expired iff now >= exp + leeway.
+        if now >= claims.exp.saturating_add(p.leeway_seconds) {
+            return Err(Error::Expired);
+        }
+        // ECT-TIME-3: issued in the future iff iat > now + leeway.
+        if claims.iat > now.saturating_add(p.leeway_seconds) {
+            return Err(Error::NotYetValid);
+        }
+        // ECT-TIME-4: too old iff now - iat > max_iat_age.
+        if now.saturating_sub(claims.iat) > p.max_iat_age_seconds {
+            return Err(Error::TooOld);
+        }
+        // ECT-AUD-1: this verifier's identifier is in aud (exact string comparison).
+        if !claims.aud.contains(&p.audience) {
+            return Err(Error::AudienceMismatch);
+        }
+        let token = String::from_utf8(token.to_vec()).expect("ECT-JWS-2 checked ASCII");
+        Ok(VerifiedEct {
+            token,
+            header,
+            claims,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())
+    }
+
+    #[test]
+    fn env_overrides() {
+        let p = Policy::from_vars(
+            None,
+            vars(&[
+                ("ECT_AUDIENCE", "spiffe://v"),
+                ("ECT_LEEWAY_SECONDS", "5"),
+                ("ECT_MAX_IAT_AGE_SECONDS", "60"),
+                ("ECT_MAX_PAR", "3"),
+                ("ECT_MAX_TOKEN_BYTES", "4096"),
+                ("ECT_REPLAY_CACHE_SIZE", "10"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(p.audience, "spiffe://v");
+        assert_eq!(p.leeway_seconds, 5);
+        assert_eq!(p.max_iat_age_seconds, 60);
+        assert_eq!(p.max_par, 3);
+        assert_eq!(p.max_token_bytes, 4096);
+        assert_eq!(
+            p.replay,
+            ReplayProtection::Enabled {
+                max_entries: Some(10)
+            }
+        );
+        // The explicit audience wins over the variable.
+        let p = Policy::from_vars(Some("flag"), vars(&[("ECT_AUDIENCE", "env")])).unwrap();
+        assert_eq!(p.audience, "flag");
+        assert_eq!(p, Policy::new("flag"));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        for (name, value) in [
+            ("ECT_LEEWAY_SECONDS", "abc"),
+            ("ECT_LEEWAY_SECONDS", "-1"),
+            ("ECT_LEEWAY_SECONDS", "601"),
+            ("ECT_LEEWAY_SECONDS", ""),
+            ("ECT_LEEWAY_SECONDS", " 5"),
+            ("ECT_MAX_IAT_AGE_SECONDS", "0"),
+            ("ECT_MAX_PAR", "10001"),
+            ("ECT_MAX_TOKEN_BYTES", "100"),
+            ("ECT_REPLAY_CACHE_SIZE", "0"),
+            ("ECT_REPLAY_CACHE_SIZE", "99999999999999999999999"),
+        ] {
+            let err = Policy::from_vars(Some("a"), vars(&[(name, value)])).unwrap_err();
+            assert!(
+                err.message().starts_with(name),
+                "{name}={value}: {}",
+                err.message()
+            );
+        }
+        let err = Policy::from_vars(None, vars(&[])).unwrap_err();
+        assert!(err.message().contains("ECT_AUDIENCE"));
+    }
+
+    #[test]
+    fn policy_validation() {
+        let keys = KeySet::new();
+        assert!(Verifier::new(keys.clone(), Policy::new("a")).is_ok());
+        let mut p = Policy::new("");
+        assert_eq!(
+            Verifier::new(keys.clone(), p.clone())
+                .unwrap_err()
+                .message(),
+            "audience must be a non-empty string"
+        );
+        p.audience = "a".into();
+        p.algorithms.clear();
+        assert_eq!(
+            Verifier::new(keys.clone(), p).unwrap_err().message(),
+            "the algorithm allowlist is empty"
+        );
+        let mut p = Policy::new("a");
+        p.leeway_seconds = 601;
+        assert_eq!(
+            Verifier::new(keys, p).unwrap_err().message(),
+            "leeway_seconds = 601 is outside 0..=600"
+        );
+    }
+}
