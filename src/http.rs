@@ -25,14 +25,11 @@ pub const REJECTION_STATUS: u16 = 403;
 pub fn parse_field_values<'a, I>(values: I, max_bytes: usize) -> Result<Vec<String>>
 where
     I: IntoIterator<Item = &'a [u8]>,
-    I::IntoIter: Clone,
 {
-    let values = values.into_iter();
-    // ECT-HTTP-4: the combined field value is bounded.
-    let (count, bytes) = values.clone().fold((0usize, 0usize), |(n, len), v| {
-        (n + 1, len.saturating_add(v.len()))
-    });
-    let combined = bytes.saturating_add(2 * count.saturating_sub(1));
+    let values: Vec<&[u8]> = values.into_iter().collect();
+    // ECT-HTTP-4: the combined field value (lines joined with ", ") is bounded.
+    let bytes = values.iter().fold(0usize, |n, v| n.saturating_add(v.len()));
+    let combined = bytes.saturating_add(2 * values.len().saturating_sub(1));
     if combined > max_bytes {
         return Err(Error::HttpTooLarge {
             len: combined,
