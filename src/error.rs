@@ -204,9 +204,20 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): ", self.code(), self.rule())?;
+impl Error {
+    /// The human-readable explanation, without code and rule (what [`fmt::Display`] prints
+    /// after `"code (rule): "`).
+    pub fn message(&self) -> String {
+        struct Message<'a>(&'a Error);
+        impl fmt::Display for Message<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.describe(f)
+            }
+        }
+        Message(self).to_string()
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::TooLarge { len, max } => write!(f, "token is {len} bytes, limit is {max}"),
             Error::Malformed(why) => write!(f, "not a JWS compact serialization: {why}"),
@@ -260,6 +271,13 @@ impl fmt::Display for Error {
                 write!(f, "Execution-Context is {len} bytes, limit is {max}")
             }
         }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): ", self.code(), self.rule())?;
+        self.describe(f)
     }
 }
 
