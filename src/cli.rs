@@ -124,6 +124,8 @@ enum Command {
     },
     /// Run a two-agent workflow step by step with fixed keys and times.
     Demo,
+    /// Print the table of rule ids and error codes (the content of CODES.md).
+    Codes,
 }
 
 /// Runs the tool with the process's arguments and standard streams.
@@ -257,6 +259,10 @@ where
             Ok(EXIT_OK)
         })(),
         Command::Demo => demo(out).map(|()| EXIT_OK),
+        Command::Codes => out
+            .write_all(crate::rules::markdown().as_bytes())
+            .map(|()| EXIT_OK)
+            .map_err(io_error),
     };
     match result {
         Ok(status) => status,

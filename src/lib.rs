@@ -46,6 +46,7 @@ pub mod jws;
 pub mod keys;
 pub mod profile;
 pub mod replay;
+pub mod rules;
 mod verify;
 
 pub use builder::{EctBuilder, random_uuid};
