@@ -59,3 +59,8 @@ pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey};
 pub use profile::{DRAFT_00, Profile};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use verify::*;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
