@@ -38,7 +38,7 @@ pub fn split(token: &[u8], max_token_bytes: usize) -> Result<Compact<'_>> {
     // ECT-JWS-2: ASCII only, no whitespace anywhere, exactly three non-empty segments.
     if let Some(b) = token
         .iter()
-        .find(|b| !b.is_ascii() || b.is_ascii_whitespace())
+        .find(|&&b| !b.is_ascii() || b.is_ascii_whitespace() || b == 0x0b)
     {
         let why = if b.is_ascii() {
             "whitespace in token"
@@ -148,6 +148,8 @@ mod tests {
         assert_eq!(code(" e30.e30.AAAA"), "jws.malformed");
         assert_eq!(code("e30.e3\t0.AAAA"), "jws.malformed");
         assert_eq!(code("e30.e30.AAAA\n"), "jws.malformed");
+        assert_eq!(code("e30.e30.AA\x0bAA"), "jws.malformed");
+        assert_eq!(code("e30.e30.AA\rAA"), "jws.malformed");
         assert_eq!(code("e30.é30.AAAA"), "jws.malformed");
         assert_eq!(code("{\"payload\":\"e30\"}"), "jws.malformed");
     }
