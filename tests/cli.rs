@@ -130,20 +130,16 @@ fn setup(dir: &Dir) -> (String, String) {
 }
 
 fn verify(jwks: &str, now: u64, token: &str) -> Output {
-    ect(
-        &[
-            "verify",
-            "--jwks",
-            jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &now.to_string(),
-            token,
-        ],
-        None,
-        &[],
-    )
+    verify_with(jwks, now, &[], token, &[])
+}
+
+/// `ect verify --jwks JWKS --audience AUD --now NOW EXTRA... TOKEN` with `envs` set.
+fn verify_with(jwks: &str, now: u64, extra: &[&str], token: &str, envs: &[(&str, &str)]) -> Output {
+    let now = now.to_string();
+    let mut args = vec!["verify", "--jwks", jwks, "--audience", AUD, "--now", &now];
+    args.extend_from_slice(extra);
+    args.push(token);
+    ect(&args, None, envs)
 }
 
 #[test]
@@ -193,22 +189,7 @@ fn expired_token_exits_1() {
         }})
     );
     // --leeway moves the boundary.
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &(NOW + 600).to_string(),
-            "--leeway",
-            "0",
-            &token,
-        ],
-        None,
-        &[],
-    );
+    let o = verify_with(&jwks, NOW + 600, &["--leeway", "0"], &token, &[]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json_out(&o)["error"]["code"], "time.expired");
 }
@@ -264,39 +245,11 @@ fn configuration_errors_exit_2() {
     );
     assert_eq!(o.status.code(), Some(0));
     // A bad environment value is named, never silently replaced by a default.
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            "1",
-            &token,
-        ],
-        None,
-        &[("ECT_LEEWAY_SECONDS", "ten")],
-    );
+    let o = verify_with(&jwks, 1, &[], &token, &[("ECT_LEEWAY_SECONDS", "ten")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ECT_LEEWAY_SECONDS"));
     // A flag out of range.
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            "1",
-            "--leeway",
-            "100000",
-            &token,
-        ],
-        None,
-        &[],
-    );
+    let o = verify_with(&jwks, 1, &["--leeway", "100000"], &token, &[]);
     assert_eq!(o.status.code(), Some(2));
     // A key set holding a symmetric (oct) key: refused at load (ECT-KEY-3).
     let bad = dir.path("bad.jwks");
@@ -316,33 +269,19 @@ fn configuration_errors_exit_2() {
 fn env_overrides_apply_when_flags_absent() {
     let dir = Dir::new("env");
     let (jwks, token) = setup(&dir);
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &(NOW + 600).to_string(),
-            &token,
-        ],
-        None,
+    let o = verify_with(
+        &jwks,
+        NOW + 600,
+        &[],
+        &token,
         &[("ECT_LEEWAY_SECONDS", "0")],
     );
     assert_eq!(json_out(&o)["error"]["code"], "time.expired");
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &(NOW + 61).to_string(),
-            &token,
-        ],
-        None,
+    let o = verify_with(
+        &jwks,
+        NOW + 61,
+        &[],
+        &token,
         &[("ECT_MAX_IAT_AGE_SECONDS", "60")],
     );
     assert_eq!(json_out(&o)["error"]["code"], "time.too_old");

@@ -148,29 +148,6 @@ fn signature_of(token: &str) -> [u8; 64] {
     b64_decode(s.as_bytes()).unwrap().try_into().unwrap()
 }
 
-/// The order n of the P-256 group, big-endian.
-const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
-
-/// `n - s` for a big-endian 32-byte `s < n`.
-fn n_minus(s: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = N[i] as i16 - s[i] as i16 - borrow;
-        borrow = 0;
-        if d < 0 {
-            d += 256;
-            borrow = 1;
-        }
-        out[i] = d as u8;
-    }
-    assert_eq!(borrow, 0, "s < n");
-    out
-}
-
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` of a raw signature.
 fn der(sig: &[u8; 64]) -> Vec<u8> {
     fn int(x: &[u8]) -> Vec<u8> {
@@ -980,7 +957,7 @@ fn ect_sig_2_ecdsa_verification() {
 
     // High-S twin (s' = n - s) of the valid signature: valid ECDSA, accepted (flag HighS).
     let sig = signature_of(&t);
-    let high = [&sig[..32], &n_minus(&sig[32..])[..]].concat();
+    let high = high_s_twin(&sig);
     assert_ne!(&high[..], &sig[..]);
     let twin = with_signature(&t, &high);
     let v = accept(&twin);
@@ -1677,7 +1654,7 @@ fn ect_rpl_1_replay() {
     assert_eq!(reject_by(&v, &t2, NOW + 3), ("replay.jti", "ECT-RPL-1"));
     // The high-S twin of the accepted token is the same jti: replay.
     let sig = signature_of(&t);
-    let twin = with_signature(&t, &[&sig[..32], &n_minus(&sig[32..])[..]].concat());
+    let twin = with_signature(&t, &high_s_twin(&sig));
     assert_eq!(reject_by(&v, &twin, NOW + 4), ("replay.jti", "ECT-RPL-1"));
 }
 

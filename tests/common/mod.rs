@@ -115,3 +115,35 @@ pub fn obj(value: Value) -> Map<String, Value> {
         other => panic!("not a JSON object: {other}"),
     }
 }
+
+/// The order n of the P-256 group, big-endian.
+pub const N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// `a - b` for 32-byte big-endian integers with `a >= b`.
+pub fn sub_be(a: &[u8; 32], b: &[u8]) -> [u8; 32] {
+    assert_eq!(b.len(), 32);
+    let mut out = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = a[i] as i16 - b[i] as i16 - borrow;
+        borrow = 0;
+        if d < 0 {
+            d += 256;
+            borrow = 1;
+        }
+        out[i] = d as u8;
+    }
+    assert_eq!(borrow, 0, "a < b");
+    out
+}
+
+/// The high-S twin of a 64-byte ECDSA signature: `(r, n - s)` verifies exactly when `(r, s)`
+/// does.
+pub fn high_s_twin(sig: &[u8]) -> Vec<u8> {
+    let mut out = sig[..32].to_vec();
+    out.extend_from_slice(&sub_be(&N, &sig[32..]));
+    out
+}
