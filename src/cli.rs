@@ -299,7 +299,7 @@ fn keygen(
     jwks: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    let key = SigningKey::generate(kid).map_err(|e| ConfigError::new(e.to_string()))?;
+    let key = SigningKey::generate(kid)?;
     if let Some(path) = jwks {
         let mut set = if path.exists() {
             load_jwks(path)?
@@ -434,6 +434,17 @@ impl From<ConfigError> for DemoError {
     }
 }
 
+/// The error of a step the demo expects to be rejected.
+fn rejected(result: crate::Result<crate::VerifiedEct>) -> Result<Error, DemoError> {
+    match result {
+        Ok(v) => Err(DemoError::Config(ConfigError::new(format!(
+            "demo expected a rejection, but {} verified",
+            v.jti()
+        )))),
+        Err(e) => Ok(e),
+    }
+}
+
 fn demo_steps(out: &mut dyn Write) -> Result<(), DemoError> {
     const A: &str = "spiffe://example.org/agent-a";
     const B: &str = "spiffe://example.org/agent-b";
@@ -494,7 +505,7 @@ fn demo_steps(out: &mut dyn Write) -> Result<(), DemoError> {
         pretty(verified_root.claims().to_json(&crate::DRAFT_00))
     )?;
 
-    let replay = verifier_b.verify(&root, now + 3).unwrap_err();
+    let replay = rejected(verifier_b.verify(&root, now + 3))?;
     writeln!(
         out,
         "4. The same token presented to B again is refused: {} ({}).\n",
@@ -533,7 +544,7 @@ fn demo_steps(out: &mut dyn Write) -> Result<(), DemoError> {
     let mut tampered = child.clone().into_bytes();
     let dot = child.find('.').expect("three segments") + 5;
     tampered[dot] = if tampered[dot] == b'A' { b'B' } else { b'A' };
-    let bad = verifier_auditor.verify(&tampered, now + 8).unwrap_err();
+    let bad = rejected(verifier_auditor.verify(&tampered, now + 8))?;
     writeln!(
         out,
         "7. One changed payload character: {} ({}), {}.",
@@ -541,9 +552,8 @@ fn demo_steps(out: &mut dyn Write) -> Result<(), DemoError> {
         bad.rule(),
         bad.message()
     )?;
-    let late = Verifier::new(trusted()?, Policy::new(AUDITOR))?
-        .verify(&child, now + 700)
-        .unwrap_err();
+    let late =
+        rejected(Verifier::new(trusted()?, Policy::new(AUDITOR))?.verify(&child, now + 700))?;
     writeln!(
         out,
         "8. The child verified at now+700 (after exp + leeway): {} ({}).\n",

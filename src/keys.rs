@@ -8,7 +8,7 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::json::parse_object;
 use crate::jws::{b64_decode, b64_encode};
 
@@ -29,12 +29,13 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A fresh random key from the operating system's generator.
-    pub fn generate(kid: impl Into<String>) -> Result<Self> {
+    /// A fresh random key from the operating system's generator. Fails only when that
+    /// generator fails or `kid` is empty.
+    pub fn generate(kid: impl Into<String>) -> Result<Self, ConfigError> {
         use p256::elliptic_curve::Generate;
         let key = p256::ecdsa::SigningKey::try_generate()
-            .map_err(|e| Error::KeySet(format!("random generator failed: {e}")))?;
-        Self::new(kid, key)
+            .map_err(|e| ConfigError::new(format!("random generator failed: {e}")))?;
+        Self::new(kid, key).map_err(|e| ConfigError::new(e.message()))
     }
 
     /// A key from its 32-byte big-endian private scalar (for fixed test keys).
