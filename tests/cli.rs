@@ -67,6 +67,27 @@ impl Drop for Dir {
     }
 }
 
+/// `ect create` with agent A's key file and the fixed issuer and audience.
+fn create(key: &str, exec_act: &str, jti: &str, iat: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "create",
+        "--key",
+        key,
+        "--iss",
+        ISS,
+        "--aud",
+        AUD,
+        "--exec-act",
+        exec_act,
+        "--jti",
+        jti,
+        "--iat",
+        iat,
+    ];
+    args.extend_from_slice(extra);
+    ect(&args, None, &[])
+}
+
 /// keygen with an issuer binding, then a token created at NOW.
 fn setup(dir: &Dir) -> (String, String) {
     let key = dir.path("a.jwk");
@@ -98,27 +119,7 @@ fn setup(dir: &Dir) -> (String, String) {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let o = ect(
-        &[
-            "create",
-            "--key",
-            &key,
-            "--iss",
-            ISS,
-            "--aud",
-            AUD,
-            "--exec-act",
-            "fetch",
-            "--jti",
-            JTI,
-            "--iat",
-            &NOW.to_string(),
-            "--ttl",
-            "600",
-        ],
-        None,
-        &[],
-    );
+    let o = create(&key, "fetch", JTI, &NOW.to_string(), &["--ttl", "600"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -292,25 +293,7 @@ fn create_refuses_bad_claims() {
     let dir = Dir::new("create");
     let (_, _) = setup(&dir);
     let key = dir.path("a.jwk");
-    let o = ect(
-        &[
-            "create",
-            "--key",
-            &key,
-            "--iss",
-            ISS,
-            "--aud",
-            AUD,
-            "--exec-act",
-            "x",
-            "--jti",
-            "not-a-uuid",
-            "--iat",
-            "1",
-        ],
-        None,
-        &[],
-    );
+    let o = create(&key, "x", "not-a-uuid", "1", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("claims.jti"));
 }
