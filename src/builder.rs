@@ -174,7 +174,7 @@ impl EctBuilder {
         // exactly what a verifier will parse.
         let json = claims.to_json(&self.profile);
         let checked = Claims::parse(
-            &json,
+            json,
             &self.profile,
             &ClaimLimits {
                 max_par: self.max_par,

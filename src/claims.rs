@@ -162,7 +162,7 @@ impl Claims {
 
     /// Stage 1 and stage 2 together, for callers without a key binding to check in between.
     pub(crate) fn parse(
-        map: &Map<String, Value>,
+        map: Map<String, Value>,
         profile: &Profile,
         limits: &ClaimLimits,
     ) -> Result<Claims> {
@@ -191,7 +191,8 @@ pub(crate) struct UncheckedClaims {
 
 impl UncheckedClaims {
     /// ECT-CLM-1 then ECT-CLM-2 (with ECT-TIME-5).
-    pub fn parse(map: &Map<String, Value>, profile: &Profile) -> Result<Self> {
+    /// Takes the payload by value so that claim values move out of it instead of being copied.
+    pub fn parse(mut map: Map<String, Value>, profile: &Profile) -> Result<Self> {
         let n = &profile.claims;
         // ECT-CLM-1: every required claim is present (a present claim of the wrong type is a
         // type error below, never "absent").
@@ -201,40 +202,32 @@ impl UncheckedClaims {
             }
         }
         // ECT-CLM-2: JSON types, in claim order.
-        let req_str = |name: &'static str| opt_str(map, name).map(|v| v.unwrap_or_default());
-        let iss = req_str(n.iss)?;
-        let aud = match &map[n.aud] {
-            Value::String(a) => Audience::One(a.clone()),
-            Value::Array(all) => Audience::Many(
-                all.iter()
-                    .map(|a| a.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()
-                    .ok_or(Error::ClaimType(n.aud))?,
-            ),
+        let iss = take_str(&mut map, n.iss)?.unwrap_or_default();
+        let aud = match map.remove(n.aud) {
+            Some(Value::String(a)) => Audience::One(a),
+            Some(Value::Array(all)) => {
+                Audience::Many(string_array(all).ok_or(Error::ClaimType(n.aud))?)
+            }
             _ => return Err(Error::ClaimType(n.aud)),
         };
         let iat = numeric_date(&map[n.iat], n.iat)?;
         let exp = numeric_date(&map[n.exp], n.exp)?;
-        let jti = req_str(n.jti)?;
-        let exec_act = req_str(n.exec_act)?;
-        let par = match &map[n.par] {
-            Value::Array(all) => all
-                .iter()
-                .map(|a| a.as_str().map(str::to_owned))
-                .collect::<Option<_>>()
-                .ok_or(Error::ClaimType(n.par))?,
+        let jti = take_str(&mut map, n.jti)?.unwrap_or_default();
+        let exec_act = take_str(&mut map, n.exec_act)?.unwrap_or_default();
+        let par = match map.remove(n.par) {
+            Some(Value::Array(all)) => string_array(all).ok_or(Error::ClaimType(n.par))?,
             _ => return Err(Error::ClaimType(n.par)),
         };
-        let wid = opt_str(map, n.wid)?;
-        let inp_hash = opt_str(map, n.inp_hash)?;
-        let out_hash = opt_str(map, n.out_hash)?;
-        let ext = match map.get(n.ext) {
+        let wid = take_str(&mut map, n.wid)?;
+        let inp_hash = take_str(&mut map, n.inp_hash)?;
+        let out_hash = take_str(&mut map, n.out_hash)?;
+        let ext = match map.remove(n.ext) {
             None => None,
-            Some(Value::Object(ext)) => Some(ext.clone()),
+            Some(Value::Object(ext)) => Some(ext),
             Some(_) => return Err(Error::ClaimType(n.ext)),
         };
-        let pol = opt_str(map, n.pol)?;
-        let pol_decision = opt_str(map, n.pol_decision)?;
+        let pol = take_str(&mut map, n.pol)?;
+        let pol_decision = take_str(&mut map, n.pol_decision)?;
         Ok(UncheckedClaims {
             iss,
             aud,
@@ -349,13 +342,24 @@ impl UncheckedClaims {
     }
 }
 
-/// An optional string claim: absent is `None`, present with another type is `claims.type`.
-fn opt_str(map: &Map<String, Value>, name: &'static str) -> Result<Option<String>> {
-    match map.get(name) {
+/// An optional string claim, moved out of the payload: absent is `None`, present with another
+/// type is `claims.type`.
+fn take_str(map: &mut Map<String, Value>, name: &'static str) -> Result<Option<String>> {
+    match map.remove(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(Error::ClaimType(name)),
     }
+}
+
+/// An array whose elements are all strings, or `None`.
+fn string_array(all: Vec<Value>) -> Option<Vec<String>> {
+    all.into_iter()
+        .map(|v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+        .collect()
 }
 
 /// ECT-TIME-5: an integer in `0 ..= 2^53-1`. Any other number (negative, fractional, exponent

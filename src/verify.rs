@@ -327,7 +327,7 @@ impl<K: KeyResolver> Verifier<K> {
         // ECT-JWS-4, ECT-JWS-5 on the payload, only now that the signature verified.
         let payload = parse_object(&compact.payload)?;
         // ECT-CLM-1 (required claims), ECT-CLM-2 with ECT-TIME-5 (JSON types).
-        let unchecked = UncheckedClaims::parse(&payload, &p.profile)?;
+        let unchecked = UncheckedClaims::parse(payload, &p.profile)?;
         // ECT-KEY-2: a key bound to an issuer signs only that issuer's tokens.
         if let Some(bound) = key.issuer()
             && bound != unchecked.iss
