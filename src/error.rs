@@ -106,6 +106,38 @@ pub enum Error {
     /// ECT-RPL-1: the replay cache is at its configured maximum and refuses new tokens rather
     /// than forget a live one. SPEC.md names no code for this; this crate uses `replay.full`.
     ReplayCacheFull,
+    /// ECT-DAG-1: the store already holds a token with this `jti` in this scope.
+    DuplicateJti(String),
+    /// ECT-DAG-2: this parent (`par` element) is not in the store (strict mode).
+    ParentMissing(String),
+    /// ECT-DAG-3: this parent was issued more than the skew after the child.
+    TemporalOrder {
+        /// The parent's `jti`.
+        parent: String,
+        /// The parent's `iat`.
+        parent_iat: u64,
+        /// The child's `iat`.
+        child_iat: u64,
+    },
+    /// ECT-DAG-4: following `par` through this stored token leads back to the new token
+    /// (or, in a ledger audit, to the entry itself).
+    Cycle(String),
+    /// ECT-DAG-5: the ancestor walk would visit more than this many tokens.
+    AncestorBudget(usize),
+    /// ECT-DAG-6: this parent's `pol_decision` forbids dependent tasks.
+    ParentPolicy {
+        /// The parent's `jti`.
+        parent: String,
+        /// Its decision (`rejected` or `pending_human_review`).
+        decision: crate::claims::PolicyDecision,
+    },
+    /// ECT-LED-3: the ledger already holds this `jti` in this scope.
+    LedgerDuplicate(String),
+    /// ECT-LED-4: the hash chain is broken, or a ledger file is not in the canonical format.
+    LedgerChain(String),
+    /// ECT-LED-1: the ledger's storage failed; nothing was appended. SPEC.md names no code for
+    /// this; this crate uses `ledger.io`.
+    LedgerIo(String),
     /// ECT-HTTP-3: an empty `Execution-Context` value or list element, or a character outside
     /// the base64url alphabet and `.` inside an element.
     HttpMalformed(String),
@@ -156,6 +188,15 @@ impl Error {
             Error::AudienceMismatch => "aud.mismatch",
             Error::Replay => "replay.jti",
             Error::ReplayCacheFull => "replay.full",
+            Error::DuplicateJti(_) => "dag.duplicate_jti",
+            Error::ParentMissing(_) => "dag.parent_missing",
+            Error::TemporalOrder { .. } => "dag.temporal_order",
+            Error::Cycle(_) => "dag.cycle",
+            Error::AncestorBudget(_) => "dag.budget",
+            Error::ParentPolicy { .. } => "dag.parent_policy",
+            Error::LedgerDuplicate(_) => "ledger.duplicate",
+            Error::LedgerChain(_) => "ledger.chain",
+            Error::LedgerIo(_) => "ledger.io",
             Error::HttpMalformed(_) => "http.malformed",
             Error::HttpTooLarge { .. } => "http.too_large",
         }
@@ -198,6 +239,15 @@ impl Error {
             Error::TooOld => "ECT-TIME-4",
             Error::AudienceMismatch => "ECT-AUD-1",
             Error::Replay | Error::ReplayCacheFull => "ECT-RPL-1",
+            Error::DuplicateJti(_) => "ECT-DAG-1",
+            Error::ParentMissing(_) => "ECT-DAG-2",
+            Error::TemporalOrder { .. } => "ECT-DAG-3",
+            Error::Cycle(_) => "ECT-DAG-4",
+            Error::AncestorBudget(_) => "ECT-DAG-5",
+            Error::ParentPolicy { .. } => "ECT-DAG-6",
+            Error::LedgerDuplicate(_) => "ECT-LED-3",
+            Error::LedgerChain(_) => "ECT-LED-4",
+            Error::LedgerIo(_) => "ECT-LED-1",
             Error::HttpMalformed(_) => "ECT-HTTP-3",
             Error::HttpTooLarge { .. } => "ECT-HTTP-4",
         }
@@ -266,6 +316,38 @@ impl Error {
             Error::ReplayCacheFull => {
                 f.write_str("replay cache is full; new tokens are refused until entries expire")
             }
+            Error::DuplicateJti(jti) => {
+                write!(
+                    f,
+                    "a token with jti {jti:?} is already in the store (same scope)"
+                )
+            }
+            Error::ParentMissing(p) => write!(f, "parent {p:?} is not in the store"),
+            Error::TemporalOrder {
+                parent,
+                parent_iat,
+                child_iat,
+            } => write!(
+                f,
+                "parent {parent:?} has iat {parent_iat}, later than the child's iat {child_iat} plus the allowed skew"
+            ),
+            Error::Cycle(via) => {
+                write!(f, "following par through {via:?} leads back to this token")
+            }
+            Error::AncestorBudget(budget) => write!(
+                f,
+                "the acyclicity check would visit more than {budget} ancestors"
+            ),
+            Error::ParentPolicy { parent, decision } => write!(
+                f,
+                "parent {parent:?} has pol_decision {:?}, which allows no dependent task",
+                decision.as_str()
+            ),
+            Error::LedgerDuplicate(jti) => {
+                write!(f, "the ledger already holds jti {jti:?} (same scope)")
+            }
+            Error::LedgerChain(why) => write!(f, "ledger hash chain broken: {why}"),
+            Error::LedgerIo(why) => write!(f, "ledger storage failed, nothing appended: {why}"),
             Error::HttpMalformed(why) => write!(f, "bad Execution-Context field: {why}"),
             Error::HttpTooLarge { len, max } => {
                 write!(f, "Execution-Context is {len} bytes, limit is {max}")

@@ -35,29 +35,37 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 mod builder;
 pub mod claims;
 pub mod cli;
+pub mod dag;
 mod error;
 pub mod header;
 pub mod http;
 mod json;
 pub mod jws;
 pub mod keys;
+pub mod ledger;
 pub mod profile;
 pub mod replay;
 pub mod rules;
+pub mod store;
 mod verify;
 
+pub use audit::{AuditReport, Finding, MissingParent, audit, audit_file};
 pub use builder::{EctBuilder, random_uuid};
 pub use claims::{Audience, Claims, PolicyClaims, PolicyDecision, sha256_b64url};
+pub use dag::{DagMode, DagOutcome, DagValidator};
 pub use error::{ConfigError, Error, Result};
 pub use header::{Algorithm, Header};
 pub use json::parse_object;
 pub use jws::sign_raw;
 pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey};
+pub use ledger::{ChainHash, FileLedger, Ledger, LedgerEntry, MemoryLedger, RawEntry, TornTail};
 pub use profile::{DRAFT_00, Profile};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+pub use store::{EctStore, StoredEct, TokenStore};
 pub use verify::*;
 
 /// The README's examples, compiled and run as doctests.

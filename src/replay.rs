@@ -38,6 +38,12 @@ pub trait ReplayCache: Send + Sync {
     /// Called only for a token that passed every other check, so a rejected token is never
     /// recorded.
     fn check_and_record(&self, key: &ReplayKey, expires_at: u64, now: u64) -> Result<()>;
+
+    /// Withdraws the record of `key` that this caller's own `check_and_record` just made,
+    /// because the acceptance it was part of failed afterwards (the ledger append failed;
+    /// see [`crate::Verifier::accept`]). Must remove exactly that record, so that the cache
+    /// ends as it was before the rejected token.
+    fn forget(&self, key: &ReplayKey);
 }
 
 /// An in-memory [`ReplayCache`] with expiry and an optional maximum size.
@@ -117,6 +123,13 @@ impl ReplayCache for MemoryReplayCache {
         entries.expiry.insert(key.clone(), expires_at);
         entries.by_expiry.insert((expires_at, key.clone()));
         Ok(())
+    }
+
+    fn forget(&self, key: &ReplayKey) {
+        let mut entries = self.lock();
+        if let Some(expires_at) = entries.expiry.remove(key) {
+            entries.by_expiry.remove(&(expires_at, key.clone()));
+        }
     }
 }
 

@@ -78,16 +78,16 @@ rules! {
     "ECT-TIME-5", "Time, audience, replay", ["claims.type"], "iat, exp integers in 0..=2^53-1", Implemented;
     "ECT-AUD-1", "Time, audience, replay", ["aud.mismatch"], "the verifier's identifier is in aud", Implemented;
     "ECT-RPL-1", "Time, audience, replay", ["replay.jti"], "a jti (in its wid scope) is accepted once while live", Implemented;
-    "ECT-DAG-1", "DAG validation", ["dag.duplicate_jti"], "no token with the same jti in the same scope", Planned;
-    "ECT-DAG-2", "DAG validation", ["dag.parent_missing"], "every par element resolves in the store", Planned;
-    "ECT-DAG-3", "DAG validation", ["dag.temporal_order"], "parent iat <= child iat + skew", Planned;
-    "ECT-DAG-4", "DAG validation", ["dag.cycle"], "following par never reaches the new jti", Planned;
-    "ECT-DAG-5", "DAG validation", ["dag.budget"], "ancestor budget exhaustion is an error", Planned;
-    "ECT-DAG-6", "DAG validation", ["dag.parent_policy"], "no child of a rejected or pending parent", Planned;
-    "ECT-LED-1", "Audit ledger", [], "append-only with sequence numbers", Planned;
-    "ECT-LED-2", "Audit ledger", [], "lookup by jti in scope", Planned;
-    "ECT-LED-3", "Audit ledger", ["ledger.duplicate"], "append only after §7 and §6 succeed; no duplicate", Planned;
-    "ECT-LED-4", "Audit ledger", ["ledger.chain"], "SHA-256 hash chain detects any change", Planned;
+    "ECT-DAG-1", "DAG validation", ["dag.duplicate_jti"], "no token with the same jti in the same scope", Implemented;
+    "ECT-DAG-2", "DAG validation", ["dag.parent_missing"], "every par element resolves in the store", Implemented;
+    "ECT-DAG-3", "DAG validation", ["dag.temporal_order"], "parent iat <= child iat + skew", Implemented;
+    "ECT-DAG-4", "DAG validation", ["dag.cycle"], "following par never reaches the new jti", Implemented;
+    "ECT-DAG-5", "DAG validation", ["dag.budget"], "ancestor budget exhaustion is an error", Implemented;
+    "ECT-DAG-6", "DAG validation", ["dag.parent_policy"], "no child of a rejected or pending parent", Implemented;
+    "ECT-LED-1", "Audit ledger", [], "append-only with sequence numbers", Implemented;
+    "ECT-LED-2", "Audit ledger", [], "lookup by jti in scope", Implemented;
+    "ECT-LED-3", "Audit ledger", ["ledger.duplicate"], "append only after §7 and §6 succeed; no duplicate", Implemented;
+    "ECT-LED-4", "Audit ledger", ["ledger.chain"], "SHA-256 hash chain detects any change", Implemented;
     "ECT-HTTP-1", "HTTP transport", [], "field Execution-Context carries one compact ECT", Implemented;
     "ECT-HTTP-2", "HTTP transport", [], "several field lines or a comma list, combined in order", Implemented;
     "ECT-HTTP-3", "HTTP transport", ["http.malformed"], "no empty value or element; base64url and '.' only", Implemented;
@@ -101,6 +101,11 @@ pub const EXTENSION_CODES: &[(&str, &str, &str)] = &[
         "key.invalid",
         "ECT-KEY-3",
         "a trusted key or key set refused when loaded",
+    ),
+    (
+        "ledger.io",
+        "ECT-LED-1",
+        "the ledger's storage failed; nothing was appended",
     ),
     (
         "replay.full",

@@ -4,13 +4,16 @@ use std::ffi::OsString;
 use std::sync::Arc;
 
 use crate::claims::{ClaimLimits, Claims, DEFAULT_MAX_PAR, UncheckedClaims};
+use crate::dag::{ANCESTOR_BUDGET_RANGE, DagOutcome, DagValidator, SKEW_RANGE};
 use crate::error::{ConfigError, Error, Result};
 use crate::header::{Algorithm, Header};
 use crate::json::parse_object;
 use crate::jws::{DEFAULT_MAX_TOKEN_BYTES, split};
 use crate::keys::{KeyResolver, KeySet};
+use crate::ledger::{Ledger, LedgerEntry};
 use crate::profile::{DRAFT_00, Profile};
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+use crate::store::{EctStore, StoredEct};
 
 /// Default clock leeway in seconds (SPEC.md §6).
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
@@ -40,6 +43,10 @@ pub const ENV_MAX_PAR: &str = "ECT_MAX_PAR";
 pub const ENV_MAX_TOKEN_BYTES: &str = "ECT_MAX_TOKEN_BYTES";
 /// Environment variable for the maximum entry count of the in-memory replay cache.
 pub const ENV_REPLAY_CACHE_SIZE: &str = "ECT_REPLAY_CACHE_SIZE";
+/// Environment variable for [`DagValidator::skew_seconds`].
+pub const ENV_SKEW_SECONDS: &str = "ECT_SKEW_SECONDS";
+/// Environment variable for [`DagValidator::ancestor_budget`].
+pub const ENV_ANCESTOR_BUDGET: &str = "ECT_ANCESTOR_BUDGET";
 
 /// Whether the verifier refuses a `jti` it has already accepted (ECT-RPL-1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +83,9 @@ pub struct Policy {
     pub replay: ReplayProtection,
     /// The draft revision whose claim names and `typ` are used (default `draft-00`).
     pub profile: Profile,
+    /// DAG validation settings for [`Verifier::accept`] (SPEC.md §7; default strict, 30 s
+    /// skew, ancestor budget 10 000).
+    pub dag: DagValidator,
 }
 
 impl Policy {
@@ -90,6 +100,7 @@ impl Policy {
             algorithms: vec![Algorithm::Es256],
             replay: ReplayProtection::Enabled { max_entries: None },
             profile: DRAFT_00,
+            dag: DagValidator::new(),
         }
     }
 
@@ -97,7 +108,8 @@ impl Policy {
     ///
     /// `audience` (e.g. a command-line flag) wins over `ECT_AUDIENCE`; with neither, this is a
     /// configuration error. Variables: `ECT_AUDIENCE`, `ECT_LEEWAY_SECONDS`,
-    /// `ECT_MAX_IAT_AGE_SECONDS`, `ECT_MAX_PAR`, `ECT_MAX_TOKEN_BYTES`, `ECT_REPLAY_CACHE_SIZE`.
+    /// `ECT_MAX_IAT_AGE_SECONDS`, `ECT_MAX_PAR`, `ECT_MAX_TOKEN_BYTES`, `ECT_REPLAY_CACHE_SIZE`,
+    /// `ECT_SKEW_SECONDS`, `ECT_ANCESTOR_BUDGET`.
     /// A set variable that is not a decimal integer in its range is an error naming it, never a
     /// silent default.
     pub fn from_env(audience: Option<&str>) -> Result<Self, ConfigError> {
@@ -158,6 +170,12 @@ impl Policy {
                 max_entries: Some(v as usize),
             };
         }
+        if let Some(v) = number(ENV_SKEW_SECONDS, SKEW_RANGE)? {
+            policy.dag.skew_seconds = v;
+        }
+        if let Some(v) = number(ENV_ANCESTOR_BUDGET, as_usize(&ANCESTOR_BUDGET_RANGE))? {
+            policy.dag.ancestor_budget = v as usize;
+        }
         policy.validate()?;
         Ok(policy)
     }
@@ -204,7 +222,7 @@ impl Policy {
         {
             check("replay max_entries", n, REPLAY_CACHE_SIZE_RANGE)?;
         }
-        Ok(())
+        self.dag.check()
     }
 }
 
@@ -236,6 +254,20 @@ impl VerifiedEct {
     pub fn jti(&self) -> &str {
         &self.claims.jti
     }
+
+    /// Token, header and claims, by value.
+    pub fn into_parts(self) -> (String, Header, Claims) {
+        (self.token, self.header, self.claims)
+    }
+}
+
+/// A token accepted into a ledger by [`Verifier::accept`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The new ledger entry.
+    pub entry: Arc<LedgerEntry>,
+    /// The DAG result: verified parents and, in partial mode, missing ones.
+    pub dag: DagOutcome,
 }
 
 /// Verifies ECTs against a trusted key set and a [`Policy`].
@@ -298,51 +330,149 @@ impl<K: KeyResolver> Verifier<K> {
     pub fn verify(&self, token: impl AsRef<[u8]>, now: u64) -> Result<VerifiedEct> {
         let verified = self.verify_stateless(token.as_ref(), now)?;
         // ECT-RPL-1: last, atomically, only for a token that passed everything else.
+        self.record(&verified, now)?;
+        Ok(verified)
+    }
+
+    /// Verifies `token` and checks it against `store` without appending it anywhere: for a
+    /// token whose parents arrived with it (for example a [`crate::TokenStore`] of parent
+    /// tokens verified first). Runs §2–§6 except ECT-RPL-1, then ECT-DAG-1..6 with
+    /// `policy.dag`, then ECT-RPL-1 last; a rejected token records nothing.
+    pub fn verify_in<S: EctStore + ?Sized>(
+        &self,
+        token: impl AsRef<[u8]>,
+        now: u64,
+        store: &S,
+    ) -> Result<(VerifiedEct, DagOutcome)> {
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        let outcome = self.policy.dag.validate(verified.claims(), store)?;
+        self.record(&verified, now)?;
+        Ok((verified, outcome))
+    }
+
+    /// ECT-RPL-1: records a token that passed every other check.
+    fn record(&self, verified: &VerifiedEct, now: u64) -> Result<()> {
         if let Some(cache) = &self.replay {
             let claims = verified.claims();
             let expires_at = claims.exp.saturating_add(self.policy.leeway_seconds);
             cache.check_and_record(&ReplayKey::of(claims), expires_at, now)?;
         }
-        Ok(verified)
+        Ok(())
+    }
+
+    /// The acceptance pipeline (SPEC.md §1): verifies `token` at time `now` (§2–§6 except
+    /// ECT-RPL-1), checks it against `ledger` with `policy.dag` (§7), appends it to `ledger`
+    /// (§8) and records it in the replay cache (ECT-RPL-1).
+    ///
+    /// The DAG check, the replay record and the append happen atomically under the ledger's
+    /// write lock, so of N concurrent accepts of one `jti` exactly one succeeds (the others
+    /// fail `dag.duplicate_jti`). A rejection leaves the ledger and the replay cache as they
+    /// were: the replay record is made after every check passed and is withdrawn if the
+    /// append itself then fails (`ledger.io`), so the cache never remembers a token the ledger
+    /// does not hold, and a token whose replay record fails is never appended.
+    pub fn accept<L: Ledger + ?Sized>(
+        &self,
+        token: impl AsRef<[u8]>,
+        now: u64,
+        ledger: &L,
+    ) -> Result<Accepted> {
+        // SPEC.md §2–§6, every check before ECT-RPL-1.
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        let replay_key = ReplayKey::of(verified.claims());
+        let expires_at = verified
+            .claims()
+            .exp
+            .saturating_add(self.policy.leeway_seconds);
+        let ect = StoredEct::from(verified);
+        let mut outcome = None;
+        let mut recorded = false;
+        let result = ledger.append_admitted(ect.clone(), now, &mut |store| {
+            // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
+            outcome = Some(self.policy.dag.validate(ect.claims(), store)?);
+            // ECT-RPL-1: last.
+            if let Some(cache) = &self.replay {
+                cache.check_and_record(&replay_key, expires_at, now)?;
+                recorded = true;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(entry) => Ok(Accepted {
+                entry,
+                dag: outcome.expect("admitted tokens were checked"),
+            }),
+            Err(e) => {
+                if recorded && let Some(cache) = &self.replay {
+                    cache.forget(&replay_key);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check
     /// would be a trap.
     pub(crate) fn verify_stateless(&self, token: &[u8], now: u64) -> Result<VerifiedEct> {
-        let p = &self.policy;
-        // ECT-JWS-1 (size), ECT-JWS-2 (three ASCII segments), ECT-JWS-3 (base64url, all three).
-        let compact = split(token, p.max_token_bytes)?;
-        // ECT-JWS-4, ECT-JWS-5 on the header.
-        let header_json = parse_object(&compact.header)?;
-        // ECT-HDR-1 (typ), ECT-HDR-2 (alg), ECT-HDR-3 (crit), ECT-HDR-4 (kid). ECT-HDR-5: no
-        // other header parameter is read, so an embedded jwk/jku/x5u/x5c is never used.
-        let header = Header::parse(&header_json, &p.profile, &p.algorithms)?;
-        // ECT-KEY-1: kid resolves through the verifier's own trusted keys.
-        let key = self
-            .keys
-            .resolve(header.kid())
-            .ok_or_else(|| Error::KeyUnknown(header.kid().to_owned()))?;
-        // ECT-SIG-1 (64-byte r||s, 0 < r, s < n), ECT-SIG-2 (ECDSA over segment0.segment1).
-        key.verify_signature(compact.signing_input, &compact.signature)?;
-        // ECT-JWS-4, ECT-JWS-5 on the payload, only now that the signature verified.
-        let payload = parse_object(&compact.payload)?;
-        // ECT-CLM-1 (required claims), ECT-CLM-2 with ECT-TIME-5 (JSON types).
-        let unchecked = UncheckedClaims::parse(payload, &p.profile)?;
-        // ECT-KEY-2: a key bound to an issuer signs only that issuer's tokens.
-        if let Some(bound) = key.issuer()
-            && bound != unchecked.iss
-        {
-            return Err(Error::KeyIssuerMismatch {
-                expected: bound.to_owned(),
-                found: unchecked.iss.clone(),
-            });
+        check_token(
+            &self.policy,
+            Some(&self.keys as &dyn KeyResolver),
+            token,
+            Some(now),
+        )
+    }
+}
+
+/// SPEC.md §2–§6 except ECT-RPL-1, in SPEC.md's order.
+///
+/// * `keys: None` skips the signature rules (ECT-KEY-1, ECT-SIG-1, ECT-SIG-2, ECT-KEY-2), for
+///   audits of stored tokens whose keys are not at hand.
+/// * `now: None` skips the rules relative to a verifier (ECT-TIME-2..4, ECT-AUD-1), for
+///   reading back a ledger's own entries.
+pub(crate) fn check_token(
+    p: &Policy,
+    keys: Option<&dyn KeyResolver>,
+    token: &[u8],
+    now: Option<u64>,
+) -> Result<VerifiedEct> {
+    // ECT-JWS-1 (size), ECT-JWS-2 (three ASCII segments), ECT-JWS-3 (base64url, all three).
+    let compact = split(token, p.max_token_bytes)?;
+    // ECT-JWS-4, ECT-JWS-5 on the header.
+    let header_json = parse_object(&compact.header)?;
+    // ECT-HDR-1 (typ), ECT-HDR-2 (alg), ECT-HDR-3 (crit), ECT-HDR-4 (kid). ECT-HDR-5: no
+    // other header parameter is read, so an embedded jwk/jku/x5u/x5c is never used.
+    let header = Header::parse(&header_json, &p.profile, &p.algorithms)?;
+    let key = match keys {
+        Some(keys) => {
+            // ECT-KEY-1: kid resolves through the verifier's own trusted keys.
+            let key = keys
+                .resolve(header.kid())
+                .ok_or_else(|| Error::KeyUnknown(header.kid().to_owned()))?;
+            // ECT-SIG-1 (64-byte r||s, 0 < r, s < n), ECT-SIG-2 (ECDSA over segment0.segment1).
+            key.verify_signature(compact.signing_input, &compact.signature)?;
+            Some(key)
         }
-        // ECT-CLM-3 .. ECT-CLM-13, in order.
-        let claims = unchecked.check(&ClaimLimits { max_par: p.max_par })?;
-        // ECT-TIME-1: exp > iat.
-        if claims.exp <= claims.iat {
-            return Err(Error::ExpBeforeIat);
-        }
+        None => None,
+    };
+    // ECT-JWS-4, ECT-JWS-5 on the payload, only now that the signature verified.
+    let payload = parse_object(&compact.payload)?;
+    // ECT-CLM-1 (required claims), ECT-CLM-2 with ECT-TIME-5 (JSON types).
+    let unchecked = UncheckedClaims::parse(payload, &p.profile)?;
+    // ECT-KEY-2: a key bound to an issuer signs only that issuer's tokens.
+    if let Some(bound) = key.and_then(|k| k.issuer())
+        && bound != unchecked.iss
+    {
+        return Err(Error::KeyIssuerMismatch {
+            expected: bound.to_owned(),
+            found: unchecked.iss.clone(),
+        });
+    }
+    // ECT-CLM-3 .. ECT-CLM-13, in order.
+    let claims = unchecked.check(&ClaimLimits { max_par: p.max_par })?;
+    // ECT-TIME-1: exp > iat.
+    if claims.exp <= claims.iat {
+        return Err(Error::ExpBeforeIat);
+    }
+    if let Some(now) = now {
         // ECT-TIME-2: expired iff now >= exp + leeway.
         if now >= claims.exp.saturating_add(p.leeway_seconds) {
             return Err(Error::Expired);
@@ -359,13 +489,23 @@ impl<K: KeyResolver> Verifier<K> {
         if !claims.aud.contains(&p.audience) {
             return Err(Error::AudienceMismatch);
         }
-        let token = String::from_utf8(token.to_vec()).expect("ECT-JWS-2 checked ASCII");
-        Ok(VerifiedEct {
-            token,
-            header,
-            claims,
-        })
     }
+    let token = String::from_utf8(token.to_vec()).expect("ECT-JWS-2 checked ASCII");
+    Ok(VerifiedEct {
+        token,
+        header,
+        claims,
+    })
+}
+
+/// Parses a token read back from a ledger's own hash-chained file: the structural and claim
+/// rules under the widest limits, without signature, time or audience (the token passed all
+/// of them when it was appended; its keys and its time are not at hand now).
+pub(crate) fn parse_stored_token(token: &str) -> Result<Claims> {
+    let mut widest = Policy::new("-");
+    widest.max_par = *MAX_PAR_RANGE.end();
+    widest.max_token_bytes = *MAX_TOKEN_BYTES_RANGE.end();
+    Ok(check_token(&widest, None, token.as_bytes(), None)?.claims)
 }
 
 #[cfg(test)]

@@ -107,6 +107,22 @@ fn every_error_maps_to_the_table() {
         Error::AudienceMismatch,
         Error::Replay,
         Error::ReplayCacheFull,
+        Error::DuplicateJti(String::new()),
+        Error::ParentMissing(String::new()),
+        Error::TemporalOrder {
+            parent: String::new(),
+            parent_iat: 2,
+            child_iat: 1,
+        },
+        Error::Cycle(String::new()),
+        Error::AncestorBudget(1),
+        Error::ParentPolicy {
+            parent: String::new(),
+            decision: wimse_ect::PolicyDecision::Rejected,
+        },
+        Error::LedgerDuplicate(String::new()),
+        Error::LedgerChain(String::new()),
+        Error::LedgerIo(String::new()),
         Error::HttpMalformed(String::new()),
         Error::HttpTooLarge { len: 2, max: 1 },
     ];

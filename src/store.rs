@@ -1,0 +1,244 @@
+//! ECT stores (SPEC.md §7): the tokens DAG validation looks parents up in.
+//!
+//! A store answers "which token has this `jti` in this scope?" (ECT-DAG-1, ECT-DAG-2,
+//! ECT-LED-2). The scope is the `wid` when the token has one, the no-`wid` scope otherwise;
+//! identifiers are compared as exact strings. The audit ledgers ([`crate::MemoryLedger`],
+//! [`crate::FileLedger`]) are stores; [`TokenStore`] holds tokens the caller already has, for
+//! example parent tokens received inline with a request.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::claims::Claims;
+use crate::verify::VerifiedEct;
+
+/// A token held by a store: its compact serialization and its claims.
+///
+/// Made from a [`VerifiedEct`] (so every stored token passed §7 when it was stored), or by a
+/// ledger reading its own hash-chained file back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEct {
+    token: String,
+    claims: Claims,
+}
+
+impl StoredEct {
+    pub(crate) fn new(token: String, claims: Claims) -> Self {
+        StoredEct { token, claims }
+    }
+
+    /// The compact token exactly as accepted.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The token's claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The token id (`jti`).
+    pub fn jti(&self) -> &str {
+        &self.claims.jti
+    }
+
+    /// The workflow id (`wid`), which is the token's scope.
+    pub fn wid(&self) -> Option<&str> {
+        self.claims.wid.as_deref()
+    }
+}
+
+impl From<VerifiedEct> for StoredEct {
+    fn from(v: VerifiedEct) -> Self {
+        let (token, _header, claims) = v.into_parts();
+        StoredEct { token, claims }
+    }
+}
+
+/// Where [`crate::DagValidator`] looks parents up (SPEC.md §7).
+///
+/// Implementations must return, for a scope (`wid`, or `None` for tokens without one) and a
+/// `jti`, the one token stored under that pair, comparing exact strings.
+pub trait EctStore {
+    /// The token with this `jti` in this scope, if the store holds one (ECT-LED-2).
+    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>>;
+
+    /// Whether some stored token lists `jti` (in scope `wid`) in its `par`.
+    ///
+    /// ECT-DAG-4 asks this for a new token, whose `jti` the store does not hold (ECT-DAG-1):
+    /// only a stored token that names the new token as a (missing) parent can lead a `par`
+    /// walk back to it, so when the answer is `false` the ancestor walk is skipped. The
+    /// default answers `true`, which always walks (bounded by the ancestor budget); override
+    /// it only with an exact answer.
+    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
+        let _ = (wid, jti);
+        true
+    }
+}
+
+impl<S: EctStore + ?Sized> EctStore for &S {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+        (**self).get(wid, jti)
+    }
+
+    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
+        (**self).is_referenced(wid, jti)
+    }
+}
+
+/// An owned `(wid, jti)` pair: the key stores index tokens by.
+#[derive(Clone, Debug, Eq)]
+pub(crate) struct ScopeKey {
+    wid: Option<Box<str>>,
+    jti: Box<str>,
+}
+
+impl ScopeKey {
+    pub(crate) fn new(wid: Option<&str>, jti: &str) -> Self {
+        ScopeKey {
+            wid: wid.map(Into::into),
+            jti: jti.into(),
+        }
+    }
+
+    pub(crate) fn of(claims: &Claims) -> Self {
+        Self::new(claims.wid.as_deref(), &claims.jti)
+    }
+}
+
+/// A borrowed view of a scope key, so maps keyed by [`ScopeKey`] can be searched with
+/// `(Option<&str>, &str)` without allocating.
+pub(crate) trait KeyView {
+    fn parts(&self) -> (Option<&str>, &str);
+}
+
+impl KeyView for ScopeKey {
+    fn parts(&self) -> (Option<&str>, &str) {
+        (self.wid.as_deref(), &self.jti)
+    }
+}
+
+impl KeyView for (Option<&str>, &str) {
+    fn parts(&self) -> (Option<&str>, &str) {
+        *self
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+// `Hash` and `Eq` of the owned key agree with the borrowed view's, as `Borrow` requires.
+impl Hash for ScopeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for ScopeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for ScopeKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// Looks `(wid, jti)` up in a map keyed by [`ScopeKey`] without allocating.
+pub(crate) fn lookup<'m, V>(
+    map: &'m HashMap<ScopeKey, V>,
+    wid: Option<&str>,
+    jti: &str,
+) -> Option<&'m V> {
+    map.get(&(wid, jti) as &dyn KeyView)
+}
+
+/// Whether a set keyed by [`ScopeKey`] holds `(wid, jti)`, without allocating.
+pub(crate) fn contains(set: &HashSet<ScopeKey>, wid: Option<&str>, jti: &str) -> bool {
+    set.contains(&(wid, jti) as &dyn KeyView)
+}
+
+/// An [`EctStore`] of tokens the caller already holds, with no DAG checks of its own: for
+/// example the parent tokens a request carried inline, each verified (§7) before insertion.
+///
+/// Unlike a ledger it can hold any set of tokens, including ones whose `par` links form a
+/// cycle; [`crate::DagValidator`] is what judges a new token against it.
+#[derive(Clone, Debug, Default)]
+pub struct TokenStore {
+    tokens: HashMap<ScopeKey, Arc<StoredEct>>,
+    referenced: HashSet<ScopeKey>,
+}
+
+impl TokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a token. Returns `false`, and keeps the first one, when the store already holds
+    /// a token with the same `jti` in the same scope.
+    pub fn insert(&mut self, ect: impl Into<StoredEct>) -> bool {
+        let ect = ect.into();
+        let key = ScopeKey::of(ect.claims());
+        if self.tokens.contains_key(&key) {
+            return false;
+        }
+        for parent in &ect.claims().par {
+            self.referenced.insert(ScopeKey::new(ect.wid(), parent));
+        }
+        self.tokens.insert(key, Arc::new(ect));
+        true
+    }
+
+    /// Number of tokens held.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Whether the store holds no token.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+}
+
+impl EctStore for TokenStore {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+        lookup(&self.tokens, wid, jti).cloned()
+    }
+
+    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
+        contains(&self.referenced, wid, jti)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_lookup_matches_owned_keys() {
+        let mut map = HashMap::new();
+        map.insert(ScopeKey::new(None, "a"), 1);
+        map.insert(ScopeKey::new(Some("w"), "a"), 2);
+        assert_eq!(lookup(&map, None, "a"), Some(&1));
+        assert_eq!(lookup(&map, Some("w"), "a"), Some(&2));
+        assert_eq!(lookup(&map, Some("v"), "a"), None);
+        assert_eq!(lookup(&map, Some("a"), ""), None);
+        assert_eq!(map.get(&ScopeKey::new(Some("w"), "a")), Some(&2));
+    }
+}
