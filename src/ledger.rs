@@ -7,6 +7,51 @@
 //! * ECT-LED-4: each entry carries the hash of the previous one; [`Ledger::verify_chain`]
 //!   recomputes every hash.
 //!
+//! ```
+//! use wimse_ect::{EctBuilder, KeySet, Ledger, MemoryLedger, Policy, SigningKey, Verifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = 1_772_000_000;
+//! let key = SigningKey::from_scalar_bytes("agent-a", &[1; 32])?;
+//! let keys = KeySet::from_keys([key.trusted(Some("spiffe://example.org/a"))])?;
+//! let verifier = Verifier::new(keys, Policy::new("spiffe://example.org/b"))?;
+//! let ledger = MemoryLedger::new(); // or FileLedger::open("ledger.jsonl")?
+//!
+//! let task = |jti: &str, parents: &[&str]| {
+//!     let mut b = EctBuilder::new("spiffe://example.org/a", "step")
+//!         .audience("spiffe://example.org/b")
+//!         .jti(jti)
+//!         .issued_at(now)
+//!         .expires_at(now + 600);
+//!     for p in parents {
+//!         b = b.parent(*p);
+//!     }
+//!     b.sign(&key)
+//! };
+//! let (root, child) = (
+//!     "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+//!     "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+//! );
+//! verifier.accept(&task(root, &[])?, now, &ledger)?;
+//! let accepted = verifier.accept(&task(child, &[root])?, now + 1, &ledger)?;
+//! assert_eq!(accepted.entry.seq(), 1);
+//! assert_eq!(accepted.dag.verified_parents, [root]);
+//!
+//! // A task whose parent the ledger does not hold is refused (strict mode, the default),
+//! // and a refused token leaves the ledger as it was.
+//! let head = ledger.head();
+//! let orphan = task("6ba7b812-9dad-11d1-80b4-00c04fd430c8", &["6ba7b813-9dad-11d1-80b4-00c04fd430c8"])?;
+//! let err = verifier.accept(&orphan, now + 2, &ledger).unwrap_err();
+//! assert_eq!((err.code(), err.rule()), ("dag.parent_missing", "ECT-DAG-2"));
+//! assert_eq!((ledger.len(), ledger.head()), (2, head));
+//!
+//! // The hash chain, and a whole-ledger audit (linear in entries and par links).
+//! ledger.verify_chain()?;
+//! assert!(ledger.validate_all(verifier.policy(), None).is_valid());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Entry hash (format `wimse-ect-ledger-v1`)
 //!
 //! `hash = SHA-256("wimse-ect-ledger-v1\n" || seq || at || prev || token)`, where `seq` and `at`
@@ -350,14 +395,14 @@ mod sealed {
     /// The append step of the acceptance pipeline; crate-private so that nothing but
     /// [`crate::Verifier::accept`] can append (ECT-LED-3).
     pub trait Append {
-        /// Atomically (under the ledger's write lock): runs `admit` against the current
-        /// contents; if it passes, makes `ect` the next entry, persists it, and returns it.
+        /// Atomically (under the ledger's write lock): runs `admit` on the current contents
+        /// and `ect`; if it passes, makes `ect` the next entry, persists it, and returns it.
         /// Nothing changes when `admit` or the write fails.
         fn append_admitted(
             &self,
             ect: StoredEct,
             at: u64,
-            admit: &mut dyn FnMut(&dyn EctStore) -> Result<()>,
+            admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
         ) -> Result<Arc<LedgerEntry>>;
     }
 }
@@ -440,10 +485,10 @@ impl sealed::Append for MemoryLedger {
         &self,
         ect: StoredEct,
         at: u64,
-        admit: &mut dyn FnMut(&dyn EctStore) -> Result<()>,
+        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
     ) -> Result<Arc<LedgerEntry>> {
         let mut chain = write_lock(&self.chain);
-        admit(&*chain)?;
+        admit(&*chain, &ect)?;
         chain.check_unique(&ect)?;
         let entry = chain.next_entry(ect, at);
         chain.push(entry);
@@ -640,14 +685,14 @@ impl sealed::Append for FileLedger {
         &self,
         ect: StoredEct,
         at: u64,
-        admit: &mut dyn FnMut(&dyn EctStore) -> Result<()>,
+        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
     ) -> Result<Arc<LedgerEntry>> {
         let mut guard = write_lock(&self.state);
         let state = &mut *guard;
         if let Some(why) = &state.broken {
             return Err(Error::LedgerIo(why.clone()));
         }
-        admit(&state.chain)?;
+        admit(&state.chain, &ect)?;
         state.chain.check_unique(&ect)?;
         let entry = state.chain.next_entry(ect, at);
         let mut bytes = entry.to_line().into_bytes();

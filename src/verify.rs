@@ -386,7 +386,7 @@ impl<K: KeyResolver> Verifier<K> {
         let ect = StoredEct::from(verified);
         let mut outcome = None;
         let mut recorded = false;
-        let result = ledger.append_admitted(ect.clone(), now, &mut |store| {
+        let result = ledger.append_admitted(ect, now, &mut |store, ect| {
             // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
             outcome = Some(self.policy.dag.validate(ect.claims(), store)?);
             // ECT-RPL-1: last.
