@@ -646,6 +646,15 @@ fn ensure_regular_file(file: &File, path: &Path) -> Result<()> {
 
 /// Reads a whole ledger file, refusing anything but a regular file.
 pub(crate) fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
+    // Checked before opening as well as after: opening a FIFO for reading blocks until a
+    // writer appears.
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, "cannot inspect", e))?;
+    if !meta.is_file() {
+        return Err(Error::LedgerIo(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
     let mut file = File::open(path).map_err(|e| io_error(path, "cannot open", e))?;
     ensure_regular_file(&file, path)?;
     let mut bytes = Vec::new();
