@@ -4,16 +4,22 @@
 //! `{"valid":true,"claims":{...}}` for a valid token, exits 1 and prints
 //! `{"valid":false,"error":{"code":...,"rule":...,"message":...}}` for an invalid one, and exits
 //! 2 with a message on stderr for usage and configuration errors.
+//!
+//! `ect dag` and `ect ledger append|verify|show` follow the same 0/1/2 convention (README.md,
+//! "DAG and ledger commands"); a ledger file that cannot be read or does not verify is an
+//! operational error (2), never a verdict on a token.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
+use crate::dot::{DotNode, NodeStatus, workflow_dot};
 use crate::{
-    ConfigError, EctBuilder, Error, KeySet, Policy, PolicyDecision, ReplayProtection, SigningKey,
-    Verifier, random_uuid,
+    ChainHash, ConfigError, DagMode, EctBuilder, Error, FileLedger, KeySet, Ledger, MemoryLedger,
+    Policy, PolicyDecision, ReplayProtection, SigningKey, TornTail, Verifier, audit_file,
+    random_uuid,
 };
 
 /// Exit status: success, or a valid token.
@@ -122,10 +128,125 @@ enum Command {
         /// The compact token, or `-` to read it from stdin (one trailing newline is dropped).
         token: String,
     },
+    /// Accept a file of tokens, one per line, in order into a fresh in-memory ledger (SPEC.md
+    /// §7); exit 0 all accepted, 1 any rejected, 2 usage/configuration error.
+    Dag {
+        #[command(flatten)]
+        accept: AcceptArgs,
+        /// Output: one JSON object per token line, or a Graphviz digraph.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// File with one compact token per line, or `-` for stdin (empty lines are skipped,
+        /// a trailing CR is dropped).
+        tokens: String,
+    },
+    /// Work with a file-backed, hash-chained audit ledger (SPEC.md §8).
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Run a two-agent workflow step by step with fixed keys and times.
     Demo,
     /// Print the table of rule ids and error codes (the content of CODES.md).
     Codes,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Verify one token and append it to the ledger file (created if absent); exit 0
+    /// appended, 1 rejected, 2 usage/configuration error or a broken ledger file.
+    Append {
+        /// The ledger file.
+        #[arg(long)]
+        ledger: PathBuf,
+        #[command(flatten)]
+        accept: AcceptArgs,
+        /// The compact token, or `-` to read it from stdin (one trailing newline is dropped).
+        token: String,
+    },
+    /// Audit the ledger file without changing it; exit 0 clean, 1 findings or head mismatch,
+    /// 2 usage/configuration error or unreadable file.
+    Verify {
+        /// The ledger file.
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Trusted keys: when given, every entry's signature is checked too.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        #[command(flatten)]
+        token_policy: TokenPolicyArgs,
+        /// Partial DAG mode: parents found nowhere are listed, not findings.
+        #[arg(long)]
+        partial: bool,
+        /// Allowed clock skew between parent and child iat (ECT-DAG-3); default
+        /// $ECT_SKEW_SECONDS or 30.
+        #[arg(long)]
+        skew: Option<u64>,
+        /// The expected head (the newest entry's hash, unpadded base64url), kept elsewhere: a
+        /// mismatch reveals a ledger whose newest entries were cut off.
+        #[arg(long)]
+        head: Option<String>,
+    },
+    /// Print the ledger's entries (the file must verify); exit 0, or 2 if it does not.
+    Show {
+        /// The ledger file.
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Output: one JSON object per entry, or a Graphviz digraph.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
+
+/// Output format of `ect dag` and `ect ledger show`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// One JSON object per line.
+    Json,
+    /// A Graphviz digraph (render with `dot -Tsvg`).
+    Dot,
+}
+
+/// The token rule settings (flags win over `ECT_*` variables, which win over the defaults).
+#[derive(Args, Debug)]
+struct TokenPolicyArgs {
+    /// This verifier's identifier (must be in `aud`); default $ECT_AUDIENCE.
+    #[arg(long)]
+    audience: Option<String>,
+    /// Clock leeway in seconds; default $ECT_LEEWAY_SECONDS or 30.
+    #[arg(long)]
+    leeway: Option<u64>,
+    /// Maximum iat age in seconds; default $ECT_MAX_IAT_AGE_SECONDS or 900.
+    #[arg(long)]
+    max_iat_age: Option<u64>,
+    /// Maximum `par` length; default $ECT_MAX_PAR or 100.
+    #[arg(long)]
+    max_par: Option<usize>,
+}
+
+/// What accepting tokens into a ledger needs: keys, time, token and DAG settings.
+#[derive(Args, Debug)]
+struct AcceptArgs {
+    /// Trusted keys, RFC 7517 JWK Set (optional `iss` per key binds it to an issuer).
+    #[arg(long)]
+    jwks: PathBuf,
+    /// Current time, Unix seconds (also the acceptance time recorded in the ledger).
+    #[arg(long)]
+    now: u64,
+    #[command(flatten)]
+    token_policy: TokenPolicyArgs,
+    /// Partial DAG mode: a parent the ledger does not hold is listed as missing instead of
+    /// rejected (ECT-DAG-2).
+    #[arg(long)]
+    partial: bool,
+    /// Allowed clock skew between parent and child iat (ECT-DAG-3); default
+    /// $ECT_SKEW_SECONDS or 30.
+    #[arg(long)]
+    skew: Option<u64>,
+    /// Maximum number of ancestors the acyclicity check may visit (ECT-DAG-5); default
+    /// $ECT_ANCESTOR_BUDGET or 10000.
+    #[arg(long)]
+    ancestor_budget: Option<usize>,
 }
 
 /// Runs the tool with the process's arguments and standard streams.
@@ -258,6 +379,35 @@ where
             writeln!(out, "{token}").map_err(io_error)?;
             Ok(EXIT_OK)
         })(),
+        Command::Dag {
+            accept,
+            format,
+            tokens,
+        } => dag(&accept, format, &tokens, stdin, out),
+        Command::Ledger { command } => match command {
+            LedgerCommand::Append {
+                ledger,
+                accept,
+                token,
+            } => ledger_append(&ledger, &accept, &token, stdin, out, err),
+            LedgerCommand::Verify {
+                ledger,
+                jwks,
+                token_policy,
+                partial,
+                skew,
+                head,
+            } => ledger_verify(
+                &ledger,
+                jwks.as_deref(),
+                &token_policy,
+                (partial, skew),
+                head.as_deref(),
+                out,
+                err,
+            ),
+            LedgerCommand::Show { ledger, format } => ledger_show(&ledger, format, out, err),
+        },
         Command::Demo => demo(out).map(|()| EXIT_OK),
         Command::Codes => out
             .write_all(crate::rules::markdown().as_bytes())
@@ -360,19 +510,7 @@ fn verify(
     // One token per process: nothing to remember between verifications.
     policy.replay = ReplayProtection::Disabled;
     let verifier = Verifier::new(load_jwks(jwks)?, policy)?;
-    let token = if token == "-" {
-        let mut bytes = Vec::new();
-        // Read at most one byte past the limit: a longer token fails ECT-JWS-1 anyway.
-        let limit = verifier.policy().max_token_bytes as u64 + 3;
-        stdin
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .map_err(io_error)?;
-        strip_one_newline(&mut bytes);
-        bytes
-    } else {
-        token.as_bytes().to_vec()
-    };
+    let token = read_token(token, verifier.policy(), stdin)?;
     let (status, report) = match verifier.verify(&token, now) {
         Ok(verified) => (
             EXIT_OK,
@@ -390,6 +528,23 @@ fn verify(
     Ok(status)
 }
 
+/// The token argument, or with `-` the token read from stdin (one trailing newline dropped).
+fn read_token(token: &str, policy: &Policy, stdin: &mut dyn Read) -> Result<Vec<u8>, ConfigError> {
+    if token != "-" {
+        return Ok(token.as_bytes().to_vec());
+    }
+    let mut bytes = Vec::new();
+    // Read at most a few bytes past the limit (room for "\r\n"): a longer token fails
+    // ECT-JWS-1 anyway.
+    let limit = policy.max_token_bytes as u64 + 3;
+    stdin
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    strip_one_newline(&mut bytes);
+    Ok(bytes)
+}
+
 /// `{"code":...,"rule":...,"message":...}` for an error.
 pub fn error_json(e: &Error) -> Value {
     json!({ "code": e.code(), "rule": e.rule(), "message": e.message() })
@@ -402,6 +557,326 @@ fn strip_one_newline(bytes: &mut Vec<u8>) {
             bytes.pop();
         }
     }
+}
+
+/// The policy of the ledger commands: `ECT_*` variables, then flags, then the DAG settings.
+fn ledger_policy(
+    args: &TokenPolicyArgs,
+    partial: bool,
+    skew: Option<u64>,
+    ancestor_budget: Option<usize>,
+) -> Result<Policy, ConfigError> {
+    let mut policy = Policy::from_env(args.audience.as_deref())?;
+    if let Some(v) = args.leeway {
+        policy.leeway_seconds = v;
+    }
+    if let Some(v) = args.max_iat_age {
+        policy.max_iat_age_seconds = v;
+    }
+    if let Some(v) = args.max_par {
+        policy.max_par = v;
+    }
+    if partial {
+        policy.dag.mode = DagMode::Partial;
+    }
+    if let Some(v) = skew {
+        policy.dag.skew_seconds = v;
+    }
+    if let Some(v) = ancestor_budget {
+        policy.dag.ancestor_budget = v;
+    }
+    policy.validate()?;
+    Ok(policy)
+}
+
+/// The verifier of `ect dag` and `ect ledger append`. Replay protection is the library's
+/// default (a fresh cache per process; the ledger itself refuses a repeated `jti`).
+fn accept_verifier(args: &AcceptArgs) -> Result<Verifier, ConfigError> {
+    let policy = ledger_policy(
+        &args.token_policy,
+        args.partial,
+        args.skew,
+        args.ancestor_budget,
+    )?;
+    Verifier::new(load_jwks(&args.jwks)?, policy)
+}
+
+/// What a token says about itself, read without any check: for reporting rejected tokens.
+/// Every field is `None` (or empty) when the token or the member cannot be read.
+#[derive(Default)]
+struct Unverified {
+    jti: Option<String>,
+    wid: Option<String>,
+    exec_act: Option<String>,
+    par: Vec<String>,
+}
+
+fn read_unverified(token: &[u8], policy: &Policy) -> Unverified {
+    let Ok(compact) = crate::jws::split(token, policy.max_token_bytes) else {
+        return Unverified::default();
+    };
+    let Ok(map) = crate::parse_object(&compact.payload) else {
+        return Unverified::default();
+    };
+    let names = &policy.profile.claims;
+    let text = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
+    Unverified {
+        jti: text(names.jti),
+        wid: text(names.wid),
+        exec_act: text(names.exec_act),
+        par: map
+            .get(names.par)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// A node of the drawing for a stored (accepted) token.
+fn accepted_node(ect: &crate::StoredEct) -> DotNode {
+    let c = ect.claims();
+    DotNode {
+        jti: Some(c.jti.clone()),
+        wid: c.wid.clone(),
+        exec_act: Some(c.exec_act.clone()),
+        par: c.par.clone(),
+        status: NodeStatus::Accepted,
+    }
+}
+
+fn dag(
+    args: &AcceptArgs,
+    format: Format,
+    tokens: &str,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<u8, ConfigError> {
+    let verifier = accept_verifier(args)?;
+    let bytes = if tokens == "-" {
+        let mut bytes = Vec::new();
+        stdin.read_to_end(&mut bytes).map_err(io_error)?;
+        bytes
+    } else {
+        read_file(Path::new(tokens))?
+    };
+    let ledger = MemoryLedger::new();
+    let mut status = EXIT_OK;
+    let mut nodes = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let (report, node) = match verifier.accept(line, args.now, &ledger) {
+            Ok(accepted) => (
+                json!({
+                    "line": i + 1,
+                    "valid": true,
+                    "jti": accepted.entry.ect().jti(),
+                    "seq": accepted.entry.seq(),
+                    "missing_parents": accepted.dag.missing_parents,
+                }),
+                accepted_node(accepted.entry.ect()),
+            ),
+            Err(e) => {
+                status = EXIT_INVALID;
+                let claimed = read_unverified(line, verifier.policy());
+                (
+                    json!({
+                        "line": i + 1,
+                        "valid": false,
+                        "jti": claimed.jti,
+                        "error": error_json(&e),
+                    }),
+                    DotNode {
+                        jti: claimed.jti,
+                        wid: claimed.wid,
+                        exec_act: claimed.exec_act,
+                        par: claimed.par,
+                        status: NodeStatus::Rejected(e.code().to_owned()),
+                    },
+                )
+            }
+        };
+        match format {
+            Format::Json => writeln!(out, "{report}").map_err(io_error)?,
+            Format::Dot => nodes.push(node),
+        }
+    }
+    if format == Format::Dot {
+        out.write_all(workflow_dot(&nodes).as_bytes())
+            .map_err(io_error)?;
+    }
+    Ok(status)
+}
+
+/// A ledger that cannot be opened or read is an operational error (exit 2), not a verdict.
+fn ledger_error(path: &Path, e: &Error) -> ConfigError {
+    ConfigError::new(format!("ledger {}: {e}", path.display()))
+}
+
+/// Warns on stderr about a torn final line (a write cut short by a crash, never acknowledged).
+fn warn_torn_tail(
+    err: &mut dyn Write,
+    path: &Path,
+    torn: Option<TornTail>,
+    dropped: bool,
+) -> Result<(), ConfigError> {
+    let Some(t) = torn else { return Ok(()) };
+    let action = if dropped {
+        "cut off the file"
+    } else {
+        "ignored, the file is unchanged"
+    };
+    writeln!(
+        err,
+        "ect: warning: ledger {}: torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: {action}",
+        path.display(),
+        t.offset,
+        t.len
+    )
+    .map_err(io_error)
+}
+
+fn ledger_append(
+    path: &Path,
+    args: &AcceptArgs,
+    token: &str,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, ConfigError> {
+    let verifier = accept_verifier(args)?;
+    let token = read_token(token, verifier.policy(), stdin)?;
+    let ledger = FileLedger::open(path).map_err(|e| ledger_error(path, &e))?;
+    warn_torn_tail(err, path, ledger.torn_tail(), true)?;
+    let (status, report) = match verifier.accept(&token, args.now, &ledger) {
+        Ok(accepted) => (
+            EXIT_OK,
+            json!({
+                "valid": true,
+                "seq": accepted.entry.seq(),
+                "hash": accepted.entry.hash().to_string(),
+                "claims": accepted.entry.ect().claims().to_json(&verifier.policy().profile),
+                "missing_parents": accepted.dag.missing_parents,
+            }),
+        ),
+        // The token may be fine; the storage failed. Nothing was appended.
+        Err(e @ Error::LedgerIo(_)) => return Err(ledger_error(path, &e)),
+        Err(e) => (
+            EXIT_INVALID,
+            json!({ "valid": false, "error": error_json(&e) }),
+        ),
+    };
+    writeln!(out, "{report}").map_err(io_error)?;
+    Ok(status)
+}
+
+fn ledger_verify(
+    path: &Path,
+    jwks: Option<&Path>,
+    token_policy: &TokenPolicyArgs,
+    (partial, skew): (bool, Option<u64>),
+    head: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, ConfigError> {
+    let policy = ledger_policy(token_policy, partial, skew, None)?;
+    let keys = jwks.map(load_jwks).transpose()?;
+    let expected_head = head
+        .map(|h| {
+            ChainHash::parse(h).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "--head {h:?} is not an unpadded base64url SHA-256 hash"
+                ))
+            })
+        })
+        .transpose()?;
+    let (report, torn) = audit_file(
+        path,
+        &policy,
+        keys.as_ref().map(|k| k as &dyn crate::KeyResolver),
+    )
+    .map_err(|e| ledger_error(path, &e))?;
+    warn_torn_tail(err, path, torn, false)?;
+    // An empty ledger's head is the genesis value, as `Ledger::head` says.
+    let actual_head = if report.entries == 0 {
+        Some(ChainHash::GENESIS)
+    } else {
+        report.head
+    };
+    let head_matches = expected_head.map(|h| actual_head == Some(h));
+    let valid = report.is_valid() && head_matches != Some(false);
+    let findings: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "seq": f.seq,
+                "jti": f.jti,
+                "code": f.error.code(),
+                "rule": f.error.rule(),
+                "message": f.error.message(),
+            })
+        })
+        .collect();
+    let missing: Vec<Value> = report
+        .missing_parents
+        .iter()
+        .map(|m| json!({ "seq": m.seq, "parent": m.parent }))
+        .collect();
+    let mut result = json!({
+        "valid": valid,
+        "entries": report.entries,
+        "head": report.head.map(|h| h.to_string()),
+        "findings": findings,
+        "missing_parents": missing,
+        "torn_tail": torn.map(|t| json!({ "offset": t.offset, "len": t.len })),
+    });
+    if let Some(matches) = head_matches {
+        result["head_matches"] = matches.into();
+    }
+    writeln!(out, "{result}").map_err(io_error)?;
+    Ok(if valid { EXIT_OK } else { EXIT_INVALID })
+}
+
+fn ledger_show(
+    path: &Path,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, ConfigError> {
+    let (ledger, torn) = FileLedger::read(path).map_err(|e| ledger_error(path, &e))?;
+    warn_torn_tail(err, path, torn, false)?;
+    let entries = ledger.entries();
+    match format {
+        Format::Json => {
+            for e in &entries {
+                let c = e.ect().claims();
+                let line = json!({
+                    "seq": e.seq(),
+                    "at": e.accepted_at(),
+                    "hash": e.hash().to_string(),
+                    "jti": c.jti,
+                    "wid": c.wid,
+                    "exec_act": c.exec_act,
+                    "par": c.par,
+                });
+                writeln!(out, "{line}").map_err(io_error)?;
+            }
+        }
+        Format::Dot => {
+            let nodes: Vec<DotNode> = entries.iter().map(|e| accepted_node(e.ect())).collect();
+            out.write_all(workflow_dot(&nodes).as_bytes())
+                .map_err(io_error)?;
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 fn demo(out: &mut dyn Write) -> Result<(), ConfigError> {
@@ -563,6 +1038,165 @@ fn demo_steps(out: &mut dyn Write) -> Result<(), DemoError> {
     writeln!(
         out,
         "Workflow {WID}: {ROOT} (fetch_customer_record, {A}) -> {CHILD} (score_customer_risk, {B})"
+    )?;
+    demo_dag_steps(out, &key_a, &key_b, &trusted()?, now)
+}
+
+/// The error of an acceptance the demo expects to be refused.
+fn refused(result: crate::Result<crate::Accepted>) -> Result<Error, DemoError> {
+    match result {
+        Ok(a) => Err(DemoError::Config(ConfigError::new(format!(
+            "demo expected a refusal, but {} was accepted",
+            a.entry.ect().jti()
+        )))),
+        Err(e) => Ok(e),
+    }
+}
+
+/// The demo's second part: DAG validation and the audit ledger (SPEC.md §7, §8).
+fn demo_dag_steps(
+    out: &mut dyn Write,
+    key_a: &SigningKey,
+    key_b: &SigningKey,
+    trusted: &KeySet,
+    now: u64,
+) -> Result<(), DemoError> {
+    const A: &str = "spiffe://example.org/agent-a";
+    const B: &str = "spiffe://example.org/agent-b";
+    const LEDGER: &str = "spiffe://example.org/ledger";
+    const WID: &str = "7c2e9b14-5a3f-4d8e-a1b6-3e9f0c2d4b75";
+    const ROOT: &str = "1e5a7c3d-2b4f-4a6e-8d9c-0f1b3a5c7e92";
+    const LEFT: &str = "2f6b8d4e-3c5a-4b7f-9e0d-1a2c4b6d8f03";
+    const RIGHT: &str = "3a7c9e5f-4d6b-4c8a-8f1e-2b3d5c7e9a14";
+    const JOIN: &str = "4b8d0f6a-5e7c-4d9b-9a2f-3c4e6d8f0b25";
+    const ORPHAN: &str = "5c9e1a7b-6f8d-4eac-8b3a-4d5f7e9a1c36";
+    const GONE: &str = "6d0f2b8c-7a9e-4fbd-9c4b-5e6a8f0b2d47";
+    const DENIED: &str = "7e1a3c9d-8b0f-4ace-8d5c-6f7b9a1c3e58";
+    const BLOCKED: &str = "8f2b4d0e-9c1a-4bdf-9e6d-7a8c0b2d4f69";
+    let base = now + 20;
+    let at = base + 10;
+    // Every task of this workflow is recorded for the ledger service.
+    let task = |agent: &str, act: &str, jti: &str, iat: u64, par: &[&str]| {
+        let mut b = EctBuilder::new(agent, act)
+            .audience(LEDGER)
+            .jti(jti)
+            .wid(WID)
+            .issued_at(iat)
+            .expires_at(iat + 600);
+        for p in par {
+            b = b.parent(*p);
+        }
+        b
+    };
+    let name = |agent: &str| agent.rsplit('/').next().unwrap_or(agent).to_owned();
+
+    writeln!(
+        out,
+        "\n== DAG validation and the audit ledger (SPEC.md §7, §8)\n"
+    )?;
+    let ledger = MemoryLedger::new();
+    let verifier = Verifier::new(trusted.clone(), Policy::new(LEDGER))?;
+    writeln!(
+        out,
+        "9. Four tasks of workflow {WID} accepted in order into a MemoryLedger (strict DAG mode) at now+30:"
+    )?;
+    let root = task(A, "plan_trip", ROOT, base, &[]).sign(key_a)?;
+    let diamond = [
+        (A, root.clone()),
+        (
+            B,
+            task(B, "book_flight", LEFT, base + 1, &[ROOT]).sign(key_b)?,
+        ),
+        (
+            A,
+            task(A, "book_hotel", RIGHT, base + 1, &[ROOT]).sign(key_a)?,
+        ),
+        (
+            B,
+            task(B, "send_itinerary", JOIN, base + 2, &[LEFT, RIGHT]).sign(key_b)?,
+        ),
+    ];
+    for (agent, token) in &diamond {
+        let accepted = verifier.accept(token, at, &ledger)?;
+        let c = accepted.entry.ect().claims();
+        writeln!(
+            out,
+            "   seq {}: {} {} ({}), par [{}]",
+            accepted.entry.seq(),
+            c.jti,
+            c.exec_act,
+            name(agent),
+            c.par.join(", ")
+        )?;
+    }
+
+    let dup = refused(verifier.accept(&root, at + 1, &ledger))?;
+    writeln!(
+        out,
+        "10. The root presented again: {} ({}); the ledger still holds {} entries.",
+        dup.code(),
+        dup.rule(),
+        ledger.len()
+    )?;
+
+    let orphan = task(B, "audit_expenses", ORPHAN, base + 3, &[GONE]).sign(key_b)?;
+    let missing = refused(verifier.accept(&orphan, at + 2, &ledger))?;
+    writeln!(
+        out,
+        "11. A task naming parent {GONE}, which the ledger does not hold:"
+    )?;
+    writeln!(
+        out,
+        "    strict mode refuses it: {} ({});",
+        missing.code(),
+        missing.rule()
+    )?;
+    let mut partial_policy = Policy::new(LEDGER);
+    partial_policy.dag = crate::DagValidator::partial();
+    let partial_ledger = MemoryLedger::new();
+    let accepted =
+        Verifier::new(trusted.clone(), partial_policy)?.accept(&orphan, at + 2, &partial_ledger)?;
+    writeln!(
+        out,
+        "    partial mode accepts it into a second ledger as seq {}, missing parents [{}], verified parents [{}].",
+        accepted.entry.seq(),
+        accepted.dag.missing_parents.join(", "),
+        accepted.dag.verified_parents.join(", ")
+    )?;
+
+    let denied = task(A, "approve_payment", DENIED, base + 4, &[JOIN])
+        .policy("payment-policy-v1", PolicyDecision::Rejected)
+        .sign(key_a)?;
+    let entry = verifier.accept(&denied, at + 3, &ledger)?.entry;
+    let blocked = task(B, "charge_card", BLOCKED, base + 5, &[DENIED]).sign(key_b)?;
+    let policy_err = refused(verifier.accept(&blocked, at + 4, &ledger))?;
+    writeln!(
+        out,
+        "12. A task whose own pol_decision is \"rejected\" is recorded as seq {}; its child is refused: {} ({}).",
+        entry.seq(),
+        policy_err.code(),
+        policy_err.rule()
+    )?;
+
+    ledger.verify_chain()?;
+    let report = ledger.validate_all(verifier.policy(), Some(verifier.keys()));
+    if !report.is_valid() {
+        return Err(DemoError::Config(ConfigError::new(format!(
+            "demo ledger audit found {:?}",
+            report.findings
+        ))));
+    }
+    writeln!(
+        out,
+        "13. verify_chain: every hash of the {} entries recomputes. validate_all (signatures, times, DAG rules): {} findings.",
+        ledger.len(),
+        report.findings.len()
+    )?;
+    writeln!(
+        out,
+        "14. Ledger head (hash of entry {}): {}",
+        ledger.len() - 1,
+        ledger.head()
     )?;
     Ok(())
 }

@@ -546,9 +546,33 @@ pub struct FileLedger {
 #[derive(Debug)]
 struct FileState {
     chain: Chain,
-    file: File,
+    file: LockedFile,
     len: u64,
     broken: Option<String>,
+}
+
+/// The ledger file while this process holds its exclusive lock.
+///
+/// Dropping it unlocks explicitly rather than relying on the close: a child process forked
+/// meanwhile (by any thread) shares the open file description until it calls `exec`, and with
+/// it the lock, so a plain close could leave the file locked against this process's own next
+/// open. An explicit unlock releases it for every copy.
+#[derive(Debug)]
+struct LockedFile(File);
+
+impl Drop for LockedFile {
+    fn drop(&mut self) {
+        // Nothing to do on failure: closing the last copy releases the lock anyway.
+        let _ = self.0.unlock();
+    }
+}
+
+impl std::ops::Deref for LockedFile {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        &self.0
+    }
 }
 
 fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
@@ -560,7 +584,7 @@ impl FileLedger {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
@@ -573,11 +597,13 @@ impl FileLedger {
                 path.display()
             ))
         })?;
+        let mut file = LockedFile(file);
         if !existed {
             sync_parent_dir(&path)?;
         }
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
+        file.0
+            .read_to_end(&mut bytes)
             .map_err(|e| io_error(&path, "cannot read", e))?;
         let (chain, torn_tail) = Chain::load(&bytes)?;
         let mut len = bytes.len() as u64;
@@ -707,7 +733,7 @@ impl sealed::Append for FileLedger {
         let mut bytes = entry.to_line().into_bytes();
         bytes.push(b'\n');
         // Acknowledged only once the whole line is on disk.
-        if let Err(e) = (&state.file)
+        if let Err(e) = (&state.file.0)
             .write_all(&bytes)
             .and_then(|()| state.file.sync_data())
         {

@@ -40,6 +40,7 @@ mod builder;
 pub mod claims;
 pub mod cli;
 pub mod dag;
+pub mod dot;
 mod error;
 pub mod header;
 pub mod http;

@@ -24,6 +24,8 @@ fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
         "ECT_MAX_PAR",
         "ECT_MAX_TOKEN_BYTES",
         "ECT_REPLAY_CACHE_SIZE",
+        "ECT_SKEW_SECONDS",
+        "ECT_ANCESTOR_BUDGET",
     ] {
         cmd.env_remove(var);
     }
@@ -326,4 +328,966 @@ fn demo_exits_0() {
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("6. The auditor verifies the child at now+7: valid."));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `ect dag` and `ect ledger` (SPEC.md §7, §8). Tokens are built with the library (fast, fixed
+// keys); the commands run as the real binary.
+
+use wimse_ect::{ChainHash, EctBuilder, KeySet, PolicyDecision, SigningKey};
+
+const ROOT: &str = "10000000-0000-4000-8000-000000000001";
+const LEFT: &str = "20000000-0000-4000-8000-000000000002";
+const RIGHT: &str = "30000000-0000-4000-8000-000000000003";
+const JOIN: &str = "40000000-0000-4000-8000-000000000004";
+const GONE: &str = "50000000-0000-4000-8000-000000000005";
+const ORPHAN: &str = "60000000-0000-4000-8000-000000000006";
+const DENIED: &str = "70000000-0000-4000-8000-000000000007";
+const BLOCKED: &str = "80000000-0000-4000-8000-000000000008";
+const EARLY: &str = "90000000-0000-4000-8000-000000000009";
+const EDGE: &str = "a0000000-0000-4000-8000-00000000000a";
+const LATE: &str = "b0000000-0000-4000-8000-00000000000b";
+const STRANGER: &str = "c0000000-0000-4000-8000-00000000000c";
+const WID: &str = "d0000000-0000-4000-8000-00000000000d";
+
+fn agent_key() -> SigningKey {
+    SigningKey::from_scalar_bytes("agent-a", &[0x42; 32]).unwrap()
+}
+
+/// A key no JWKS of these tests trusts, except `other.jwks`.
+fn other_key() -> SigningKey {
+    SigningKey::from_scalar_bytes("agent-z", &[0x43; 32]).unwrap()
+}
+
+/// Writes a JWKS trusting `key` for ISS.
+fn write_jwks(dir: &Dir, name: &str, key: &SigningKey) -> String {
+    let path = dir.path(name);
+    let set = KeySet::from_keys([key.trusted(Some(ISS))]).unwrap();
+    std::fs::write(&path, set.to_jwks().to_string()).unwrap();
+    path
+}
+
+/// A token of agent A for AUD, `exp = iat + 600`.
+fn token(jti: &str, exec_act: &str, iat: u64, par: &[&str]) -> String {
+    token_with(&agent_key(), jti, exec_act, iat, par, |b| b)
+}
+
+fn token_with(
+    key: &SigningKey,
+    jti: &str,
+    exec_act: &str,
+    iat: u64,
+    par: &[&str],
+    more: impl FnOnce(EctBuilder) -> EctBuilder,
+) -> String {
+    let mut b = EctBuilder::new(ISS, exec_act)
+        .audience(AUD)
+        .jti(jti)
+        .issued_at(iat)
+        .expires_at(iat + 600);
+    for p in par {
+        b = b.parent(*p);
+    }
+    more(b).sign(key).unwrap()
+}
+
+/// Each stdout line as JSON.
+fn json_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn stderr_text(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// `ect dag --jwks JWKS --audience AUD --now NOW+10 EXTRA... TOKENS`.
+fn dag(jwks: &str, extra: &[&str], tokens: &str, stdin: Option<&[u8]>) -> Output {
+    dag_env(jwks, extra, tokens, stdin, &[])
+}
+
+fn dag_env(
+    jwks: &str,
+    extra: &[&str],
+    tokens: &str,
+    stdin: Option<&[u8]>,
+    envs: &[(&str, &str)],
+) -> Output {
+    let now = (NOW + 10).to_string();
+    let mut args = vec!["dag", "--jwks", jwks, "--audience", AUD, "--now", &now];
+    args.extend_from_slice(extra);
+    args.push(tokens);
+    ect(&args, stdin, envs)
+}
+
+/// Writes `lines` (joined with "\n") to a file and runs `ect dag` on it.
+fn dag_lines(dir: &Dir, jwks: &str, extra: &[&str], lines: &[&str]) -> Output {
+    let file = dir.path("tokens.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    dag(jwks, extra, &file, None)
+}
+
+/// `ect ledger append --ledger LEDGER --jwks JWKS --audience AUD --now NOW EXTRA... TOKEN`.
+fn append(ledger: &str, jwks: &str, now: u64, extra: &[&str], token: &str) -> Output {
+    append_stdin(ledger, jwks, now, extra, token, None)
+}
+
+fn append_stdin(
+    ledger: &str,
+    jwks: &str,
+    now: u64,
+    extra: &[&str],
+    token: &str,
+    stdin: Option<&[u8]>,
+) -> Output {
+    let now = now.to_string();
+    let mut args = vec![
+        "ledger",
+        "append",
+        "--ledger",
+        ledger,
+        "--jwks",
+        jwks,
+        "--audience",
+        AUD,
+        "--now",
+        &now,
+    ];
+    args.extend_from_slice(extra);
+    args.push(token);
+    ect(&args, stdin, &[])
+}
+
+/// `ect ledger verify --ledger LEDGER --audience AUD EXTRA...`.
+fn ledger_verify(ledger: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["ledger", "verify", "--ledger", ledger, "--audience", AUD];
+    args.extend_from_slice(extra);
+    ect(&args, None, &[])
+}
+
+fn ledger_show(ledger: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["ledger", "show", "--ledger", ledger];
+    args.extend_from_slice(extra);
+    ect(&args, None, &[])
+}
+
+/// The canonical ledger line of an entry (SPEC.md §8 file format), with its `\n`.
+fn ledger_line(seq: u64, at: u64, prev: &ChainHash, token: &str) -> (String, ChainHash) {
+    let hash = ChainHash::of_entry(seq, at, prev, token);
+    (
+        format!(
+            "{{\"seq\":{seq},\"at\":{at},\"prev\":\"{prev}\",\"hash\":\"{hash}\",\"token\":\"{token}\"}}\n"
+        ),
+        hash,
+    )
+}
+
+fn accepted_line(line: u64, jti: &str, seq: u64, missing: &[&str]) -> Value {
+    json!({"line": line, "valid": true, "jti": jti, "seq": seq, "missing_parents": missing})
+}
+
+fn rejected_line(line: u64, jti: Option<&str>, code: &str, rule: &str, message: &str) -> Value {
+    json!({"line": line, "valid": false, "jti": jti,
+           "error": {"code": code, "rule": rule, "message": message}})
+}
+
+fn claims_json(jti: &str, exec_act: &str, iat: u64, par: &[&str]) -> Value {
+    json!({"iss": ISS, "aud": AUD, "iat": iat, "exp": iat + 600, "jti": jti,
+           "exec_act": exec_act, "par": par})
+}
+
+/// Checks a DOT text's structure (always) and, when Graphviz's `dot` is on PATH, that it
+/// renders with `dot -Tsvg` into `nodes` nodes and `edges` edges.
+fn check_dot(text: &str, nodes: usize, missing: usize, edges: usize) {
+    assert!(text.starts_with("digraph workflow {\n"), "{text}");
+    assert!(text.ends_with("\n}\n"), "{text}");
+    let body: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take(text.lines().count() - 2)
+        .collect();
+    let (mut node_lines, mut missing_lines, mut edge_lines) = (0, 0, 0);
+    for line in &body {
+        assert!(line.starts_with("  ") && line.ends_with(';'), "{line:?}");
+        // Quotes balance and every backslash starts one of our escapes: `\"`, `\\`, `\n`.
+        let mut quotes = 0;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => quotes += 1,
+                '\\' => assert!(
+                    matches!(chars.next(), Some('"' | '\\' | 'n')),
+                    "bad escape in {line:?}"
+                ),
+                c => assert!(!c.is_control(), "control character in {line:?}"),
+            }
+        }
+        assert_eq!(quotes % 2, 0, "{line:?}");
+        let id = line.trim_start().split(' ').next().unwrap();
+        if line.contains(" -> ") {
+            edge_lines += 1;
+        } else if id.starts_with('m') && line.contains(" [label=\"missing\\n") {
+            missing_lines += 1;
+        } else if id.starts_with('t') && line.contains(" [label=\"") {
+            node_lines += 1;
+        }
+    }
+    assert_eq!(
+        (node_lines, missing_lines, edge_lines),
+        (nodes, missing, edges),
+        "{text}"
+    );
+    assert_eq!(body.len(), 2 + nodes + missing + edges, "{text}");
+
+    let has_dot = Command::new("dot").arg("-V").output().is_ok();
+    if !has_dot {
+        eprintln!("Graphviz `dot` is not on PATH: checked the DOT structure only");
+        return;
+    }
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_text(&o));
+    assert_eq!(stderr_text(&o), "", "dot warned");
+    let svg = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        svg.matches("class=\"node\"").count(),
+        nodes + missing,
+        "{svg}"
+    );
+    assert_eq!(svg.matches("class=\"edge\"").count(), edges, "{svg}");
+}
+
+#[test]
+fn dag_accepts_a_workflow_in_order_exit_0() {
+    let dir = Dir::new("dag-ok");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let root = token(ROOT, "plan", NOW, &[]);
+    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let right = token(RIGHT, "hotel", NOW + 1, &[ROOT]);
+    let join = token(JOIN, "send", NOW + 2, &[LEFT, RIGHT]);
+    // CRLF line ends, empty lines (also a lone "\r") skipped, no final newline. Line numbers
+    // are the file's.
+    let text = format!("{root}\r\n\n{left}\n\r\n{right}\n{join}");
+    let file = dir.path("tokens.txt");
+    std::fs::write(&file, &text).unwrap();
+    let expected = vec![
+        accepted_line(1, ROOT, 0, &[]),
+        accepted_line(3, LEFT, 1, &[]),
+        accepted_line(5, RIGHT, 2, &[]),
+        accepted_line(6, JOIN, 3, &[]),
+    ];
+    let o = dag(&jwks, &[], &file, None);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(0), String::new()));
+    assert_eq!(json_lines(&o), expected);
+    // The same from stdin.
+    let o = dag(&jwks, &[], "-", Some(text.as_bytes()));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_lines(&o), expected);
+    // No token at all: nothing to reject.
+    let o = dag(&jwks, &[], "-", Some(b"\n\r\n"));
+    assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
+}
+
+#[test]
+fn dag_rejections_exit_1_with_codes_and_change_nothing() {
+    let dir = Dir::new("dag-bad");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let root = token(ROOT, "plan", NOW, &[]);
+    let orphan = token(ORPHAN, "orphan", NOW + 1, &[GONE]);
+    let early = token(EARLY, "early", NOW - 31, &[ROOT]);
+    let edge = token(EDGE, "edge", NOW - 30, &[ROOT]);
+    let denied = token_with(&agent_key(), DENIED, "approve", NOW + 2, &[ROOT], |b| {
+        b.policy("pay-v1", PolicyDecision::Rejected)
+    });
+    let blocked = token(BLOCKED, "charge", NOW + 3, &[DENIED]);
+    let expired = token(LATE, "late", NOW - 700, &[]);
+    let stranger = token_with(&other_key(), STRANGER, "x", NOW, &[], |b| b);
+    let after = token(RIGHT, "after", NOW + 4, &[ROOT]);
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &[],
+        &[
+            &root, &root, &orphan, &early, &edge, &denied, &blocked, "garbage", &expired,
+            &stranger, &after,
+        ],
+    );
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(1), String::new()));
+    let dup_msg = format!("a token with jti \"{ROOT}\" is already in the store (same scope)");
+    assert_eq!(
+        json_lines(&o),
+        vec![
+            accepted_line(1, ROOT, 0, &[]),
+            rejected_line(2, Some(ROOT), "dag.duplicate_jti", "ECT-DAG-1", &dup_msg),
+            rejected_line(
+                3,
+                Some(ORPHAN),
+                "dag.parent_missing",
+                "ECT-DAG-2",
+                &format!("parent \"{GONE}\" is not in the store")
+            ),
+            rejected_line(
+                4,
+                Some(EARLY),
+                "dag.temporal_order",
+                "ECT-DAG-3",
+                &format!(
+                    "parent \"{ROOT}\" has iat {NOW}, later than the child's iat {} plus the allowed skew",
+                    NOW - 31
+                )
+            ),
+            // parent.iat == child.iat + skew: valid at the boundary.
+            accepted_line(5, EDGE, 1, &[]),
+            // A token whose own decision is "rejected" is itself valid.
+            accepted_line(6, DENIED, 2, &[]),
+            rejected_line(
+                7,
+                Some(BLOCKED),
+                "dag.parent_policy",
+                "ECT-DAG-6",
+                &format!(
+                    "parent \"{DENIED}\" has pol_decision \"rejected\", which allows no dependent task"
+                )
+            ),
+            rejected_line(
+                8,
+                None,
+                "jws.malformed",
+                "ECT-JWS-2",
+                "not a JWS compact serialization: 1 segments, expected 3"
+            ),
+            rejected_line(
+                9,
+                Some(LATE),
+                "time.expired",
+                "ECT-TIME-2",
+                "token has expired"
+            ),
+            // The jti of a rejected token is what its payload claims, unverified.
+            rejected_line(
+                10,
+                Some(STRANGER),
+                "key.unknown",
+                "ECT-KEY-1",
+                "no trusted key with kid \"agent-z\""
+            ),
+            // Rejections appended nothing: the next accepted token is seq 3.
+            accepted_line(11, RIGHT, 3, &[]),
+        ]
+    );
+
+    // --skew (and ECT_SKEW_SECONDS) move the ECT-DAG-3 boundary.
+    let o = dag_lines(&dir, &jwks, &["--skew", "31"], &[&root, &early]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_lines(&o)[1], accepted_line(2, EARLY, 1, &[]));
+    let file = dir.path("tokens.txt");
+    let o = dag_env(&jwks, &[], &file, None, &[("ECT_SKEW_SECONDS", "31")]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = dag_env(
+        &jwks,
+        &["--skew", "30"],
+        &file,
+        None,
+        &[("ECT_SKEW_SECONDS", "31")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_lines(&o)[1]["error"]["code"], "dag.temporal_order");
+}
+
+#[test]
+fn dag_partial_mode_lists_missing_parents_and_walks_for_cycles() {
+    let dir = Dir::new("dag-partial");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let orphan = token(ORPHAN, "orphan", NOW, &[GONE, ROOT]);
+    let root = token(ROOT, "plan", NOW, &[]);
+    // Strict: refused. Partial: accepted, both parents listed as missing (in par order).
+    let o = dag_lines(&dir, &jwks, &[], &[&orphan]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_lines(&o)[0]["error"]["code"], "dag.parent_missing");
+    let o = dag_lines(&dir, &jwks, &["--partial"], &[&orphan, &root]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        json_lines(&o),
+        vec![
+            accepted_line(1, ORPHAN, 0, &[GONE, ROOT]),
+            // ROOT arrives late; it is named by ORPHAN, so the ancestor walk runs (no cycle).
+            accepted_line(2, ROOT, 1, &[]),
+        ]
+    );
+
+    // ECT-DAG-4: LEFT names RIGHT (missing, accepted in partial mode); RIGHT names LEFT.
+    let left = token(LEFT, "a", NOW, &[RIGHT]);
+    let right = token(RIGHT, "b", NOW, &[LEFT]);
+    let o = dag_lines(&dir, &jwks, &["--partial"], &[&left, &right]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&o),
+        vec![
+            accepted_line(1, LEFT, 0, &[RIGHT]),
+            rejected_line(
+                2,
+                Some(RIGHT),
+                "dag.cycle",
+                "ECT-DAG-4",
+                &format!("following par through \"{LEFT}\" leads back to this token")
+            ),
+        ]
+    );
+
+    // ECT-DAG-5: JOIN names LEFT and RIGHT, two ancestors, more than --ancestor-budget 1.
+    let r1 = token(LEFT, "a", NOW, &[]);
+    let r2 = token(RIGHT, "b", NOW, &[]);
+    let waiting = token(ORPHAN, "waits", NOW, &[JOIN]);
+    let join = token(JOIN, "join", NOW, &[LEFT, RIGHT]);
+    let lines = [r1.as_str(), &r2, &waiting, &join];
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &["--partial", "--ancestor-budget", "1"],
+        &lines,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&o)[3],
+        rejected_line(
+            4,
+            Some(JOIN),
+            "dag.budget",
+            "ECT-DAG-5",
+            "the acyclicity check would visit more than 1 ancestors"
+        )
+    );
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &["--partial", "--ancestor-budget", "2"],
+        &lines,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_lines(&o)[3], accepted_line(4, JOIN, 3, &[]));
+}
+
+#[test]
+fn dag_usage_and_configuration_errors_exit_2() {
+    let dir = Dir::new("dag-config");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let file = dir.path("tokens.txt");
+    std::fs::write(&file, token(ROOT, "plan", NOW, &[]) + "\n").unwrap();
+    let now = (NOW + 10).to_string();
+    let exit2 = |o: Output, needle: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", stderr_text(&o));
+        assert!(o.stdout.is_empty());
+        assert!(stderr_text(&o).contains(needle), "{}", stderr_text(&o));
+    };
+    // No audience (neither flag nor ECT_AUDIENCE); then from the environment it works.
+    let args = ["dag", "--jwks", &jwks, "--now", &now, &file];
+    exit2(ect(&args, None, &[]), "ECT_AUDIENCE");
+    let o = ect(&args, None, &[("ECT_AUDIENCE", AUD)]);
+    assert_eq!(o.status.code(), Some(0));
+    // Unreadable files.
+    exit2(
+        dag("/nonexistent.jwks", &[], &file, None),
+        "ect: cannot read /nonexistent.jwks",
+    );
+    exit2(
+        dag(&jwks, &[], "/nonexistent-tokens", None),
+        "ect: cannot read /nonexistent-tokens",
+    );
+    // A bad key set, bad values, a bad environment variable.
+    let bad = dir.path("bad.jwks");
+    std::fs::write(&bad, r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"}]}"#).unwrap();
+    exit2(dag(&bad, &[], &file, None), "kty");
+    exit2(dag(&jwks, &["--skew", "3601"], &file, None), "skew_seconds");
+    exit2(
+        dag(&jwks, &["--ancestor-budget", "0"], &file, None),
+        "ancestor_budget",
+    );
+    exit2(
+        dag_env(&jwks, &[], &file, None, &[("ECT_ANCESTOR_BUDGET", "many")]),
+        "ECT_ANCESTOR_BUDGET",
+    );
+    exit2(dag(&jwks, &["--format", "svg"], &file, None), "--format");
+    exit2(ect(&["dag", "--jwks", &jwks], None, &[]), "--now");
+}
+
+#[test]
+fn dag_dot_output_marks_rejected_and_missing_and_renders() {
+    let dir = Dir::new("dag-dot");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    // exec_act is attacker-controlled text: quotes, backslashes, a newline, a DOT injection.
+    let root = token(ROOT, "plan \"trip\"\\", NOW, &[]);
+    let left = token(LEFT, "flight\nbooking\"];evil->x;", NOW + 1, &[ROOT, GONE]);
+    let denied = token_with(&agent_key(), DENIED, "approve", NOW + 2, &[ROOT], |b| {
+        b.policy("pay-v1", PolicyDecision::Rejected)
+    });
+    let blocked = token(BLOCKED, "charge", NOW + 3, &[DENIED]);
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &["--partial", "--format", "dot"],
+        &[&root, &left, &root, "garbage", &denied, &blocked],
+    );
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(1), String::new()));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text,
+        r#"digraph workflow {
+  rankdir=TB;
+  node [shape=box, fontname="Helvetica"];
+  t0 [label="plan \"trip\"\\\n10000000"];
+  t1 [label="flight\nbooking\"];evil->x;\n20000000"];
+  t2 [label="plan \"trip\"\\\n10000000\nrejected: dag.duplicate_jti", color=red, fontcolor=red, style=dashed];
+  t3 [label="(unreadable token)\nrejected: jws.malformed", color=red, fontcolor=red, style=dashed];
+  t4 [label="approve\n70000000"];
+  t5 [label="charge\n80000000\nrejected: dag.parent_policy", color=red, fontcolor=red, style=dashed];
+  m0 [label="missing\n50000000", color=grey, fontcolor=grey, style=dashed];
+  t0 -> t1;
+  m0 -> t1 [color=grey, style=dashed];
+  t0 -> t4;
+  t4 -> t5 [color=red, style=dashed];
+}
+"#
+    );
+    check_dot(&text, 6, 1, 4);
+    // Deterministic.
+    let o = dag(
+        &jwks,
+        &["--partial", "--format", "dot"],
+        &dir.path("tokens.txt"),
+        None,
+    );
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), text);
+}
+
+#[test]
+fn ledger_append_creates_the_file_and_chains_entries() {
+    let dir = Dir::new("ledger-append");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let ledger = dir.path("audit.ledger");
+    let root = token(ROOT, "plan", NOW, &[]);
+    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let orphan = token(ORPHAN, "orphan", NOW + 2, &[GONE]);
+
+    let o = append(&ledger, &jwks, NOW + 10, &[], &root);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(0), String::new()));
+    let (line0, h0) = ledger_line(0, NOW + 10, &ChainHash::GENESIS, &root);
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": true, "seq": 0, "hash": h0.to_string(),
+               "claims": claims_json(ROOT, "plan", NOW, &[]), "missing_parents": []})
+    );
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), line0);
+
+    // From stdin, one trailing newline dropped.
+    let o = append_stdin(
+        &ledger,
+        &jwks,
+        NOW + 11,
+        &[],
+        "-",
+        Some(format!("{left}\n").as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let (line1, h1) = ledger_line(1, NOW + 11, &h0, &left);
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": true, "seq": 1, "hash": h1.to_string(),
+               "claims": claims_json(LEFT, "flight", NOW + 1, &[ROOT]), "missing_parents": []})
+    );
+    let both = line0.clone() + &line1;
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), both);
+
+    // Rejections exit 1 and leave the file byte for byte unchanged (ECT-LED-3).
+    let o = append(&ledger, &jwks, NOW + 12, &[], &root);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": false, "error": {"code": "dag.duplicate_jti", "rule": "ECT-DAG-1",
+               "message": format!("a token with jti \"{ROOT}\" is already in the store (same scope)")}})
+    );
+    let o = append(&ledger, &jwks, NOW + 12, &[], &orphan);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_out(&o)["error"]["code"], "dag.parent_missing");
+    let o = append(&ledger, &jwks, NOW + 700, &[], &token(RIGHT, "r", NOW, &[]));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_out(&o)["error"]["code"], "time.expired");
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), both);
+
+    // Partial mode: accepted, the missing parent listed.
+    let o = append(&ledger, &jwks, NOW + 13, &["--partial"], &orphan);
+    assert_eq!(o.status.code(), Some(0));
+    let (line2, h2) = ledger_line(2, NOW + 13, &h1, &orphan);
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": true, "seq": 2, "hash": h2.to_string(),
+               "claims": claims_json(ORPHAN, "orphan", NOW + 2, &[GONE]),
+               "missing_parents": [GONE]})
+    );
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), both + &line2);
+}
+
+#[test]
+fn ledger_append_warns_about_and_cuts_a_torn_tail() {
+    let dir = Dir::new("ledger-torn");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let ledger = dir.path("audit.ledger");
+    let root = token(ROOT, "plan", NOW, &[]);
+    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 10, &[], &root).status.code(),
+        Some(0)
+    );
+    let (line0, h0) = ledger_line(0, NOW + 10, &ChainHash::GENESIS, &root);
+    // A crash in the middle of writing the next line.
+    let torn = "{\"seq\":1,\"at\":17";
+    std::fs::write(&ledger, line0.clone() + torn).unwrap();
+
+    let o = append(&ledger, &jwks, NOW + 11, &[], &left);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stderr_text(&o),
+        format!(
+            "ect: warning: ledger {ledger}: torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: cut off the file\n",
+            line0.len(),
+            torn.len()
+        )
+    );
+    assert_eq!(json_out(&o)["seq"], 1);
+    let (line1, _) = ledger_line(1, NOW + 11, &h0, &left);
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), line0 + &line1);
+}
+
+#[test]
+fn ledger_operational_errors_exit_2() {
+    let dir = Dir::new("ledger-errors");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let ledger = dir.path("audit.ledger");
+    let root = token(ROOT, "plan", NOW, &[]);
+    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let exit2 = |o: &Output, prefix: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", stderr_text(o));
+        assert!(o.stdout.is_empty());
+        assert!(stderr_text(o).starts_with(prefix), "{}", stderr_text(o));
+    };
+
+    // Configuration errors come first: no ledger file is created.
+    let bad = dir.path("bad.jwks");
+    std::fs::write(&bad, "{\"keys\":[]}").unwrap();
+    exit2(
+        &append(&ledger, &bad, NOW, &[], &root),
+        &format!("ect: {bad}: "),
+    );
+    exit2(
+        &ect(
+            &[
+                "ledger", "append", "--ledger", &ledger, "--jwks", &jwks, "--now", "1", &root,
+            ],
+            None,
+            &[],
+        ),
+        "ect: no audience",
+    );
+    assert!(!Path::new(&ledger).exists());
+
+    // A damaged ledger (an edited entry): append and show refuse it, the file is untouched.
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 10, &[], &root).status.code(),
+        Some(0)
+    );
+    let damaged = std::fs::read_to_string(&ledger).unwrap().replace(
+        &format!("\"at\":{}", NOW + 10),
+        &format!("\"at\":{}", NOW + 11),
+    );
+    std::fs::write(&ledger, &damaged).unwrap();
+    let broken = format!(
+        "ect: ledger {ledger}: ledger.chain (ECT-LED-4): ledger hash chain broken: line 1: entry 0 has a wrong hash\n"
+    );
+    let o = append(&ledger, &jwks, NOW + 12, &[], &left);
+    exit2(&o, &broken);
+    assert_eq!(stderr_text(&o), broken);
+    let o = ledger_show(&ledger, &[]);
+    exit2(&o, &broken);
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), damaged);
+    // ledger verify reports the damage as a finding instead (exit 1).
+    let o = ledger_verify(&ledger, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_out(&o)["findings"],
+        json!([{"seq": 0, "jti": ROOT, "code": "ledger.chain", "rule": "ECT-LED-4",
+                "message": "ledger hash chain broken: entry 0 has a wrong hash"}])
+    );
+
+    // Missing files, a directory, a bad --head.
+    let missing = dir.path("missing.ledger");
+    exit2(
+        &ledger_show(&missing, &[]),
+        &format!("ect: ledger {missing}: ledger.io (ECT-LED-1): "),
+    );
+    exit2(
+        &ledger_verify(&missing, &[]),
+        &format!("ect: ledger {missing}: ledger.io (ECT-LED-1): "),
+    );
+    let sub = dir.path("sub");
+    std::fs::create_dir(&sub).unwrap();
+    exit2(
+        &append(&sub, &jwks, NOW, &[], &root),
+        &format!("ect: ledger {sub}: ledger.io (ECT-LED-1): "),
+    );
+    exit2(
+        &ledger_verify(&ledger, &["--head", "not-a-hash"]),
+        "ect: --head \"not-a-hash\" is not an unpadded base64url SHA-256 hash",
+    );
+    exit2(
+        &ledger_verify(&ledger, &["--skew", "100000"]),
+        "ect: skew_seconds",
+    );
+    exit2(&ledger_show(&ledger, &["--format", "xml"]), "error:");
+    exit2(&ect(&["ledger"], None, &[]), "Work with");
+}
+
+#[test]
+fn ledger_verify_reports_findings_missing_parents_head_and_torn_tail() {
+    let dir = Dir::new("ledger-verify");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let other = write_jwks(&dir, "other.jwks", &other_key());
+    let ledger = dir.path("audit.ledger");
+    let root = token(ROOT, "plan", NOW, &[]);
+    let orphan = token(ORPHAN, "orphan", NOW + 1, &[GONE]);
+
+    // An empty ledger: valid, no head; its head is the genesis value.
+    std::fs::write(&ledger, "").unwrap();
+    let o = ledger_verify(&ledger, &["--head", &ChainHash::GENESIS.to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": true, "entries": 0, "head": null, "findings": [], "missing_parents": [],
+               "torn_tail": null, "head_matches": true})
+    );
+
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 10, &[], &root).status.code(),
+        Some(0)
+    );
+    let o = append(&ledger, &jwks, NOW + 11, &["--partial"], &orphan);
+    assert_eq!(o.status.code(), Some(0));
+    let head = json_out(&o)["hash"].as_str().unwrap().to_owned();
+
+    // Strict: the missing parent is a finding.
+    let o = ledger_verify(&ledger, &[]);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(1), String::new()));
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": false, "entries": 2, "head": head,
+               "findings": [{"seq": 1, "jti": ORPHAN, "code": "dag.parent_missing",
+                             "rule": "ECT-DAG-2",
+                             "message": format!("parent \"{GONE}\" is not in the store")}],
+               "missing_parents": [], "torn_tail": null})
+    );
+    // Partial: listed, valid; with the right keys the signatures are checked too.
+    let clean = json!({"valid": true, "entries": 2, "head": head, "findings": [],
+                       "missing_parents": [{"seq": 1, "parent": GONE}], "torn_tail": null});
+    let o = ledger_verify(&ledger, &["--partial"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_out(&o), clean);
+    let o = ledger_verify(&ledger, &["--partial", "--jwks", &jwks]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_out(&o), clean);
+    // Keys that do not include the signer's: every entry fails ECT-KEY-1.
+    let o = ledger_verify(&ledger, &["--partial", "--jwks", &other]);
+    assert_eq!(o.status.code(), Some(1));
+    // A token that fails its rules has no checked claims: `jti` is null, and no DAG finding.
+    let unknown = |seq: u64| {
+        json!({"seq": seq, "jti": null, "code": "key.unknown", "rule": "ECT-KEY-1",
+               "message": "no trusted key with kid \"agent-a\""})
+    };
+    assert_eq!(json_out(&o)["findings"], json!([unknown(0), unknown(1)]));
+    // The audience is checked at each entry's acceptance time (ECT-AUD-1).
+    let o = ect(
+        &[
+            "ledger",
+            "verify",
+            "--ledger",
+            &ledger,
+            "--audience",
+            "spiffe://x",
+            "--partial",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_out(&o)["findings"][0]["code"], "aud.mismatch");
+
+    // --head: a match, and a mismatch (e.g. the newest entries were cut off).
+    let o = ledger_verify(&ledger, &["--partial", "--head", &head]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_out(&o)["head_matches"], true);
+    let o = ledger_verify(
+        &ledger,
+        &["--partial", "--head", &ChainHash::GENESIS.to_string()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let mut mismatch = clean.clone();
+    mismatch["valid"] = false.into();
+    mismatch["head_matches"] = false.into();
+    assert_eq!(json_out(&o), mismatch);
+
+    // A torn tail: reported in the JSON and on stderr, not audited, the file not changed.
+    let intact = std::fs::read_to_string(&ledger).unwrap();
+    std::fs::write(&ledger, intact.clone() + "{\"seq\":2").unwrap();
+    let o = ledger_verify(&ledger, &["--partial"]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut torn = clean.clone();
+    torn["torn_tail"] = json!({"offset": intact.len(), "len": 8});
+    assert_eq!(json_out(&o), torn);
+    assert_eq!(
+        stderr_text(&o),
+        format!(
+            "ect: warning: ledger {ledger}: torn final line at offset {} (length 8 bytes), left by an interrupted write and never acknowledged: ignored, the file is unchanged\n",
+            intact.len()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap(),
+        intact + "{\"seq\":2"
+    );
+}
+
+#[test]
+fn ledger_show_prints_entries_as_json_lines_or_dot() {
+    let dir = Dir::new("ledger-show");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let ledger = dir.path("audit.ledger");
+    let root = token(ROOT, "plan", NOW, &[]);
+    let left = token(LEFT, "flight \"A\"", NOW + 1, &[ROOT, GONE]);
+    let scoped = token_with(&agent_key(), RIGHT, "scoped", NOW + 2, &[], |b| b.wid(WID));
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 10, &[], &root).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 11, &["--partial"], &left)
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        append(&ledger, &jwks, NOW + 12, &[], &scoped).status.code(),
+        Some(0)
+    );
+    let (_, h0) = ledger_line(0, NOW + 10, &ChainHash::GENESIS, &root);
+    let (_, h1) = ledger_line(1, NOW + 11, &h0, &left);
+    let (_, h2) = ledger_line(2, NOW + 12, &h1, &scoped);
+
+    let o = ledger_show(&ledger, &[]);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(0), String::new()));
+    assert_eq!(
+        json_lines(&o),
+        vec![
+            json!({"seq": 0, "at": NOW + 10, "hash": h0.to_string(), "jti": ROOT, "wid": null,
+                   "exec_act": "plan", "par": []}),
+            json!({"seq": 1, "at": NOW + 11, "hash": h1.to_string(), "jti": LEFT, "wid": null,
+                   "exec_act": "flight \"A\"", "par": [ROOT, GONE]}),
+            json!({"seq": 2, "at": NOW + 12, "hash": h2.to_string(), "jti": RIGHT, "wid": WID,
+                   "exec_act": "scoped", "par": []}),
+        ]
+    );
+
+    let o = ledger_show(&ledger, &["--format", "dot"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text,
+        r#"digraph workflow {
+  rankdir=TB;
+  node [shape=box, fontname="Helvetica"];
+  t0 [label="plan\n10000000"];
+  t1 [label="flight \"A\"\n20000000"];
+  t2 [label="scoped\n30000000"];
+  m0 [label="missing\n50000000", color=grey, fontcolor=grey, style=dashed];
+  t0 -> t1;
+  m0 -> t1 [color=grey, style=dashed];
+}
+"#
+    );
+    check_dot(&text, 3, 1, 2);
+
+    // A torn tail is reported, ignored, and left in place (show only reads).
+    let intact = std::fs::read_to_string(&ledger).unwrap();
+    std::fs::write(&ledger, intact.clone() + "{").unwrap();
+    let o = ledger_show(&ledger, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_lines(&o).len(), 3);
+    assert_eq!(
+        stderr_text(&o),
+        format!(
+            "ect: warning: ledger {ledger}: torn final line at offset {} (length 1 bytes), left by an interrupted write and never acknowledged: ignored, the file is unchanged\n",
+            intact.len()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), intact + "{");
+}
+
+#[test]
+fn demo_prints_the_dag_and_ledger_steps() {
+    let o = ect(&["demo"], None, &[]);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(0), String::new()));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let start = text
+        .find("== DAG validation and the audit ledger")
+        .expect("DAG section");
+    // The earlier steps are unchanged and come first.
+    assert!(text[..start].contains(
+        "8. The child verified at now+700 (after exp + leeway): time.expired (ECT-TIME-2).\n"
+    ));
+    let section: Vec<&str> = text[start..].lines().collect();
+    let (root, left, right, join, gone) = (
+        "1e5a7c3d-2b4f-4a6e-8d9c-0f1b3a5c7e92",
+        "2f6b8d4e-3c5a-4b7f-9e0d-1a2c4b6d8f03",
+        "3a7c9e5f-4d6b-4c8a-8f1e-2b3d5c7e9a14",
+        "4b8d0f6a-5e7c-4d9b-9a2f-3c4e6d8f0b25",
+        "6d0f2b8c-7a9e-4fbd-9c4b-5e6a8f0b2d47",
+    );
+    let expected = [
+        "== DAG validation and the audit ledger (SPEC.md §7, §8)".to_owned(),
+        String::new(),
+        "9. Four tasks of workflow 7c2e9b14-5a3f-4d8e-a1b6-3e9f0c2d4b75 accepted in order into a MemoryLedger (strict DAG mode) at now+30:".to_owned(),
+        format!("   seq 0: {root} plan_trip (agent-a), par []"),
+        format!("   seq 1: {left} book_flight (agent-b), par [{root}]"),
+        format!("   seq 2: {right} book_hotel (agent-a), par [{root}]"),
+        format!("   seq 3: {join} send_itinerary (agent-b), par [{left}, {right}]"),
+        "10. The root presented again: dag.duplicate_jti (ECT-DAG-1); the ledger still holds 4 entries.".to_owned(),
+        format!("11. A task naming parent {gone}, which the ledger does not hold:"),
+        "    strict mode refuses it: dag.parent_missing (ECT-DAG-2);".to_owned(),
+        format!("    partial mode accepts it into a second ledger as seq 0, missing parents [{gone}], verified parents []."),
+        "12. A task whose own pol_decision is \"rejected\" is recorded as seq 4; its child is refused: dag.parent_policy (ECT-DAG-6).".to_owned(),
+        "13. verify_chain: every hash of the 5 entries recomputes. validate_all (signatures, times, DAG rules): 0 findings.".to_owned(),
+    ];
+    assert_eq!(section.len(), expected.len() + 1, "{}", &text[start..]);
+    assert_eq!(section[..expected.len()], expected);
+    let head = section[expected.len()]
+        .strip_prefix("14. Ledger head (hash of entry 4): ")
+        .expect("head line");
+    assert_eq!(head.len(), 43);
+    assert_eq!(
+        ChainHash::parse(head).map(|h| h.to_string()),
+        Some(head.to_owned())
+    );
+    // Deterministic: fixed keys, RFC 6979 signatures, fixed times.
+    assert_eq!(ect(&["demo"], None, &[]).stdout, text.into_bytes());
 }
