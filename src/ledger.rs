@@ -470,16 +470,6 @@ impl MemoryLedger {
     }
 }
 
-impl EctStore for MemoryLedger {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
-        self.with_chain(|c| c.get(wid, jti))
-    }
-
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        self.with_chain(|c| c.is_referenced(wid, jti))
-    }
-}
-
 impl sealed::Append for MemoryLedger {
     fn append_admitted(
         &self,
@@ -496,35 +486,45 @@ impl sealed::Append for MemoryLedger {
     }
 }
 
-/// The [`Ledger`] queries, for a type with a `with_chain` method giving read access.
-macro_rules! chain_queries {
-    () => {
-        fn len(&self) -> u64 {
-            self.with_chain(|c| c.entries.len() as u64)
+/// [`EctStore`] and [`Ledger`] for a type with a `with_chain` method giving read access.
+macro_rules! chain_backed {
+    ($ledger:ty) => {
+        impl EctStore for $ledger {
+            fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+                self.with_chain(|c| c.get(wid, jti))
+            }
+
+            fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
+                self.with_chain(|c| c.is_referenced(wid, jti))
+            }
         }
 
-        fn head(&self) -> ChainHash {
-            self.with_chain(|c| c.head)
-        }
+        impl Ledger for $ledger {
+            fn len(&self) -> u64 {
+                self.with_chain(|c| c.entries.len() as u64)
+            }
 
-        fn entry(&self, seq: u64) -> Option<Arc<LedgerEntry>> {
-            let i = usize::try_from(seq).ok()?;
-            self.with_chain(|c| c.entries.get(i).cloned())
-        }
+            fn head(&self) -> ChainHash {
+                self.with_chain(|c| c.head)
+            }
 
-        fn entries(&self) -> Vec<Arc<LedgerEntry>> {
-            self.with_chain(|c| c.entries.clone())
-        }
+            fn entry(&self, seq: u64) -> Option<Arc<LedgerEntry>> {
+                let i = usize::try_from(seq).ok()?;
+                self.with_chain(|c| c.entries.get(i).cloned())
+            }
 
-        fn verify_chain(&self) -> Result<()> {
-            self.with_chain(Chain::verify)
+            fn entries(&self) -> Vec<Arc<LedgerEntry>> {
+                self.with_chain(|c| c.entries.clone())
+            }
+
+            fn verify_chain(&self) -> Result<()> {
+                self.with_chain(Chain::verify)
+            }
         }
     };
 }
 
-impl Ledger for MemoryLedger {
-    chain_queries!();
-}
+chain_backed!(MemoryLedger);
 
 /// The file-backed ledger: the in-memory ledger plus a file of canonical lines (see the module
 /// documentation), the CLI's default.
@@ -705,16 +705,6 @@ fn sync_parent_dir(path: &Path) -> Result<()> {
     }
 }
 
-impl EctStore for FileLedger {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
-        self.with_chain(|c| c.get(wid, jti))
-    }
-
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        self.with_chain(|c| c.is_referenced(wid, jti))
-    }
-}
-
 impl sealed::Append for FileLedger {
     fn append_admitted(
         &self,
@@ -757,6 +747,4 @@ impl sealed::Append for FileLedger {
     }
 }
 
-impl Ledger for FileLedger {
-    chain_queries!();
-}
+chain_backed!(FileLedger);

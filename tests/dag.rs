@@ -29,28 +29,6 @@ use wimse_ect::{
 /// Agent A's key, derived once.
 static KEY: LazyLock<SigningKey> = LazyLock::new(key_a);
 
-/// A readable task id: UUID `00000000-0000-4000-8000-<n as 12 hex digits>`.
-fn id(n: u64) -> String {
-    format!("00000000-0000-4000-8000-{n:012x}")
-}
-
-/// A readable workflow id.
-fn wid(n: u64) -> String {
-    format!("77777777-0000-4000-8000-{n:012x}")
-}
-
-/// A base time for the tests' tokens, comfortably inside the time window at `NOW`.
-const T0: u64 = NOW - 300;
-
-/// A builder for task `jti` issued at `iat` by agent A for `AUD`, lifetime `LIFETIME`.
-fn ect(jti: &str, iat: u64) -> EctBuilder {
-    EctBuilder::new(ISS_A, EXEC_ACT)
-        .audience(AUD)
-        .jti(jti)
-        .issued_at(iat)
-        .expires_at(iat + LIFETIME)
-}
-
 /// `ect(jti, iat)` with `par` = `parents`.
 fn with_parents(jti: &str, iat: u64, parents: &[&str]) -> EctBuilder {
     parents.iter().fold(ect(jti, iat), |b, p| b.parent(*p))
@@ -68,12 +46,6 @@ fn tok(jti: &str, iat: u64, parents: &[&str]) -> String {
 /// The claims a verifier would see for `b`.
 fn claims_of(b: &EctBuilder) -> Claims {
     b.build().expect("valid claims")
-}
-
-fn policy_with(dag: DagValidator) -> Policy {
-    let mut policy = Policy::new(AUD);
-    policy.dag = dag;
-    policy
 }
 
 /// A verifier (replay protection on, its own cache) with these DAG settings.

@@ -35,28 +35,6 @@ fn keys() -> Option<&'static dyn KeyResolver> {
     Some(&*KEYS as &dyn KeyResolver)
 }
 
-/// A readable task id: UUID `00000000-0000-4000-8000-<n as 12 hex digits>`.
-fn id(n: u64) -> String {
-    format!("00000000-0000-4000-8000-{n:012x}")
-}
-
-/// A readable workflow id.
-fn wid(n: u64) -> String {
-    format!("77777777-0000-4000-8000-{n:012x}")
-}
-
-/// A base time for the tests' tokens, comfortably inside the time window at `NOW`.
-const T0: u64 = NOW - 300;
-
-/// A builder for task `jti` issued at `iat` by agent A for `AUD`, lifetime `LIFETIME`.
-fn ect(jti: &str, iat: u64) -> EctBuilder {
-    EctBuilder::new(ISS_A, EXEC_ACT)
-        .audience(AUD)
-        .jti(jti)
-        .issued_at(iat)
-        .expires_at(iat + LIFETIME)
-}
-
 fn sign(b: &EctBuilder) -> String {
     b.sign(&KEY).expect("valid claims")
 }
@@ -64,12 +42,6 @@ fn sign(b: &EctBuilder) -> String {
 /// A signed token for task `jti` issued at `iat` with `par` = `parents`.
 fn tok(jti: &str, iat: u64, parents: &[&str]) -> String {
     sign(&parents.iter().fold(ect(jti, iat), |b, p| b.parent(*p)))
-}
-
-fn policy_with(dag: DagValidator) -> Policy {
-    let mut policy = Policy::new(AUD);
-    policy.dag = dag;
-    policy
 }
 
 fn strict_policy() -> Policy {

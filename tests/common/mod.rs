@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Map, Value, json};
-use wimse_ect::{KeySet, Policy, SigningKey, Verifier, sign_raw};
+use wimse_ect::{DagValidator, EctBuilder, KeySet, Policy, SigningKey, Verifier, sign_raw};
 
 /// A fixed "current time" for tests (seconds since the epoch).
 pub const NOW: u64 = 1_772_000_000;
@@ -146,4 +146,33 @@ pub fn high_s_twin(sig: &[u8]) -> Vec<u8> {
     let mut out = sig[..32].to_vec();
     out.extend_from_slice(&sub_be(&N, &sig[32..]));
     out
+}
+
+/// A readable task id: UUID `00000000-0000-4000-8000-<n as 12 hex digits>`.
+pub fn id(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// A readable workflow id.
+pub fn wid(n: u64) -> String {
+    format!("77777777-0000-4000-8000-{n:012x}")
+}
+
+/// A base time for DAG tests' tokens, comfortably inside the time window at `NOW`.
+pub const T0: u64 = NOW - 300;
+
+/// A builder for task `jti` issued at `iat` by agent A for `AUD`, lifetime `LIFETIME`.
+pub fn ect(jti: &str, iat: u64) -> EctBuilder {
+    EctBuilder::new(ISS_A, EXEC_ACT)
+        .audience(AUD)
+        .jti(jti)
+        .issued_at(iat)
+        .expires_at(iat + LIFETIME)
+}
+
+/// SPEC.md's defaults for audience `AUD`, with these DAG settings.
+pub fn policy_with(dag: DagValidator) -> Policy {
+    let mut policy = Policy::new(AUD);
+    policy.dag = dag;
+    policy
 }
