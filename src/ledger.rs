@@ -549,6 +549,22 @@ struct FileState {
     file: LockedFile,
     len: u64,
     broken: Option<String>,
+    /// Fault injection for the unit tests: write this many bytes of the next line, then fail.
+    #[cfg(test)]
+    fail_after: Option<usize>,
+}
+
+impl FileState {
+    /// Appends `bytes` and waits until they are on disk.
+    fn write_durably(&self, bytes: &[u8]) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_after {
+            (&self.file.0).write_all(&bytes[..n.min(bytes.len())])?;
+            return Err(std::io::Error::other("injected write failure"));
+        }
+        (&self.file.0).write_all(bytes)?;
+        self.file.sync_data()
+    }
 }
 
 /// The ledger file while this process holds its exclusive lock.
@@ -621,6 +637,8 @@ impl FileLedger {
                 file,
                 len,
                 broken: None,
+                #[cfg(test)]
+                fail_after: None,
             }),
         })
     }
@@ -723,10 +741,7 @@ impl sealed::Append for FileLedger {
         let mut bytes = entry.to_line().into_bytes();
         bytes.push(b'\n');
         // Acknowledged only once the whole line is on disk.
-        if let Err(e) = (&state.file.0)
-            .write_all(&bytes)
-            .and_then(|()| state.file.sync_data())
-        {
+        if let Err(e) = state.write_durably(&bytes) {
             let error = io_error(&self.path, "cannot append to", e);
             // Cut back to the last acknowledged entry so the file stays a valid ledger.
             if let Err(e2) = state
@@ -748,3 +763,65 @@ impl sealed::Append for FileLedger {
 }
 
 chain_backed!(FileLedger);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EctBuilder, KeySet, MemoryReplayCache, Verifier};
+
+    const NOW: u64 = 1_772_000_000;
+    const AUD: &str = "spiffe://example.org/b";
+
+    /// A failed append (a partial line written, then an I/O error) is `ledger.io`; the file is
+    /// cut back to its last acknowledged entry, the ledger and the replay cache are unchanged,
+    /// and the same token is accepted once the storage works again (so its replay record was
+    /// withdrawn).
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let key = crate::SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
+        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
+        let cache = Arc::new(MemoryReplayCache::new());
+        let verifier = Verifier::new(keys, Policy::new(AUD))
+            .unwrap()
+            .with_replay_cache(cache.clone());
+        let token = |jti: &str| {
+            EctBuilder::new("spiffe://example.org/a", "step")
+                .audience(AUD)
+                .jti(jti)
+                .issued_at(NOW)
+                .expires_at(NOW + 600)
+                .sign(&key)
+                .unwrap()
+        };
+        let dir = std::env::temp_dir().join(format!("ect-ledger-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("failing.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let ledger = FileLedger::open(&path).unwrap();
+        let first = token("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+        verifier.accept(&first, NOW, &ledger).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let head = ledger.head();
+
+        let second = token("6ba7b811-9dad-11d1-80b4-00c04fd430c8");
+        for cut in [0, 1, 40, usize::MAX] {
+            write_lock(&ledger.state).fail_after = Some(cut);
+            let err = verifier.accept(&second, NOW, &ledger).unwrap_err();
+            assert_eq!(err.code(), "ledger.io");
+            assert!(err.message().ends_with("injected write failure"), "{err}");
+            assert_eq!((ledger.len(), ledger.head()), (1, head));
+            assert_eq!(cache.len(), 1);
+            assert_eq!(std::fs::read(&path).unwrap(), before);
+        }
+
+        write_lock(&ledger.state).fail_after = None;
+        let accepted = verifier.accept(&second, NOW, &ledger).unwrap();
+        assert_eq!(accepted.entry.seq(), 1);
+        assert_eq!(cache.len(), 2);
+        drop(ledger);
+        let reopened = FileLedger::open(&path).unwrap();
+        assert_eq!((reopened.len(), reopened.torn_tail()), (2, None));
+        drop(reopened);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
