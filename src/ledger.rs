@@ -192,7 +192,7 @@ fn line(seq: u64, at: u64, prev: &ChainHash, hash: &ChainHash, token: &str) -> S
 }
 
 /// A ledger line parsed into its fields but not checked against the chain, the token not
-/// parsed: the input of [`crate::audit`].
+/// parsed: the input of [`crate::audit()`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawEntry {
     /// The `seq` member.
@@ -432,7 +432,7 @@ pub trait Ledger: EctStore + Send + Sync + sealed::Append {
     /// ECT-LED-4: recomputes the whole hash chain; `ledger.chain` on any mismatch.
     fn verify_chain(&self) -> Result<()>;
 
-    /// Whole-ledger audit: see [`crate::audit`]. Linear in entries plus `par` links.
+    /// Whole-ledger audit: see [`crate::audit()`]. Linear in entries plus `par` links.
     fn validate_all(
         &self,
         policy: &Policy,

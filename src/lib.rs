@@ -7,6 +7,11 @@
 //! Every check cites its rule id from the project's SPEC.md; every [`Error`] has SPEC.md's
 //! [`Error::code`] and [`Error::rule`]. The verifier never reads a clock: `now` is a parameter.
 //!
+//! [`Verifier::verify`] checks one token; [`Verifier::accept`] also checks it against an audit
+//! ledger ([`MemoryLedger`], [`FileLedger`]) with the DAG rules ([`DagValidator`]) and appends
+//! it to the ledger's hash chain; [`audit()`] re-checks a whole ledger (see the [`ledger`] module
+//! for an example).
+//!
 //! ```
 //! use wimse_ect::{EctBuilder, KeySet, Policy, SigningKey, Verifier};
 //!

@@ -8,7 +8,7 @@
 pub enum Status {
     /// Enforced by the verifier, key loader or `Execution-Context` parser.
     Implemented,
-    /// Specified, not yet implemented (DAG validation and the audit ledger).
+    /// Specified, not yet implemented (none at present; kept for rules a later profile adds).
     Planned,
 }
 
