@@ -19,8 +19,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::claims::{Claims, PolicyDecision};
-use crate::dag::DagMode;
+use crate::claims::Claims;
+use crate::dag::{DagMode, check_parent_policy};
 use crate::error::{Error, Result};
 use crate::keys::KeyResolver;
 use crate::ledger::{ChainHash, RawEntry, TornTail, read_regular_file, split_lines};
@@ -87,18 +87,7 @@ pub fn audit(
                 prev = None;
             }
             Ok(raw) => {
-                let why = if raw.seq != i as u64 {
-                    Some(format!("entry {i} has sequence number {}", raw.seq))
-                } else if prev.is_some_and(|p| p != raw.prev) {
-                    Some(format!(
-                        "entry {i} does not link to the previous entry's hash"
-                    ))
-                } else if raw.expected_hash() != raw.hash {
-                    Some(format!("entry {i} has a wrong hash"))
-                } else {
-                    None
-                };
-                found[i].extend(why.map(Error::LedgerChain));
+                found[i].extend(raw.link().error_at(i as u64, prev.as_ref()));
                 prev = Some(raw.hash);
             }
         }
@@ -155,23 +144,11 @@ pub fn audit(
                 dag2.get_or_insert_with(|| Error::ParentMissing(p.clone()));
             }
             let parent = claims[j].as_ref().expect("owners have parsed claims");
-            if parent.iat > c.iat.saturating_add(dag.skew_seconds) {
-                dag3.get_or_insert_with(|| Error::TemporalOrder {
-                    parent: p.clone(),
-                    parent_iat: parent.iat,
-                    child_iat: c.iat,
-                });
+            if let Err(e) = dag.check_temporal_order(parent, c) {
+                dag3.get_or_insert(e);
             }
-            if let Some(pol) = &parent.pol
-                && matches!(
-                    pol.decision,
-                    PolicyDecision::Rejected | PolicyDecision::PendingHumanReview
-                )
-            {
-                dag6.get_or_insert_with(|| Error::ParentPolicy {
-                    parent: p.clone(),
-                    decision: pol.decision,
-                });
+            if let Err(e) = check_parent_policy(parent) {
+                dag6.get_or_insert(e);
             }
             edges[i].push(j);
         }

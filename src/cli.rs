@@ -175,13 +175,8 @@ enum LedgerCommand {
         jwks: Option<PathBuf>,
         #[command(flatten)]
         token_policy: TokenPolicyArgs,
-        /// Partial DAG mode: parents found nowhere are listed, not findings.
-        #[arg(long)]
-        partial: bool,
-        /// Allowed clock skew between parent and child iat (ECT-DAG-3); default
-        /// $ECT_SKEW_SECONDS or 30.
-        #[arg(long)]
-        skew: Option<u64>,
+        #[command(flatten)]
+        dag: DagArgs,
         /// The expected head (the newest entry's hash, unpadded base64url), kept elsewhere: a
         /// mismatch reveals a ledger whose newest entries were cut off.
         #[arg(long)]
@@ -224,6 +219,19 @@ struct TokenPolicyArgs {
     max_par: Option<usize>,
 }
 
+/// The DAG settings common to accepting and auditing.
+#[derive(Args, Debug)]
+struct DagArgs {
+    /// Partial DAG mode: a parent the ledger does not hold is listed as missing instead of
+    /// rejected (ECT-DAG-2).
+    #[arg(long)]
+    partial: bool,
+    /// Allowed clock skew between parent and child iat (ECT-DAG-3); default
+    /// $ECT_SKEW_SECONDS or 30.
+    #[arg(long)]
+    skew: Option<u64>,
+}
+
 /// What accepting tokens into a ledger needs: keys, time, token and DAG settings.
 #[derive(Args, Debug)]
 struct AcceptArgs {
@@ -235,14 +243,8 @@ struct AcceptArgs {
     now: u64,
     #[command(flatten)]
     token_policy: TokenPolicyArgs,
-    /// Partial DAG mode: a parent the ledger does not hold is listed as missing instead of
-    /// rejected (ECT-DAG-2).
-    #[arg(long)]
-    partial: bool,
-    /// Allowed clock skew between parent and child iat (ECT-DAG-3); default
-    /// $ECT_SKEW_SECONDS or 30.
-    #[arg(long)]
-    skew: Option<u64>,
+    #[command(flatten)]
+    dag: DagArgs,
     /// Maximum number of ancestors the acyclicity check may visit (ECT-DAG-5); default
     /// $ECT_ANCESTOR_BUDGET or 10000.
     #[arg(long)]
@@ -394,14 +396,13 @@ where
                 ledger,
                 jwks,
                 token_policy,
-                partial,
-                skew,
+                dag,
                 head,
             } => ledger_verify(
                 &ledger,
                 jwks.as_deref(),
                 &token_policy,
-                (partial, skew),
+                &dag,
                 head.as_deref(),
                 out,
                 err,
@@ -562,8 +563,7 @@ fn strip_one_newline(bytes: &mut Vec<u8>) {
 /// The policy of the ledger commands: `ECT_*` variables, then flags, then the DAG settings.
 fn ledger_policy(
     args: &TokenPolicyArgs,
-    partial: bool,
-    skew: Option<u64>,
+    dag: &DagArgs,
     ancestor_budget: Option<usize>,
 ) -> Result<Policy, ConfigError> {
     let mut policy = Policy::from_env(args.audience.as_deref())?;
@@ -576,10 +576,10 @@ fn ledger_policy(
     if let Some(v) = args.max_par {
         policy.max_par = v;
     }
-    if partial {
+    if dag.partial {
         policy.dag.mode = DagMode::Partial;
     }
-    if let Some(v) = skew {
+    if let Some(v) = dag.skew {
         policy.dag.skew_seconds = v;
     }
     if let Some(v) = ancestor_budget {
@@ -592,12 +592,7 @@ fn ledger_policy(
 /// The verifier of `ect dag` and `ect ledger append`. Replay protection is the library's
 /// default (a fresh cache per process; the ledger itself refuses a repeated `jti`).
 fn accept_verifier(args: &AcceptArgs) -> Result<Verifier, ConfigError> {
-    let policy = ledger_policy(
-        &args.token_policy,
-        args.partial,
-        args.skew,
-        args.ancestor_budget,
-    )?;
+    let policy = ledger_policy(&args.token_policy, &args.dag, args.ancestor_budget)?;
     Verifier::new(load_jwks(&args.jwks)?, policy)
 }
 
@@ -781,12 +776,12 @@ fn ledger_verify(
     path: &Path,
     jwks: Option<&Path>,
     token_policy: &TokenPolicyArgs,
-    (partial, skew): (bool, Option<u64>),
+    dag: &DagArgs,
     head: Option<&str>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    let policy = ledger_policy(token_policy, partial, skew, None)?;
+    let policy = ledger_policy(token_policy, dag, None)?;
     let keys = jwks.map(load_jwks).transpose()?;
     let expected_head = head
         .map(|h| {

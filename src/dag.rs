@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::claims::{Claims, PolicyDecision};
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{ConfigError, Error, Result, check_range};
 use crate::store::{EctStore, ScopeKey, StoredEct};
 
 /// Default clock skew between a parent's and a child's `iat`, in seconds (SPEC.md §7).
@@ -85,23 +85,12 @@ impl DagValidator {
 
     /// Checks the settings against their ranges.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if !SKEW_RANGE.contains(&self.skew_seconds) {
-            return Err(ConfigError::new(format!(
-                "skew_seconds = {} is outside {}..={}",
-                self.skew_seconds,
-                SKEW_RANGE.start(),
-                SKEW_RANGE.end()
-            )));
-        }
-        if !ANCESTOR_BUDGET_RANGE.contains(&self.ancestor_budget) {
-            return Err(ConfigError::new(format!(
-                "ancestor_budget = {} is outside {}..={}",
-                self.ancestor_budget,
-                ANCESTOR_BUDGET_RANGE.start(),
-                ANCESTOR_BUDGET_RANGE.end()
-            )));
-        }
-        Ok(())
+        check_range("skew_seconds", self.skew_seconds, SKEW_RANGE)?;
+        check_range(
+            "ancestor_budget",
+            self.ancestor_budget,
+            ANCESTOR_BUDGET_RANGE,
+        )
     }
 
     /// Checks a token that passed §7 (its `claims`) against `store`. Costs O(|par|) store
@@ -131,16 +120,9 @@ impl DagValidator {
             }
         }
 
-        // ECT-DAG-3: P.iat <= child.iat + skew for every present parent (equality is valid).
+        // ECT-DAG-3: P.iat <= child.iat + skew for every present parent.
         for parent in &parents {
-            let parent_iat = parent.claims().iat;
-            if parent_iat > claims.iat.saturating_add(self.skew_seconds) {
-                return Err(Error::TemporalOrder {
-                    parent: parent.jti().to_owned(),
-                    parent_iat,
-                    child_iat: claims.iat,
-                });
-            }
+            self.check_temporal_order(parent.claims(), claims)?;
         }
 
         // ECT-DAG-4: following par from the new token never reaches its own jti.
@@ -161,23 +143,25 @@ impl DagValidator {
 
         // ECT-DAG-6: no dependent task of a rejected or pending parent.
         for parent in &parents {
-            if let Some(pol) = &parent.claims().pol
-                && matches!(
-                    pol.decision,
-                    PolicyDecision::Rejected | PolicyDecision::PendingHumanReview
-                )
-            {
-                return Err(Error::ParentPolicy {
-                    parent: parent.jti().to_owned(),
-                    decision: pol.decision,
-                });
-            }
+            check_parent_policy(parent.claims())?;
         }
 
         Ok(DagOutcome {
             verified_parents: parents.iter().map(|p| p.jti().to_owned()).collect(),
             missing_parents,
         })
+    }
+
+    /// ECT-DAG-3: `parent.iat <= child.iat + skew` (equality at the boundary is valid).
+    pub(crate) fn check_temporal_order(&self, parent: &Claims, child: &Claims) -> Result<()> {
+        if parent.iat > child.iat.saturating_add(self.skew_seconds) {
+            return Err(Error::TemporalOrder {
+                parent: parent.jti.clone(),
+                parent_iat: parent.iat,
+                child_iat: child.iat,
+            });
+        }
+        Ok(())
     }
 
     /// ECT-DAG-4 and ECT-DAG-5: a depth-first walk over the stored ancestors, visiting each at
@@ -217,5 +201,24 @@ impl DagValidator {
             }
         }
         Ok(())
+    }
+}
+
+/// ECT-DAG-6: a parent whose `pol_decision` is `rejected` or `pending_human_review` cannot have
+/// dependent tasks.
+pub(crate) fn check_parent_policy(parent: &Claims) -> Result<()> {
+    match &parent.pol {
+        Some(pol)
+            if matches!(
+                pol.decision,
+                PolicyDecision::Rejected | PolicyDecision::PendingHumanReview
+            ) =>
+        {
+            Err(Error::ParentPolicy {
+                parent: parent.jti.clone(),
+                decision: pol.decision,
+            })
+        }
+        _ => Ok(()),
     }
 }

@@ -397,5 +397,22 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// A [`ConfigError`] unless `value` lies in `range`, naming the setting.
+pub(crate) fn check_range<T: PartialOrd + fmt::Display>(
+    name: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(format!(
+            "{name} = {value} is outside {}..={}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
 /// Result alias with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -175,6 +175,16 @@ impl LedgerEntry {
         line(self.seq, self.at, &self.prev, &self.hash, self.ect.token())
     }
 
+    fn link(&self) -> Link<'_> {
+        Link {
+            seq: self.seq,
+            at: self.at,
+            prev: &self.prev,
+            hash: &self.hash,
+            token: self.ect.token(),
+        }
+    }
+
     fn raw(&self) -> RawEntry {
         RawEntry {
             seq: self.seq,
@@ -183,6 +193,36 @@ impl LedgerEntry {
             hash: self.hash,
             token: self.ect.token().to_owned(),
         }
+    }
+}
+
+/// The chained fields of an entry, borrowed from a [`LedgerEntry`] or a [`RawEntry`].
+pub(crate) struct Link<'a> {
+    seq: u64,
+    at: u64,
+    prev: &'a ChainHash,
+    hash: &'a ChainHash,
+    token: &'a str,
+}
+
+impl Link<'_> {
+    /// ECT-LED-4: why this entry is not the link expected at `position` after `expected_prev`
+    /// (`None` when the previous entry is unreadable, so only `seq` and `hash` are checked).
+    pub(crate) fn error_at(
+        &self,
+        position: u64,
+        expected_prev: Option<&ChainHash>,
+    ) -> Option<Error> {
+        let why = if self.seq != position {
+            format!("entry {position} has sequence number {}", self.seq)
+        } else if expected_prev.is_some_and(|p| p != self.prev) {
+            format!("entry {position} does not link to the previous entry's hash")
+        } else if *self.hash != ChainHash::of_entry(self.seq, self.at, self.prev, self.token) {
+            format!("entry {position} has a wrong hash")
+        } else {
+            return None;
+        };
+        Some(Error::LedgerChain(why))
     }
 }
 
@@ -237,6 +277,16 @@ impl RawEntry {
     pub fn expected_hash(&self) -> ChainHash {
         ChainHash::of_entry(self.seq, self.at, &self.prev, &self.token)
     }
+
+    pub(crate) fn link(&self) -> Link<'_> {
+        Link {
+            seq: self.seq,
+            at: self.at,
+            prev: &self.prev,
+            hash: &self.hash,
+            token: &self.token,
+        }
+    }
 }
 
 /// A final line cut short by a crash, found and dropped when a ledger file was read.
@@ -284,22 +334,13 @@ impl Chain {
 
     /// ECT-LED-4: checks that `raw` is the next link of the chain.
     fn check_link(&self, raw: &RawEntry) -> Result<()> {
-        let seq = self.entries.len() as u64;
-        if raw.seq != seq {
-            return Err(Error::LedgerChain(format!(
-                "entry {seq} has sequence number {}",
-                raw.seq
-            )));
+        match raw
+            .link()
+            .error_at(self.entries.len() as u64, Some(&self.head))
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        if raw.prev != self.head {
-            return Err(Error::LedgerChain(format!(
-                "entry {seq} does not link to the previous entry's hash"
-            )));
-        }
-        if raw.hash != raw.expected_hash() {
-            return Err(Error::LedgerChain(format!("entry {seq} has a wrong hash")));
-        }
-        Ok(())
     }
 
     /// ECT-LED-3: refuses a `jti` already present in its scope.
@@ -310,8 +351,23 @@ impl Chain {
         }
     }
 
-    /// Appends an entry that passed [`Chain::check_link`] and [`Chain::check_unique`].
-    fn push(&mut self, entry: LedgerEntry) {
+    /// The admission step of both ledgers, under their write lock: runs `admit` on the
+    /// current contents and `ect`, refuses a duplicate (ECT-LED-3), and returns the entry
+    /// `ect` becomes. Changes nothing.
+    fn admit(
+        &self,
+        ect: StoredEct,
+        at: u64,
+        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
+    ) -> Result<LedgerEntry> {
+        admit(self, &ect)?;
+        self.check_unique(&ect)?;
+        Ok(self.next_entry(ect, at))
+    }
+
+    /// Appends an entry that passed [`Chain::check_link`] and [`Chain::check_unique`], and
+    /// returns it.
+    fn push(&mut self, entry: LedgerEntry) -> Arc<LedgerEntry> {
         let claims = entry.ect.claims();
         for parent in &claims.par {
             if self.get(claims.wid.as_deref(), parent).is_none() {
@@ -321,18 +377,17 @@ impl Chain {
         }
         self.index.insert(ScopeKey::of(claims), self.entries.len());
         self.head = entry.hash;
-        self.entries.push(Arc::new(entry));
+        let entry = Arc::new(entry);
+        self.entries.push(Arc::clone(&entry));
+        entry
     }
 
     /// ECT-LED-4: recomputes every link and hash.
     fn verify(&self) -> Result<()> {
         let mut prev = ChainHash::GENESIS;
         for (i, e) in self.entries.iter().enumerate() {
-            if e.seq != i as u64 || e.prev != prev {
-                return Err(Error::LedgerChain(format!("entry {i} is out of place")));
-            }
-            if e.hash != ChainHash::of_entry(e.seq, e.at, &e.prev, e.ect.token()) {
-                return Err(Error::LedgerChain(format!("entry {i} has a wrong hash")));
+            if let Some(error) = e.link().error_at(i as u64, Some(&prev)) {
+                return Err(error);
             }
             prev = e.hash;
         }
@@ -478,11 +533,8 @@ impl sealed::Append for MemoryLedger {
         admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
     ) -> Result<Arc<LedgerEntry>> {
         let mut chain = write_lock(&self.chain);
-        admit(&*chain, &ect)?;
-        chain.check_unique(&ect)?;
-        let entry = chain.next_entry(ect, at);
-        chain.push(entry);
-        Ok(Arc::clone(chain.entries.last().expect("just pushed")))
+        let entry = chain.admit(ect, at, admit)?;
+        Ok(chain.push(entry))
     }
 }
 
@@ -735,9 +787,7 @@ impl sealed::Append for FileLedger {
         if let Some(why) = &state.broken {
             return Err(Error::LedgerIo(why.clone()));
         }
-        admit(&state.chain, &ect)?;
-        state.chain.check_unique(&ect)?;
-        let entry = state.chain.next_entry(ect, at);
+        let entry = state.chain.admit(ect, at, admit)?;
         let mut bytes = entry.to_line().into_bytes();
         bytes.push(b'\n');
         // Acknowledged only once the whole line is on disk.
@@ -757,8 +807,7 @@ impl sealed::Append for FileLedger {
             return Err(error);
         }
         state.len += bytes.len() as u64;
-        state.chain.push(entry);
-        Ok(Arc::clone(state.chain.entries.last().expect("just pushed")))
+        Ok(state.chain.push(entry))
     }
 }
 

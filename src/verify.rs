@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::claims::{ClaimLimits, Claims, DEFAULT_MAX_PAR, UncheckedClaims};
 use crate::dag::{ANCESTOR_BUDGET_RANGE, DagOutcome, DagValidator, SKEW_RANGE};
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{ConfigError, Error, Result, check_range};
 use crate::header::{Algorithm, Header};
 use crate::json::parse_object;
 use crate::jws::{DEFAULT_MAX_TOKEN_BYTES, split};
@@ -182,33 +182,18 @@ impl Policy {
 
     /// Checks every setting; [`Verifier::new`] calls this.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        fn check<T: PartialOrd + std::fmt::Display>(
-            name: &str,
-            value: T,
-            range: std::ops::RangeInclusive<T>,
-        ) -> Result<(), ConfigError> {
-            if range.contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::new(format!(
-                    "{name} = {value} is outside {}..={}",
-                    range.start(),
-                    range.end()
-                )))
-            }
-        }
         // ECT-AUD-1: a verifier without an identifier is a configuration error, not a pass.
         if self.audience.is_empty() {
             return Err(ConfigError::new("audience must be a non-empty string"));
         }
-        check("leeway_seconds", self.leeway_seconds, LEEWAY_RANGE)?;
-        check(
+        check_range("leeway_seconds", self.leeway_seconds, LEEWAY_RANGE)?;
+        check_range(
             "max_iat_age_seconds",
             self.max_iat_age_seconds,
             MAX_IAT_AGE_RANGE,
         )?;
-        check("max_par", self.max_par, MAX_PAR_RANGE)?;
-        check(
+        check_range("max_par", self.max_par, MAX_PAR_RANGE)?;
+        check_range(
             "max_token_bytes",
             self.max_token_bytes,
             MAX_TOKEN_BYTES_RANGE,
@@ -220,7 +205,7 @@ impl Policy {
             max_entries: Some(n),
         } = self.replay
         {
-            check("replay max_entries", n, REPLAY_CACHE_SIZE_RANGE)?;
+            check_range("replay max_entries", n, REPLAY_CACHE_SIZE_RANGE)?;
         }
         self.dag.check()
     }

@@ -368,6 +368,31 @@ fn write_jwks(dir: &Dir, name: &str, key: &SigningKey) -> String {
 }
 
 /// A token of agent A for AUD, `exp = iat + 600`.
+/// A directory with a JWKS trusting the agent, a ledger path (not created) and two tokens:
+/// the root `plan` and its child `flight`.
+struct LedgerFixture {
+    dir: Dir,
+    jwks: String,
+    ledger: String,
+    root: String,
+    left: String,
+}
+
+impl LedgerFixture {
+    fn new(name: &str) -> Self {
+        let dir = Dir::new(name);
+        let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+        let ledger = dir.path("audit.ledger");
+        LedgerFixture {
+            dir,
+            jwks,
+            ledger,
+            root: token(ROOT, "plan", NOW, &[]),
+            left: token(LEFT, "flight", NOW + 1, &[ROOT]),
+        }
+    }
+}
+
 fn token(jti: &str, exec_act: &str, iat: u64, par: &[&str]) -> String {
     token_with(&agent_key(), jti, exec_act, iat, par, |b| b)
 }
@@ -876,11 +901,13 @@ fn dag_dot_output_marks_rejected_and_missing_and_renders() {
 
 #[test]
 fn ledger_append_creates_the_file_and_chains_entries() {
-    let dir = Dir::new("ledger-append");
-    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
-    let ledger = dir.path("audit.ledger");
-    let root = token(ROOT, "plan", NOW, &[]);
-    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let LedgerFixture {
+        dir: _dir,
+        jwks,
+        ledger,
+        root,
+        left,
+    } = LedgerFixture::new("ledger-append");
     let orphan = token(ORPHAN, "orphan", NOW + 2, &[GONE]);
 
     let o = append(&ledger, &jwks, NOW + 10, &[], &root);
@@ -943,11 +970,13 @@ fn ledger_append_creates_the_file_and_chains_entries() {
 
 #[test]
 fn ledger_append_warns_about_and_cuts_a_torn_tail() {
-    let dir = Dir::new("ledger-torn");
-    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
-    let ledger = dir.path("audit.ledger");
-    let root = token(ROOT, "plan", NOW, &[]);
-    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let LedgerFixture {
+        dir: _dir,
+        jwks,
+        ledger,
+        root,
+        left,
+    } = LedgerFixture::new("ledger-torn");
     assert_eq!(
         append(&ledger, &jwks, NOW + 10, &[], &root).status.code(),
         Some(0)
@@ -974,11 +1003,13 @@ fn ledger_append_warns_about_and_cuts_a_torn_tail() {
 
 #[test]
 fn ledger_operational_errors_exit_2() {
-    let dir = Dir::new("ledger-errors");
-    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
-    let ledger = dir.path("audit.ledger");
-    let root = token(ROOT, "plan", NOW, &[]);
-    let left = token(LEFT, "flight", NOW + 1, &[ROOT]);
+    let LedgerFixture {
+        dir,
+        jwks,
+        ledger,
+        root,
+        left,
+    } = LedgerFixture::new("ledger-errors");
     let exit2 = |o: &Output, prefix: &str| {
         assert_eq!(o.status.code(), Some(2), "{}", stderr_text(o));
         assert!(o.stdout.is_empty());
