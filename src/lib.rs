@@ -57,6 +57,8 @@ pub mod profile;
 pub mod replay;
 pub mod rules;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod verify;
 
 pub use audit::{AuditReport, Finding, MissingParent, audit, audit_file};

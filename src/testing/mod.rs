@@ -1,0 +1,92 @@
+//! Conformance generators (feature `testing`): proptest strategies of valid ECT workflows,
+//! one [`Mutation`] per coded SPEC.md rule that breaks exactly that rule, and a [`Workflow`]
+//! runner that checks the outcome.
+//!
+//! This is what makes `cargo test` a conformance suite (tests/conformance/ uses it), and other
+//! Rust implementations can reuse it: generate a [`Workflow`] or a mutated [`Case`], present its
+//! tokens to the implementation under test in order, and compare with [`Case::expected`].
+//!
+//! * [`valid_workflow`]: 1 to 64 tokens in topological order with parents drawn from earlier
+//!   tokens of the same scope (chains, fan-out, fan-in, diamonds, several roots), `iat` values
+//!   consistent with the skew rule, `wid` shared, absent or several scopes, several issuers each
+//!   with its own key, optional claims sometimes present, values at the limits (`ext` exactly
+//!   4096 bytes or depth 5, `par` at `max_par`, `iat`/`exp` at the leeway and max-age
+//!   boundaries, a child issued exactly `skew` before its parent).
+//! * [`valid_token`]: one token verified on its own, with `par` of up to `max_par` unresolved
+//!   parents.
+//! * [`Mutation`]: turns a valid workflow into a [`Case`] that breaks exactly one rule, with
+//!   the step that must fail and the exact code.
+//!
+//! Everything is deterministic given the strategy's random values: fixed keys ([`agent_key`]),
+//! RFC 6979 signatures, a fixed [`NOW`]. Nothing here reads a clock.
+
+mod json;
+mod mutation;
+mod run;
+mod workflow;
+
+pub use json::{render_json, with_raw_member};
+pub use mutation::{Case, Expected, Mutation, Tamper, case};
+pub use run::{AcceptedStep, Rejection, RunReport, Stage};
+pub use workflow::{
+    Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig, valid_token, valid_workflow,
+    valid_workflow_with,
+};
+
+use serde_json::{Map, Value};
+
+use crate::jws::sign_raw;
+use crate::keys::SigningKey;
+
+/// The time at which generated workflows are presented (seconds since the epoch).
+pub const NOW: u64 = 1_772_000_000;
+
+/// The verifier's identifier, the `aud` every generated token names.
+pub const AUDIENCE: &str = "spiffe://example.org/verifier";
+
+/// Largest valid NumericDate (ECT-TIME-5).
+pub const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
+
+/// The fixed signing key of agent `i` (`kid` `agent-{i}`), derived from the scalar `i + 1`
+/// repeated, so every run signs the same bytes.
+pub fn agent_key(i: usize) -> SigningKey {
+    let d = [u8::try_from(i % 200).expect("below 200") + 1; 32];
+    SigningKey::from_scalar_bytes(format!("agent-{i}"), &d).expect("a valid scalar")
+}
+
+/// The issuer identifier of agent `i`.
+pub fn agent_iss(i: usize) -> String {
+    format!("spiffe://example.org/agent-{i}")
+}
+
+/// A key that no generated verifier trusts (`kid` `attacker`).
+pub fn attacker_key() -> SigningKey {
+    SigningKey::from_scalar_bytes("attacker", &[0xa7; 32]).expect("a valid scalar")
+}
+
+/// A UUID in RFC 9562 text form (lower-case hex) from its 128-bit value.
+pub fn uuid(value: u128) -> String {
+    let h = format!("{value:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Signs a header and a payload given as JSON objects (compact serialization, sorted members).
+pub fn sign_json(
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    key: &SigningKey,
+) -> String {
+    sign_raw(&to_bytes(header), &to_bytes(payload), key)
+}
+
+/// A JSON object's compact serialization.
+pub(crate) fn to_bytes(map: &Map<String, Value>) -> Vec<u8> {
+    serde_json::to_vec(map).expect("a JSON map serializes")
+}

@@ -1,0 +1,327 @@
+//! Presents a workflow to the reference implementation and records what happened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::workflow::{Delivery, LedgerKind, Step, Workflow};
+use crate::audit::AuditReport;
+use crate::claims::Claims;
+use crate::dag::DagOutcome;
+use crate::error::Error;
+use crate::http::{DEFAULT_MAX_FIELD_BYTES, parse_field_values};
+use crate::keys::KeySet;
+use crate::ledger::{ChainHash, FileLedger, Ledger, MemoryLedger};
+use crate::replay::MemoryReplayCache;
+use crate::store::TokenStore;
+use crate::verify::{ReplayProtection, Verifier};
+
+/// Where a workflow was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Loading the trusted key set (ECT-KEY-3).
+    KeySet,
+    /// Presenting step `i` (0-based).
+    Step(usize),
+    /// Reopening the ledger file after the last step (ECT-LED-3, ECT-LED-4).
+    LedgerReopen,
+}
+
+/// A rejection, and whether it left the verifier's state as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// Where.
+    pub at: Stage,
+    /// The error.
+    pub error: Error,
+    /// `None` when the ledger (length, head, file bytes) and the replay cache (entry count)
+    /// are exactly as before the rejected operation; otherwise what changed.
+    pub changed: Option<String>,
+}
+
+/// An accepted step: what the verifier returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptedStep {
+    /// The verified claims.
+    pub claims: Claims,
+    /// The DAG outcome (empty for [`Delivery::Standalone`]).
+    pub dag: DagOutcome,
+}
+
+/// The outcome of [`Workflow::run`].
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Every accepted step, in order.
+    pub accepted: Vec<AcceptedStep>,
+    /// The first rejection; the run stops there.
+    pub rejection: Option<Rejection>,
+    /// For [`Delivery::Ledger`] runs that accepted every step: the whole-ledger audit
+    /// ([`Ledger::validate_all`] with the workflow's keys) after the last step, and after the
+    /// reopen for a file ledger.
+    pub audit: Option<AuditReport>,
+}
+
+/// The verifier-side state a rejection must not change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Snapshot {
+    ledger_len: u64,
+    head: ChainHash,
+    file: Option<Vec<u8>>,
+    replay_entries: usize,
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> std::io::Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "wimse-ect-testing-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+enum Sink {
+    Memory(MemoryLedger),
+    File(FileLedger, TempDir),
+    None,
+}
+
+impl Sink {
+    fn ledger(&self) -> Option<&dyn Ledger> {
+        match self {
+            Sink::Memory(l) => Some(l),
+            Sink::File(l, _) => Some(l),
+            Sink::None => None,
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+impl Workflow {
+    /// Presents every step in order to a fresh reference verifier built from `jwks` and
+    /// `policy` (with its own replay cache), as `delivery` says, stopping at the first
+    /// rejection. Before each step it records the ledger's length, head and file bytes and the
+    /// replay cache's size, and reports in [`Rejection::changed`] anything a rejection altered.
+    ///
+    /// `Err` is a problem of the harness itself (an invalid policy, a temporary file that could
+    /// not be written), never a verdict.
+    pub fn run(&self) -> Result<RunReport, String> {
+        let mut report = RunReport {
+            accepted: Vec::new(),
+            rejection: None,
+            audit: None,
+        };
+        let jwks = serde_json::to_vec(&self.jwks).expect("a JSON value serializes");
+        let keys = match KeySet::from_jwks_json(&jwks) {
+            Ok(keys) => keys,
+            Err(error) => {
+                report.rejection = Some(Rejection {
+                    at: Stage::KeySet,
+                    error,
+                    changed: None,
+                });
+                return Ok(report);
+            }
+        };
+        let cache = Arc::new(match self.policy.replay {
+            ReplayProtection::Enabled {
+                max_entries: Some(n),
+            } => MemoryReplayCache::with_max_entries(n),
+            _ => MemoryReplayCache::new(),
+        });
+        let verifier = Verifier::new(keys.clone(), self.policy.clone())
+            .map_err(|e| format!("invalid policy: {e}"))?
+            .with_replay_cache(cache.clone());
+        // Inline parents are verified (§2–§6) but not recorded for replay: they were presented
+        // before, and the store is what they are needed for.
+        let mut parent_policy = self.policy.clone();
+        parent_policy.replay = ReplayProtection::Disabled;
+        let parent_verifier =
+            Verifier::new(keys.clone(), parent_policy).map_err(|e| format!("{e}"))?;
+
+        let sink = match self.delivery {
+            Delivery::Ledger(LedgerKind::Memory) => Sink::Memory(MemoryLedger::new()),
+            Delivery::Ledger(LedgerKind::File) => {
+                let dir = TempDir::new().map_err(|e| format!("temporary directory: {e}"))?;
+                let ledger = FileLedger::open(dir.0.join("ledger.jsonl"))
+                    .map_err(|e| format!("opening a new ledger: {e}"))?;
+                Sink::File(ledger, dir)
+            }
+            Delivery::Inline | Delivery::Standalone => Sink::None,
+        };
+        let snapshot = || -> Result<Snapshot, String> {
+            let ledger = sink.ledger();
+            Ok(Snapshot {
+                ledger_len: ledger.map_or(0, |l| l.len()),
+                head: ledger.map_or(ChainHash::GENESIS, |l| l.head()),
+                file: match &sink {
+                    Sink::File(l, _) => Some(read(l.path())?),
+                    _ => None,
+                },
+                replay_entries: cache.len(),
+            })
+        };
+
+        for (i, step) in self.steps.iter().enumerate() {
+            let before = snapshot()?;
+            let result = match &sink {
+                Sink::Memory(l) => verifier.accept(&step.token, step.now, l).map(accepted),
+                Sink::File(l, _) => verifier.accept(&step.token, step.now, l).map(accepted),
+                Sink::None if self.delivery == Delivery::Inline => {
+                    self.deliver_inline(i, step, &verifier, &parent_verifier)
+                }
+                Sink::None => verifier
+                    .verify(&step.token, step.now)
+                    .map(|v| AcceptedStep {
+                        claims: v.claims().clone(),
+                        dag: DagOutcome::default(),
+                    }),
+            };
+            match result {
+                Ok(outcome) => report.accepted.push(outcome),
+                Err(error) => {
+                    let after = snapshot()?;
+                    report.rejection = Some(Rejection {
+                        at: Stage::Step(i),
+                        error,
+                        changed: describe_change(&before, &after),
+                    });
+                    return Ok(report);
+                }
+            }
+        }
+
+        match sink {
+            Sink::Memory(ledger) => {
+                report.audit = Some(ledger.validate_all(&self.policy, Some(&keys)));
+            }
+            Sink::File(ledger, dir) => {
+                let path = ledger.path().to_owned();
+                let (len, head) = (ledger.len(), ledger.head());
+                drop(ledger);
+                if let Some(tamper) = &self.tamper {
+                    let bytes = tamper.apply(&read(&path)?)?;
+                    std::fs::write(&path, &bytes).map_err(|e| format!("writing: {e}"))?;
+                }
+                let before = read(&path)?;
+                match FileLedger::open(&path) {
+                    Ok(reopened) => {
+                        if (reopened.len(), reopened.head()) != (len, head) {
+                            return Err(format!(
+                                "the reopened ledger has {} entries and head {}, not {len} and {head}",
+                                reopened.len(),
+                                reopened.head()
+                            ));
+                        }
+                        report.audit = Some(reopened.validate_all(&self.policy, Some(&keys)));
+                    }
+                    Err(error) => {
+                        let after = read(&path)?;
+                        report.rejection = Some(Rejection {
+                            at: Stage::LedgerReopen,
+                            error,
+                            changed: (before != after)
+                                .then(|| "the ledger file changed".to_owned()),
+                        });
+                    }
+                }
+                drop(dir);
+            }
+            Sink::None => {}
+        }
+        Ok(report)
+    }
+
+    /// The `Execution-Context` field lines of step `i` for [`Delivery::Inline`]: the step's
+    /// own [`Step::field_lines`], or by default one line holding the step's token and then the
+    /// tokens of its parents presented earlier in the workflow (ECT-HTTP-2).
+    pub fn field_lines(&self, i: usize) -> Vec<String> {
+        let step = &self.steps[i];
+        if let Some(lines) = &step.field_lines {
+            return lines.clone();
+        }
+        let scope = step.claims.wid.as_deref();
+        let mut tokens = vec![step.token.as_str()];
+        for p in &step.claims.par {
+            if let Some(j) = self.steps[..i]
+                .iter()
+                .position(|s| s.claims.wid.as_deref() == scope && s.claims.jti == *p)
+            {
+                tokens.push(&self.steps[j].token);
+            }
+        }
+        // Joined as ECT-HTTP-2 says, without checking the tokens: a sender that does not
+        // check is what a receiver must withstand.
+        vec![tokens.join(", ")]
+    }
+
+    /// [`Delivery::Inline`]: sends step `i` as an `Execution-Context` field and checks it the
+    /// way a receiving agent would.
+    fn deliver_inline(
+        &self,
+        i: usize,
+        step: &Step,
+        verifier: &Verifier,
+        parent_verifier: &Verifier,
+    ) -> crate::Result<AcceptedStep> {
+        let lines = self.field_lines(i);
+        let tokens =
+            parse_field_values(lines.iter().map(|l| l.as_bytes()), DEFAULT_MAX_FIELD_BYTES)?;
+        let (own, parents) = tokens
+            .split_first()
+            .ok_or_else(|| Error::HttpMalformed("no token".into()))?;
+        let mut store = TokenStore::new();
+        for parent in parents {
+            store.insert(parent_verifier.verify(parent, step.now)?);
+        }
+        verifier
+            .verify_in(own, step.now, &store)
+            .map(|(v, dag)| AcceptedStep {
+                claims: v.claims().clone(),
+                dag,
+            })
+    }
+}
+
+fn accepted(a: crate::verify::Accepted) -> AcceptedStep {
+    AcceptedStep {
+        claims: a.entry.ect().claims().clone(),
+        dag: a.dag,
+    }
+}
+
+fn describe_change(before: &Snapshot, after: &Snapshot) -> Option<String> {
+    let mut changes = Vec::new();
+    if (before.ledger_len, before.head) != (after.ledger_len, after.head) {
+        changes.push(format!(
+            "ledger went from {} entries (head {}) to {} (head {})",
+            before.ledger_len, before.head, after.ledger_len, after.head
+        ));
+    }
+    if before.file != after.file {
+        changes.push("the ledger file changed".to_owned());
+    }
+    if before.replay_entries != after.replay_entries {
+        changes.push(format!(
+            "the replay cache went from {} to {} entries",
+            before.replay_entries, after.replay_entries
+        ));
+    }
+    (!changes.is_empty()).then(|| changes.join("; "))
+}

@@ -1,0 +1,31 @@
+//! The property-based conformance suite: generated valid workflows must be accepted, and every
+//! mutation (one per coded SPEC.md rule, `wimse_ect::testing::Mutation`) must be rejected at the
+//! expected step with exactly the expected code, changing nothing.
+//!
+//! Case counts: each property has a default chosen so that the whole `cargo test` stays well
+//! under 5 minutes on 2 cores; the environment variable `PROPTEST_CASES` overrides every one of
+//! them (nightly: `PROPTEST_CASES=2000 cargo test --release --test conformance`).
+//! Failing cases are saved under `tests/proptest-regressions/` and replayed first on the next run.
+
+mod coverage;
+mod ledger_state_machine;
+mod mutations;
+mod tokens;
+mod workflows;
+
+use proptest::test_runner::Config;
+
+/// Default case count, raised by the environment variable PROPTEST_CASES (nightly runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The proptest configuration of every property here: `default` cases unless
+/// `PROPTEST_CASES` says otherwise; failures persist in tests/proptest-regressions/ (proptest's
+/// default location for this test crate).
+fn config(default: u32) -> Config {
+    Config::with_cases(cases(default))
+}
