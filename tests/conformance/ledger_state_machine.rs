@@ -699,7 +699,8 @@ fn assert_predicted(got: &Error, want: &Error, case: &TokenCase) {
     assert_eq!(
         (got.code(), got.rule()),
         (want.code(), want.rule()),
-        "error of {case:?}: got {got}, predicted {want}"
+        "{}: error of {case:?}: got {got}, predicted {want}",
+        want.rule()
     );
     if !matches!(want, Error::Par(_)) {
         assert_eq!(got, want, "error of {case:?}");
@@ -773,8 +774,13 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                         );
                     }
                     (got, want) => {
+                        // Name the rule first: the predicted one, or the one that fired.
+                        let rule = match (&got, want) {
+                            (_, Err(e)) | (Err(e), _) => format!("{} ({})", e.rule(), e.code()),
+                            _ => unreachable!("both Ok is handled above"),
+                        };
                         panic!(
-                            "accept of {case:?} at NOW+{}: got {got:?}, predicted {want:?}",
+                            "{rule}: accept of {case:?} at NOW+{}: got {got:?}, predicted {want:?}",
                             sut.step
                         )
                     }
