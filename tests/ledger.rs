@@ -11,15 +11,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Barrier, LazyLock};
 use std::thread;
 
 use common::*;
+use wimse_ect::testing::TempDir;
 use wimse_ect::{
     Accepted, AuditReport, ChainHash, DagValidator, EctBuilder, EctStore, Error, FileLedger,
     KeyResolver, KeySet, Ledger, LedgerEntry, MemoryLedger, MemoryReplayCache, MissingParent,
-    Policy, PolicyDecision, RawEntry, Result, SigningKey, Verifier, audit, random_uuid,
+    Policy, PolicyDecision, RawEntry, Result, SigningKey, Verifier, audit,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -124,31 +125,6 @@ fn file_bytes(entries: &[Arc<LedgerEntry>]) -> Vec<u8> {
         .iter()
         .flat_map(|e| format!("{}\n", e.to_line()).into_bytes())
         .collect()
-}
-
-/// A fresh temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "wimse-ect-test-ledger-{tag}-{}-{}",
-            std::process::id(),
-            random_uuid().expect("random")
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn write_lines(path: &Path, raws: &[RawEntry]) {

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{AUD, ISS_A, ISS_B, NOW, key_a, key_b, trusted_keys, verifier};
+use wimse_ect::testing::TempDir;
 use wimse_ect::{
     AuditReport, ChainHash, EctBuilder, Error, FileLedger, Finding, Ledger, Policy, RawEntry,
     SigningKey, TornTail, audit_file,
@@ -28,29 +29,6 @@ const JTI: [&str; 5] = [
     "11111111-1111-4111-8111-111111111113",
     "11111111-1111-4111-8111-111111111114",
 ];
-
-/// A fresh directory for one test, removed (with its content) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("ect-ledger-file-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create the test directory");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// One signed token.
 fn sign(

@@ -16,6 +16,7 @@ use wimse_ect::http::{
     DEFAULT_MAX_FIELD_BYTES, FIELD_NAME, REJECTION_STATUS, format_field_value, parse_field_values,
 };
 use wimse_ect::jws::{b64_decode, b64_encode};
+use wimse_ect::testing::der_signature;
 use wimse_ect::{
     Algorithm, Audience, Claims, Error, KeySet, MemoryReplayCache, Policy, PolicyClaims,
     PolicyDecision, ReplayProtection, SigningKey, VerifiedEct, Verifier, sha256_b64url, sign_raw,
@@ -148,24 +149,6 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 fn signature_of(token: &str) -> [u8; 64] {
     let (_, _, s) = segments(token);
     b64_decode(s.as_bytes()).unwrap().try_into().unwrap()
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` of a raw signature.
-fn der(sig: &[u8; 64]) -> Vec<u8> {
-    fn int(x: &[u8]) -> Vec<u8> {
-        let start = x.iter().position(|&b| b != 0).unwrap_or(x.len() - 1);
-        let mut v = x[start..].to_vec();
-        if v[0] & 0x80 != 0 {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    }
-    let body = [int(&sig[..32]), int(&sig[32..])].concat();
-    let mut out = vec![0x30, body.len() as u8];
-    out.extend(body);
-    out
 }
 
 fn uuid(i: usize) -> String {
@@ -931,7 +914,7 @@ fn ect_sig_1_signature_encoding() {
         ("65 bytes, leading zero", [&[0u8][..], &sig[..]].concat()),
         ("32 bytes", r.to_vec()),
         ("128 bytes", [&sig[..], &sig[..]].concat()),
-        ("DER", der(&sig)),
+        ("DER", der_signature(&sig)),
         ("r = 0", [&zero[..], s].concat()),
         ("s = 0", [r, &zero[..]].concat()),
         ("r = n", [&N[..], s].concat()),
@@ -944,9 +927,9 @@ fn ect_sig_1_signature_encoding() {
         let b = with_signature(&t, &bytes);
         assert_eq!(reject(&b), ("sig.invalid", "ECT-SIG-1"), "{what}");
     }
-    let der_len = der(&sig).len();
+    let der_len = der_signature(&sig).len();
     assert_eq!(
-        error(with_signature(&t, &der(&sig))),
+        error(with_signature(&t, &der_signature(&sig))),
         Error::SignatureEncoding(format!("{der_len} bytes, expected 64 (r||s)"))
     );
 }

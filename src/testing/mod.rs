@@ -17,14 +17,24 @@
 //! * [`Mutation`]: turns a valid workflow into a [`Case`] that breaks exactly one rule, with
 //!   the step that must fail and the exact code.
 //!
+//! "Exactly one rule": the mutated token passes every other rule of SPEC.md. Where the defect
+//! is not in the signature the token is re-signed ([`crate::sign_raw`]); a value the defect
+//! moves (`iat`, a step's `now`, a verifier limit) is moved so nothing else breaks; tokens a
+//! rule needs beforehand (for a cycle, a budget walk, a refused parent) are appended, each
+//! valid. Three defects are inherent: a `par` element that is not a UUID (ECT-CLM-8) or is the
+//! token's own `jti` (ECT-CLM-9) can never resolve, and an invalid `wid` (ECT-CLM-6) names no
+//! scope; the claim checks reject them before any store is consulted.
+//!
 //! Everything is deterministic given the strategy's random values: fixed keys ([`agent_key`]),
 //! RFC 6979 signatures, a fixed [`NOW`]. Nothing here reads a clock.
 
+mod fixtures;
 mod json;
 mod mutation;
 mod run;
 mod workflow;
 
+pub use fixtures::{P256_ORDER, TempDir, der_signature};
 pub use json::{render_json, with_raw_member};
 pub use mutation::{Case, Expected, Mutation, Tamper, case};
 pub use run::{AcceptedStep, Rejection, RunReport, Stage};

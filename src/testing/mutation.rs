@@ -13,6 +13,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
+use super::fixtures::{P256_ORDER, der_signature};
 use super::json::{Rng, with_raw_member};
 use super::run::Stage;
 use super::workflow::{Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig};
@@ -136,7 +137,7 @@ impl Tamper {
 
 macro_rules! mutations {
     ($( $(#[$doc:meta])* $name:ident => $rule:literal, $code:literal; )*) => {
-        /// One way of breaking exactly one SPEC.md rule (see the module documentation).
+        /// One way of breaking exactly one SPEC.md rule (see [`crate::testing`]).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Mutation {
             $( $(#[$doc])* $name, )*
@@ -312,29 +313,6 @@ fn b64_len(n: usize) -> usize {
 }
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// The P-256 group order n, big-endian.
-const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` of a 64-byte `r‖s`.
-fn der(sig: &[u8]) -> Vec<u8> {
-    let int = |v: &[u8]| {
-        let mut v: Vec<u8> = v.iter().copied().skip_while(|&b| b == 0).collect();
-        if v.first().is_none_or(|&b| b >= 0x80) {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    };
-    let body = [int(&sig[..32]), int(&sig[32..])].concat();
-    let mut out = vec![0x30, body.len() as u8];
-    out.extend(body);
-    out
-}
 
 /// Ways of spelling a UUID that are not RFC 9562 text form.
 fn bad_uuid(rng: &mut Rng, good: &str) -> String {
@@ -875,13 +853,13 @@ impl Mutator {
         let (head, signature) = token.rsplit_once('.').expect("three segments");
         let sig = b64_decode(signature.as_bytes()).expect("a signature");
         let (variant, bad): (&str, Vec<u8>) = match self.rng.below(9) {
-            0 => ("DER", der(&sig)),
+            0 => ("DER", der_signature(&sig)),
             1 => ("63 bytes", sig[1..].to_vec()),
             2 => ("65 bytes", [&sig[..], &[0]].concat()),
             3 => ("r = 0", [&[0; 32][..], &sig[32..]].concat()),
             4 => ("s = 0", [&sig[..32], &[0; 32][..]].concat()),
-            5 => ("r = n", [&N[..], &sig[32..]].concat()),
-            6 => ("s = n", [&sig[..32], &N[..]].concat()),
+            5 => ("r = n", [&P256_ORDER[..], &sig[32..]].concat()),
+            6 => ("s = n", [&sig[..32], &P256_ORDER[..]].concat()),
             7 => ("all zero", vec![0; 64]),
             _ => ("r = 2^256 - 1", [&[0xff; 32][..], &sig[32..]].concat()),
         };

@@ -1,9 +1,9 @@
 //! Presents a workflow to the reference implementation and records what happened.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::fixtures::TempDir;
 use super::workflow::{Delivery, LedgerKind, Step, Workflow};
 use crate::audit::AuditReport;
 use crate::claims::Claims;
@@ -68,29 +68,6 @@ struct Snapshot {
     head: ChainHash,
     file: Option<Vec<u8>>,
     replay_entries: usize,
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> std::io::Result<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "wimse-ect-testing-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 enum Sink {
@@ -158,8 +135,9 @@ impl Workflow {
         let sink = match self.delivery {
             Delivery::Ledger(LedgerKind::Memory) => Sink::Memory(MemoryLedger::new()),
             Delivery::Ledger(LedgerKind::File) => {
-                let dir = TempDir::new().map_err(|e| format!("temporary directory: {e}"))?;
-                let ledger = FileLedger::open(dir.0.join("ledger.jsonl"))
+                let dir = TempDir::try_new("workflow")
+                    .map_err(|e| format!("temporary directory: {e}"))?;
+                let ledger = FileLedger::open(dir.file("ledger.jsonl"))
                     .map_err(|e| format!("opening a new ledger: {e}"))?;
                 Sink::File(ledger, dir)
             }

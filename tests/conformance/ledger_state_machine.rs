@@ -13,8 +13,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
@@ -25,6 +23,8 @@ use wimse_ect::{
     Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, TornTail, Verifier,
     audit_file, sign_raw,
 };
+
+use wimse_ect::testing::TempDir;
 
 use crate::cases;
 
@@ -545,32 +545,6 @@ impl ReferenceStateMachine for LedgerModel {
             });
         }
         model
-    }
-}
-
-/// A fresh directory for one test case under the system temp directory, removed (with its
-/// content) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ect-ledger-sm-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test case's temporary directory");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

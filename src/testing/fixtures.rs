@@ -1,0 +1,106 @@
+//! Small fixtures shared by the generators and by test suites: temporary directories and raw
+//! signature encodings.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The P-256 group order n, big-endian (signature scalars must lie in `1..n`, ECT-SIG-1).
+pub const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// The DER encoding `SEQUENCE { INTEGER r, INTEGER s }` of a 64-byte `r‖s` signature: the
+/// form ECT-SIG-1 refuses.
+///
+/// # Panics
+///
+/// If `sig` is not 64 bytes long.
+pub fn der_signature(sig: &[u8]) -> Vec<u8> {
+    assert_eq!(sig.len(), 64, "r||s is 64 bytes");
+    let int = |x: &[u8]| {
+        let mut v: Vec<u8> = x.iter().copied().skip_while(|&b| b == 0).collect();
+        if v.first().is_none_or(|&b| b >= 0x80) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let body = [int(&sig[..32]), int(&sig[32..])].concat();
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+/// A fresh, empty temporary directory, removed with its content when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new directory under the system's temporary directory, named after `label`, the
+    /// process and a counter, so concurrent tests and test binaries never share one.
+    pub fn try_new(label: &str) -> std::io::Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "wimse-ect-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    /// Like [`TempDir::try_new`], for tests.
+    ///
+    /// # Panics
+    ///
+    /// If the directory cannot be created.
+    pub fn new(label: &str) -> Self {
+        Self::try_new(label).expect("create a temporary directory")
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The path of `name` inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_pads_high_bits_and_strips_leading_zeros() {
+        let mut sig = [0u8; 64];
+        sig[0] = 0x80; // r has its top bit set: a 0x00 pad byte
+        sig[63] = 0x01; // s = 1: leading zeros stripped
+        let der = der_signature(&sig);
+        assert_eq!(&der[..4], &[0x30, 2 + 33 + 2 + 1, 0x02, 33]);
+        assert_eq!(&der[4..6], &[0x00, 0x80]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
+    }
+
+    #[test]
+    fn temp_dirs_are_distinct_and_removed() {
+        let a = TempDir::new("t");
+        let b = TempDir::new("t");
+        assert_ne!(a.path(), b.path());
+        let path = a.file("x");
+        std::fs::write(&path, b"x").unwrap();
+        drop(a);
+        assert!(!path.exists());
+    }
+}
