@@ -8,6 +8,7 @@
 //! Failing cases are saved under `tests/proptest-regressions/` and replayed first on the next run.
 
 mod coverage;
+mod generators;
 mod ledger_state_machine;
 mod mutations;
 mod tokens;
