@@ -361,14 +361,49 @@ impl Mutator {
         self.keep_through(t)
     }
 
-    /// Presents the steps through a ledger (memory or, sometimes, file).
-    fn through_ledger(&mut self) {
-        let kind = if self.rng.below(4) == 0 {
-            LedgerKind::File
-        } else {
-            LedgerKind::Memory
-        };
-        self.wf.delivery = Delivery::Ledger(kind);
+    /// How many leading steps can be sent inline: their `Execution-Context` fields fit in
+    /// the receiver's limit (ECT-HTTP-4).
+    fn inline_prefix(&self) -> usize {
+        (0..self.wf.steps.len())
+            .take_while(|&i| self.wf.field_lines(i).join(", ").len() <= DEFAULT_MAX_FIELD_BYTES)
+            .count()
+    }
+
+    /// A target step that, with every earlier one, can be sent inline; later steps dropped.
+    fn inline_target(&mut self) -> usize {
+        let t = self.rng.below(self.inline_prefix().max(1));
+        self.describe(format!("step {t} of {}, inline", self.wf.steps.len()));
+        self.keep_through(t)
+    }
+
+    /// The delivery of a mutated workflow. The replay and HTTP rules are only reachable inline,
+    /// the ledger rules only in a ledger file. Otherwise a ledger (memory, or sometimes file),
+    /// or sometimes inline, except where inline would change the verdict: bytes outside the
+    /// field's alphabet are `http.malformed` first, a moved `now` re-checks the inline parents
+    /// at another time, and duplicates, cycles and budget walks need the whole store.
+    fn delivery_for(&mut self, m: Mutation) -> Delivery {
+        use Mutation::*;
+        match m {
+            Replay | HttpMalformed | HttpTooLarge => return Delivery::Inline,
+            LedgerDuplicate | LedgerChain => return Delivery::Ledger(LedgerKind::File),
+            _ => {}
+        }
+        let ledger_only = matches!(
+            m,
+            Malformed
+                | Base64
+                | Expired
+                | TooOld
+                | TemporalOrder
+                | DuplicateJti
+                | Cycle
+                | AncestorBudget
+        );
+        match self.rng.below(4) {
+            0 if !ledger_only && self.inline_prefix() == self.wf.steps.len() => Delivery::Inline,
+            1 => Delivery::Ledger(LedgerKind::File),
+            _ => Delivery::Ledger(LedgerKind::Memory),
+        }
     }
 
     /// A UUID no step uses as `jti` or parent.
@@ -391,6 +426,38 @@ impl Mutator {
         let s = &self.wf.steps[t];
         let token = self.wf.sign(s.agent, &s.header, &s.claims);
         self.wf.steps[t].token = token;
+    }
+
+    /// Picks a target step (dropping the later ones), lets `edit` change its claims (and
+    /// whatever else the defect needs), re-signs it, and records `edit`'s description.
+    fn edit_claims(&mut self, edit: impl FnOnce(&mut Self, usize) -> String) -> Stage {
+        let t = self.target();
+        let what = edit(self, t);
+        self.resign(t);
+        self.describe(what);
+        Stage::Step(t)
+    }
+
+    /// Like [`Mutator::edit_claims`] for changes only raw JSON members can express (a claim
+    /// removed, of another type, half a pair).
+    fn edit_payload(
+        &mut self,
+        edit: impl FnOnce(&mut Rng, &mut Map<String, Value>) -> String,
+    ) -> Stage {
+        let t = self.target();
+        let mut payload = self.payload(t);
+        let what = edit(&mut self.rng, &mut payload);
+        self.sign_payload(t, &payload);
+        self.describe(what);
+        Stage::Step(t)
+    }
+
+    /// The verifier's leeway and maximum `iat` age.
+    fn time_limits(&self) -> (u64, u64) {
+        (
+            self.wf.policy.leeway_seconds,
+            self.wf.policy.max_iat_age_seconds,
+        )
     }
 
     /// Step `t`'s payload as a JSON object.
@@ -442,7 +509,7 @@ impl Mutator {
 
     fn mutate(&mut self, m: Mutation) -> Stage {
         use Mutation::*;
-        match m {
+        let stage = match m {
             TooLarge => self.too_large(),
             Malformed => self.malformed(),
             Base64 => self.base64(),
@@ -481,14 +548,15 @@ impl Mutator {
             ParentPolicy => self.parent_policy(),
             LedgerDuplicate | LedgerChain => self.ledger_file(m),
             HttpMalformed | HttpTooLarge => self.http(m),
-        }
+        };
+        self.wf.delivery = self.delivery_for(m);
+        stage
     }
 
     // --- §2 compact serialization -----------------------------------------------------------
 
     fn too_large(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         // The limit becomes the longest token so far (at least the minimum, 256): every earlier
         // token is within it, and step t gets an ignored claim that takes it just over.
         let limit = self
@@ -518,7 +586,6 @@ impl Mutator {
 
     fn malformed(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let token = self.wf.steps[t].token.clone();
         let (head, signature) = token.rsplit_once('.').expect("three segments");
         let (header, _) = head.split_once('.').expect("three segments");
@@ -543,7 +610,6 @@ impl Mutator {
 
     fn base64(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let token = self.wf.steps[t].token.clone();
         let mut segments: Vec<String> = token.split('.').map(str::to_owned).collect();
         let s = self.rng.below(3);
@@ -589,7 +655,6 @@ impl Mutator {
 
     fn json(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let in_header = self.rng.below(2) == 0;
         let map = if in_header {
             self.wf.steps[t].header.clone()
@@ -636,7 +701,6 @@ impl Mutator {
 
     fn duplicate_member(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let header = self.wf.steps[t].header.clone();
         let payload = self.payload(t);
         let (where_, h, p) = match self.rng.below(3) {
@@ -676,7 +740,6 @@ impl Mutator {
 
     fn header_param(&mut self, m: Mutation) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let (name, values): (&str, Vec<Option<Value>>) = match m {
             Mutation::Typ => (
                 "typ",
@@ -744,7 +807,6 @@ impl Mutator {
 
     fn embedded_key(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let attacker = attacker_key();
         let mut header = self.wf.steps[t].header.clone();
         let (name, value) = match self.rng.below(4) {
@@ -765,7 +827,6 @@ impl Mutator {
 
     fn key_unknown(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let own = self.wf.steps[t].header["kid"]
             .as_str()
             .expect("a kid")
@@ -786,25 +847,23 @@ impl Mutator {
     }
 
     fn issuer_mismatch(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let own = self.wf.steps[t].claims.iss.clone();
-        let others: Vec<String> = self
-            .wf
-            .agents
-            .iter()
-            .map(|a| a.iss.clone())
-            .filter(|i| *i != own)
-            .collect();
-        let iss = match self.rng.below(3) {
-            0 if !others.is_empty() => self.rng.pick(&others).clone(),
-            0 | 1 => format!("{own}/"),
-            _ => "spiffe://example.org/impostor".to_owned(),
-        };
-        self.wf.steps[t].claims.iss = iss.clone();
-        self.resign(t);
-        self.describe(format!("iss {iss:?}"));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let own = this.wf.steps[t].claims.iss.clone();
+            let others: Vec<String> = this
+                .wf
+                .agents
+                .iter()
+                .map(|a| a.iss.clone())
+                .filter(|i| *i != own)
+                .collect();
+            let iss = match this.rng.below(3) {
+                0 if !others.is_empty() => this.rng.pick(&others).clone(),
+                0 | 1 => format!("{own}/"),
+                _ => "spiffe://example.org/impostor".to_owned(),
+            };
+            this.wf.steps[t].claims.iss = iss.clone();
+            format!("iss {iss:?}")
+        })
     }
 
     fn key_set_invalid(&mut self) -> Stage {
@@ -848,7 +907,6 @@ impl Mutator {
 
     fn signature_encoding(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let token = self.wf.steps[t].token.clone();
         let (head, signature) = token.rsplit_once('.').expect("three segments");
         let sig = b64_decode(signature.as_bytes()).expect("a signature");
@@ -870,7 +928,6 @@ impl Mutator {
 
     fn signature_invalid(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let token = self.wf.steps[t].token.clone();
         let (head, signature) = token.rsplit_once('.').expect("three segments");
         let variant = match self.rng.below(4) {
@@ -909,63 +966,54 @@ impl Mutator {
     // --- §5 claims --------------------------------------------------------------------------
 
     fn claim_missing(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let name = *self
-            .rng
-            .pick(&["iss", "aud", "iat", "exp", "jti", "exec_act", "par"]);
-        let mut payload = self.payload(t);
-        payload.remove(name);
-        self.sign_payload(t, &payload);
-        self.describe(format!("no {name}"));
-        Stage::Step(t)
+        self.edit_payload(|rng, payload| {
+            let name = *rng.pick(&["iss", "aud", "iat", "exp", "jti", "exec_act", "par"]);
+            payload.remove(name);
+            format!("no {name}")
+        })
     }
 
     fn claim_type(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let choices: Vec<(&str, Value)> = vec![
-            ("iss", json!(42)),
-            ("aud", json!(42)),
-            ("aud", json!([AUDIENCE, 42])),
-            ("aud", json!({ "id": AUDIENCE })),
-            ("iat", json!(NOW.to_string())),
-            ("iat", Value::Null),
-            ("exp", json!(true)),
-            ("jti", json!(12)),
-            ("exec_act", json!(["act"])),
-            ("par", json!("parent")),
-            ("par", json!([1])),
-            ("par", json!({})),
-            ("wid", json!(5)),
-            ("inp_hash", json!(5)),
-            ("out_hash", json!([])),
-            ("ext", json!([])),
-            ("ext", json!("ext")),
-            ("pol", json!(1)),
-            ("pol_decision", json!(true)),
-        ];
-        let (name, value) = self.rng.pick(&choices).clone();
-        let mut payload = self.payload(t);
-        payload.insert(name.into(), value.clone());
-        // The pair is checked together: give the other half a valid value.
-        match name {
-            "pol" => {
-                payload.entry("pol_decision").or_insert("approved".into());
+        self.edit_payload(|rng, payload| {
+            let choices: Vec<(&str, Value)> = vec![
+                ("iss", json!(42)),
+                ("aud", json!(42)),
+                ("aud", json!([AUDIENCE, 42])),
+                ("aud", json!({ "id": AUDIENCE })),
+                ("iat", json!(NOW.to_string())),
+                ("iat", Value::Null),
+                ("exp", json!(true)),
+                ("jti", json!(12)),
+                ("exec_act", json!(["act"])),
+                ("par", json!("parent")),
+                ("par", json!([1])),
+                ("par", json!({})),
+                ("wid", json!(5)),
+                ("inp_hash", json!(5)),
+                ("out_hash", json!([])),
+                ("ext", json!([])),
+                ("ext", json!("ext")),
+                ("pol", json!(1)),
+                ("pol_decision", json!(true)),
+            ];
+            let (name, value) = rng.pick(&choices).clone();
+            payload.insert(name.into(), value.clone());
+            // The pair is checked together: give the other half a valid value.
+            match name {
+                "pol" => {
+                    payload.entry("pol_decision").or_insert("approved".into());
+                }
+                "pol_decision" => {
+                    payload.entry("pol").or_insert("policy".into());
+                }
+                _ => {}
             }
-            "pol_decision" => {
-                payload.entry("pol").or_insert("policy".into());
-            }
-            _ => {}
-        }
-        self.sign_payload(t, &payload);
-        self.describe(format!("{name}: {value}"));
-        Stage::Step(t)
+            format!("{name}: {value}")
+        })
     }
 
     fn numeric_date(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let name = *self.rng.pick(&["iat", "exp"]);
         let raw = *self.rng.pick(&[
             "-1",
@@ -986,119 +1034,101 @@ impl Mutator {
     }
 
     fn iss_empty(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        // An empty iss under a bound key would be ECT-KEY-2 first: sign with a trusted key that
-        // is bound to no issuer.
-        let i = self.wf.agents.len();
-        let key = agent_key(i);
-        let jwk = Value::Object(key.to_public_jwk(None));
-        self.wf.jwks["keys"].as_array_mut().expect("keys").push(jwk);
-        self.wf.agents.push(Agent {
-            iss: agent_iss(i),
-            key,
-        });
-        let step = &mut self.wf.steps[t];
-        step.agent = i;
-        step.header
-            .insert("kid".into(), format!("agent-{i}").into());
-        step.claims.iss = String::new();
-        self.resign(t);
-        self.describe("iss \"\" under an unbound key");
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            // An empty iss under a bound key would be ECT-KEY-2 first: sign with a trusted key
+            // that is bound to no issuer.
+            let i = this.wf.agents.len();
+            let key = agent_key(i);
+            let jwk = Value::Object(key.to_public_jwk(None));
+            this.wf.jwks["keys"].as_array_mut().expect("keys").push(jwk);
+            this.wf.agents.push(Agent {
+                iss: agent_iss(i),
+                key,
+            });
+            let step = &mut this.wf.steps[t];
+            step.agent = i;
+            step.header
+                .insert("kid".into(), format!("agent-{i}").into());
+            step.claims.iss = String::new();
+            "iss \"\" under an unbound key".to_owned()
+        })
     }
 
     fn aud(&mut self, m: Mutation) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let other = || "spiffe://example.org/other".to_owned();
-        let aud = if m == Mutation::AudEmptyElement {
-            match self.rng.below(3) {
-                0 => Audience::Many(vec![AUDIENCE.into(), String::new()]),
-                1 => Audience::Many(vec![String::new(), AUDIENCE.into()]),
-                _ => Audience::Many(vec![other(), String::new(), AUDIENCE.into()]),
-            }
-        } else {
-            match self.rng.below(5) {
-                0 => Audience::One(other()),
-                1 => Audience::Many(vec![other(), "spiffe://example.org/third".into()]),
-                2 => Audience::One(AUDIENCE.to_uppercase()),
-                3 => Audience::One(format!("{AUDIENCE}/")),
-                _ => Audience::Many(vec![format!("{AUDIENCE} ")]),
-            }
-        };
-        self.describe(format!("aud {aud:?}"));
-        self.wf.steps[t].claims.aud = aud;
-        self.resign(t);
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let other = || "spiffe://example.org/other".to_owned();
+            let aud = if m == Mutation::AudEmptyElement {
+                match this.rng.below(3) {
+                    0 => Audience::Many(vec![AUDIENCE.into(), String::new()]),
+                    1 => Audience::Many(vec![String::new(), AUDIENCE.into()]),
+                    _ => Audience::Many(vec![other(), String::new(), AUDIENCE.into()]),
+                }
+            } else {
+                match this.rng.below(5) {
+                    0 => Audience::One(other()),
+                    1 => Audience::Many(vec![other(), "spiffe://example.org/third".into()]),
+                    2 => Audience::One(AUDIENCE.to_uppercase()),
+                    3 => Audience::One(format!("{AUDIENCE}/")),
+                    _ => Audience::Many(vec![format!("{AUDIENCE} ")]),
+                }
+            };
+            let what = format!("aud {aud:?}");
+            this.wf.steps[t].claims.aud = aud;
+            what
+        })
     }
 
     fn identifier(&mut self, m: Mutation) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let claims = &self.wf.steps[t].claims;
-        let good = if m == Mutation::Jti {
-            claims.jti.clone()
-        } else {
-            claims.wid.clone().unwrap_or_else(|| uuid(0x1234))
-        };
-        let bad = bad_uuid(&mut self.rng, &good.to_lowercase());
-        let claims = &mut self.wf.steps[t].claims;
-        if m == Mutation::Jti {
-            claims.jti = bad.clone();
-        } else {
-            claims.wid = Some(bad.clone());
-        }
-        self.resign(t);
-        self.describe(format!(
-            "{} {bad:?}",
-            if m == Mutation::Jti { "jti" } else { "wid" }
-        ));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let claims = &mut this.wf.steps[t].claims;
+            let (name, field) = if m == Mutation::Jti {
+                ("jti", &mut claims.jti)
+            } else {
+                ("wid", claims.wid.get_or_insert_with(|| uuid(0x1234)))
+            };
+            let bad = bad_uuid(&mut this.rng, &field.to_lowercase());
+            *field = bad.clone();
+            format!("{name} {bad:?}")
+        })
     }
 
     fn exec_act(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        self.wf.steps[t].claims.exec_act = String::new();
-        self.resign(t);
-        self.describe("exec_act \"\"");
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            this.wf.steps[t].claims.exec_act = String::new();
+            "exec_act \"\"".to_owned()
+        })
     }
 
     fn par(&mut self, m: Mutation) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let claims = &self.wf.steps[t].claims;
-        let jti = claims.jti.clone();
-        let mut par = claims.par.clone();
-        let bad = if m == Mutation::ParSelf {
-            jti.clone()
-        } else if par.len() >= 2 && self.rng.below(2) == 0 {
-            par[0].clone()
-        } else {
-            bad_uuid(&mut self.rng, &uuid(0xabcdef))
-        };
-        // Same length where possible, so that max_par still holds.
-        if par.is_empty() {
-            par.push(bad.clone());
-        } else {
-            let k = if par.len() >= 2 && bad == par[0] {
-                1 + self.rng.below(par.len() - 1)
+        self.edit_claims(|this, t| {
+            let claims = &this.wf.steps[t].claims;
+            let mut par = claims.par.clone();
+            let bad = if m == Mutation::ParSelf {
+                claims.jti.clone()
+            } else if par.len() >= 2 && this.rng.below(2) == 0 {
+                par[0].clone()
             } else {
-                self.rng.below(par.len())
+                bad_uuid(&mut this.rng, &uuid(0xabcdef))
             };
-            par[k] = bad.clone();
-        }
-        self.describe(format!("par {par:?}"));
-        self.wf.steps[t].claims.par = par;
-        self.resign(t);
-        Stage::Step(t)
+            // Same length where possible, so that max_par still holds.
+            if par.is_empty() {
+                par.push(bad);
+            } else {
+                let k = if par.len() >= 2 && bad == par[0] {
+                    1 + this.rng.below(par.len() - 1)
+                } else {
+                    this.rng.below(par.len())
+                };
+                par[k] = bad;
+            }
+            let what = format!("par {par:?}");
+            this.wf.steps[t].claims.par = par;
+            what
+        })
     }
 
     fn par_too_long(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         // The limit becomes the longest earlier par; step t gets one more parent than that,
         // every one a token the store holds in its scope, with roots derived from step t
         // inserted before it when there are too few.
@@ -1143,185 +1173,163 @@ impl Mutator {
     }
 
     fn hash(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let good = sha256_b64url(b"input");
-        let bad = match self.rng.below(8) {
-            0 => good[..42].to_owned(),
-            1 => format!("{good}A"),
-            2 => format!("{good}="),
-            3 => format!("sha-256:{good}"),
-            4 => format!("+{}", &good[1..]),
-            5 => {
-                // 43 characters carry 2 unused low bits in the last one.
-                let last = good.as_bytes()[42];
-                let v = BASE64URL
-                    .iter()
-                    .position(|&b| b == last)
-                    .expect("base64url");
-                format!("{}{}", &good[..42], BASE64URL[(v & !3) | 1] as char)
-            }
-            6 => String::new(),
-            _ => {
-                use sha2::Digest;
-                sha2::Sha256::digest(b"input")
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
-            }
-        };
-        let claims = &mut self.wf.steps[t].claims;
-        let name = if self.rng.below(2) == 0 {
-            claims.inp_hash = Some(bad.clone());
-            "inp_hash"
-        } else {
-            claims.out_hash = Some(bad.clone());
-            "out_hash"
-        };
-        self.resign(t);
-        self.describe(format!("{name} {bad:?}"));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let good = sha256_b64url(b"input");
+            let bad = match this.rng.below(8) {
+                0 => good[..42].to_owned(),
+                1 => format!("{good}A"),
+                2 => format!("{good}="),
+                3 => format!("sha-256:{good}"),
+                4 => format!("+{}", &good[1..]),
+                5 => {
+                    // 43 characters carry 2 unused low bits in the last one.
+                    let last = good.as_bytes()[42];
+                    let v = BASE64URL
+                        .iter()
+                        .position(|&b| b == last)
+                        .expect("base64url");
+                    format!("{}{}", &good[..42], BASE64URL[(v & !3) | 1] as char)
+                }
+                6 => String::new(),
+                _ => {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(b"input")
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                }
+            };
+            let claims = &mut this.wf.steps[t].claims;
+            let (name, field) = if this.rng.below(2) == 0 {
+                ("inp_hash", &mut claims.inp_hash)
+            } else {
+                ("out_hash", &mut claims.out_hash)
+            };
+            *field = Some(bad.clone());
+            format!("{name} {bad:?}")
+        })
     }
 
     fn ext(&mut self, m: Mutation) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let mut ext = Map::new();
-        if m == Mutation::ExtSize {
-            // Depth at most 5, compact size 4097 to 4100 bytes.
-            let size = 4097 + self.rng.below(4);
-            ext.insert("nest".into(), json!({"a": {"b": {"c": {}}}}));
-            ext.insert("pad".into(), "".into());
-            let base = to_bytes(&ext).len();
-            ext.insert("pad".into(), "x".repeat(size - base).into());
-            self.describe(format!("ext of {size} bytes"));
-        } else {
-            let arrays = self.rng.below(2) == 0;
-            let mut nested = if arrays { json!([]) } else { json!({}) };
-            for _ in 0..4 {
-                nested = if arrays {
-                    json!([nested])
-                } else {
-                    json!({ "n": nested })
-                };
-            }
-            ext.insert("deep".into(), nested);
-            self.describe("ext nested 6 deep");
-        }
-        self.wf.steps[t].claims.ext = Some(ext);
-        self.resign(t);
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let mut ext = Map::new();
+            let what = if m == Mutation::ExtSize {
+                // Depth at most 5, compact size 4097 to 4100 bytes.
+                let size = 4097 + this.rng.below(4);
+                ext.insert("nest".into(), json!({"a": {"b": {"c": {}}}}));
+                ext.insert("pad".into(), "".into());
+                let base = to_bytes(&ext).len();
+                ext.insert("pad".into(), "x".repeat(size - base).into());
+                format!("ext of {size} bytes")
+            } else {
+                let arrays = this.rng.below(2) == 0;
+                let mut nested = if arrays { json!([]) } else { json!({}) };
+                for _ in 0..4 {
+                    nested = if arrays {
+                        json!([nested])
+                    } else {
+                        json!({ "n": nested })
+                    };
+                }
+                ext.insert("deep".into(), nested);
+                "ext nested 6 deep".to_owned()
+            };
+            this.wf.steps[t].claims.ext = Some(ext);
+            what
+        })
     }
 
     fn pol(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let mut payload = self.payload(t);
-        let (variant, pol, decision): (&str, Option<&str>, Option<&str>) = match self.rng.below(6) {
-            0 => ("pol without pol_decision", Some("policy"), None),
-            1 => ("pol_decision without pol", None, Some("approved")),
-            2 => ("pol empty", Some(""), Some("approved")),
-            3 => ("decision approve", Some("policy"), Some("approve")),
-            4 => ("decision APPROVED", Some("policy"), Some("APPROVED")),
-            _ => ("decision empty", Some("policy"), Some("")),
-        };
-        payload.remove("pol");
-        payload.remove("pol_decision");
-        if let Some(p) = pol {
-            payload.insert("pol".into(), p.into());
-        }
-        if let Some(d) = decision {
-            payload.insert("pol_decision".into(), d.into());
-        }
-        self.sign_payload(t, &payload);
-        self.describe(variant);
-        Stage::Step(t)
+        self.edit_payload(|rng, payload| {
+            let (variant, pol, decision) = *rng.pick(&[
+                ("pol without pol_decision", Some("policy"), None),
+                ("pol_decision without pol", None, Some("approved")),
+                ("pol empty", Some(""), Some("approved")),
+                ("decision approve", Some("policy"), Some("approve")),
+                ("decision APPROVED", Some("policy"), Some("APPROVED")),
+                ("decision empty", Some("policy"), Some("")),
+            ]);
+            payload.remove("pol");
+            payload.remove("pol_decision");
+            if let Some(p) = pol {
+                payload.insert("pol".into(), p.into());
+            }
+            if let Some(d) = decision {
+                payload.insert("pol_decision".into(), d.into());
+            }
+            variant.to_owned()
+        })
     }
 
     // --- §6 time, audience, replay ----------------------------------------------------------
 
     fn exp_before_iat(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        // now - leeway < exp <= iat <= now + leeway needs leeway >= 1; raising the leeway only
-        // relaxes the earlier tokens' checks.
-        let leeway = self.wf.policy.leeway_seconds.max(1);
-        self.wf.policy.leeway_seconds = leeway;
-        let claims = &mut self.wf.steps[t].claims;
-        // iat only moves up, which keeps the skew rule with every parent.
-        let iat = claims.iat.max(NOW - leeway + 1);
-        let room = iat - (NOW - leeway + 1);
-        let exp = iat
-            - if self.rng.below(2) == 0 {
+        self.edit_claims(|this, t| {
+            // now - leeway < exp <= iat <= now + leeway needs leeway >= 1; raising the leeway
+            // only relaxes the earlier tokens' checks.
+            let leeway = this.wf.policy.leeway_seconds.max(1);
+            this.wf.policy.leeway_seconds = leeway;
+            // iat only moves up, which keeps the skew rule with every parent.
+            let iat = this.wf.steps[t].claims.iat.max(NOW - leeway + 1);
+            let room = iat - (NOW - leeway + 1);
+            let below = if this.rng.below(2) == 0 {
                 0
             } else {
-                self.rng.next() % (room + 1)
+                this.rng.next() % (room + 1)
             };
-        claims.iat = iat;
-        claims.exp = exp;
-        self.resign(t);
-        self.describe(format!("iat {iat}, exp {exp}, leeway {leeway}"));
-        Stage::Step(t)
+            let exp = iat - below;
+            let claims = &mut this.wf.steps[t].claims;
+            claims.iat = iat;
+            claims.exp = exp;
+            format!("iat {iat}, exp {exp}, leeway {leeway}")
+        })
     }
 
     fn expired(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let (leeway, max_age) = (
-            self.wf.policy.leeway_seconds,
-            self.wf.policy.max_iat_age_seconds,
-        );
-        let iat = self.wf.steps[t].claims.iat;
-        // now - iat <= max_age (max_age >= leeway + 2) and iat < exp <= now - leeway.
-        let now = NOW.max(iat + 1 + leeway);
-        let latest = now - leeway;
-        let exp = if self.rng.below(2) == 0 {
-            latest
-        } else {
-            iat + 1 + self.rng.next() % (latest - iat)
-        };
-        let step = &mut self.wf.steps[t];
-        step.now = now;
-        step.claims.exp = exp;
-        self.resign(t);
-        self.describe(format!("now {now}, exp {exp}, leeway {leeway}"));
-        debug_assert!(now - iat <= max_age);
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let (leeway, max_age) = this.time_limits();
+            let iat = this.wf.steps[t].claims.iat;
+            // now - iat <= max_age (max_age >= leeway + 2) and iat < exp <= now - leeway.
+            let now = NOW.max(iat + 1 + leeway);
+            let latest = now - leeway;
+            let exp = if this.rng.below(2) == 0 {
+                latest
+            } else {
+                iat + 1 + this.rng.next() % (latest - iat)
+            };
+            debug_assert!(now - iat <= max_age);
+            let step = &mut this.wf.steps[t];
+            step.now = now;
+            step.claims.exp = exp;
+            format!("now {now}, exp {exp}, leeway {leeway}")
+        })
     }
 
     fn not_yet_valid(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let iat = NOW + self.wf.policy.leeway_seconds + 1 + self.rng.next() % 3;
-        let claims = &mut self.wf.steps[t].claims;
-        // iat moves up only (the skew rule still holds).
-        claims.iat = claims.iat.max(iat);
-        claims.exp = claims.exp.max(claims.iat + 1);
-        let iat = claims.iat;
-        self.resign(t);
-        self.describe(format!("iat {iat}"));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let iat = NOW + this.wf.policy.leeway_seconds + 1 + this.rng.next() % 3;
+            let claims = &mut this.wf.steps[t].claims;
+            // iat moves up only (the skew rule still holds).
+            claims.iat = claims.iat.max(iat);
+            claims.exp = claims.exp.max(claims.iat + 1);
+            format!("iat {}", claims.iat)
+        })
     }
 
     fn too_old(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let (leeway, max_age) = (
-            self.wf.policy.leeway_seconds,
-            self.wf.policy.max_iat_age_seconds,
-        );
-        let step = &mut self.wf.steps[t];
-        let now = step.claims.iat + max_age + 1 + self.rng.next() % 3;
-        step.now = now;
-        step.claims.exp = step.claims.exp.max(now + 1 - leeway);
-        self.resign(t);
-        self.describe(format!("now {now}"));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let (leeway, max_age) = this.time_limits();
+            let now = this.wf.steps[t].claims.iat + max_age + 1 + this.rng.next() % 3;
+            let step = &mut this.wf.steps[t];
+            step.now = now;
+            // Not expired at the new now.
+            step.claims.exp = step.claims.exp.max(now + 1 - leeway);
+            format!("now {now}")
+        })
     }
 
     fn replay(&mut self) -> Stage {
-        let t = self.target();
-        self.wf.delivery = Delivery::Inline;
+        let t = self.inline_target();
         let again = self.rng.below(t + 1);
         let copy = self.wf.steps[again].clone();
         self.wf.steps.push(copy);
@@ -1331,7 +1339,6 @@ impl Mutator {
 
     fn replay_cache_full(&mut self) -> Stage {
         let mut t = self.target();
-        self.through_ledger();
         if t == 0 {
             t = self.derive_root(0);
         }
@@ -1346,7 +1353,6 @@ impl Mutator {
 
     fn duplicate_jti(&mut self) -> Stage {
         let t = self.target();
-        self.through_ledger();
         let of = self.rng.below(t + 1);
         let mut copy = self.wf.steps[of].clone();
         if self.rng.below(2) == 0 {
@@ -1362,34 +1368,32 @@ impl Mutator {
     }
 
     fn parent_missing(&mut self) -> Stage {
-        let t = self.target();
-        self.through_ledger();
-        let scope = self.wf.steps[t].claims.wid.clone();
-        // A jti held only in another scope, or one nobody holds.
-        let elsewhere: Vec<String> = self.wf.steps[..t]
-            .iter()
-            .filter(|s| s.claims.wid != scope)
-            .map(|s| s.claims.jti.clone())
-            .filter(|j| {
-                self.wf.find(scope.as_deref(), j).is_none() && *j != self.wf.steps[t].claims.jti
-            })
-            .collect();
-        let missing = if !elsewhere.is_empty() && self.rng.below(2) == 0 {
-            self.rng.pick(&elsewhere).clone()
-        } else {
-            self.fresh_uuid()
-        };
-        let par = &mut self.wf.steps[t].claims.par;
-        debug_assert!(!par.contains(&missing));
-        if par.is_empty() {
-            par.push(missing.clone());
-        } else {
-            let k = self.rng.below(par.len());
-            par[k] = missing.clone();
-        }
-        self.resign(t);
-        self.describe(format!("parent {missing} missing"));
-        Stage::Step(t)
+        self.edit_claims(|this, t| {
+            let scope = this.wf.steps[t].claims.wid.clone();
+            // A jti held only in another scope, or one nobody holds.
+            let elsewhere: Vec<String> = this.wf.steps[..t]
+                .iter()
+                .filter(|s| s.claims.wid != scope)
+                .map(|s| s.claims.jti.clone())
+                .filter(|j| {
+                    this.wf.find(scope.as_deref(), j).is_none() && *j != this.wf.steps[t].claims.jti
+                })
+                .collect();
+            let missing = if !elsewhere.is_empty() && this.rng.below(2) == 0 {
+                this.rng.pick(&elsewhere).clone()
+            } else {
+                this.fresh_uuid()
+            };
+            let par = &mut this.wf.steps[t].claims.par;
+            debug_assert!(!par.contains(&missing));
+            if par.is_empty() {
+                par.push(missing.clone());
+            } else {
+                let k = this.rng.below(par.len());
+                par[k] = missing.clone();
+            }
+            format!("parent {missing} missing")
+        })
     }
 
     fn temporal_order(&mut self) -> Stage {
@@ -1407,7 +1411,6 @@ impl Mutator {
             self.describe(format!("step {t} of {}", self.wf.steps.len()));
             self.keep_through(t)
         };
-        self.through_ledger();
         let (skew, max_age) = (
             self.wf.policy.dag.skew_seconds,
             self.wf.policy.max_iat_age_seconds,
@@ -1438,7 +1441,6 @@ impl Mutator {
 
     fn cycle(&mut self) -> Stage {
         let j = self.target();
-        self.through_ledger();
         self.wf.policy.dag.mode = DagMode::Partial;
         let iat = self.wf.steps[j].claims.iat;
         let x = self.fresh_uuid();
@@ -1458,7 +1460,6 @@ impl Mutator {
 
     fn ancestor_budget(&mut self) -> Stage {
         let j = self.target();
-        self.through_ledger();
         let budget = 1 + self.rng.below(3);
         self.wf.policy.dag.mode = DagMode::Partial;
         self.wf.policy.dag.ancestor_budget = budget;
@@ -1485,7 +1486,6 @@ impl Mutator {
 
     fn parent_policy(&mut self) -> Stage {
         let j = self.target();
-        self.through_ledger();
         let decision = if self.rng.below(2) == 0 {
             PolicyDecision::Rejected
         } else {
@@ -1509,7 +1509,6 @@ impl Mutator {
 
     fn ledger_file(&mut self, m: Mutation) -> Stage {
         let t = self.target();
-        self.wf.delivery = Delivery::Ledger(LedgerKind::File);
         let n = t + 1;
         let tamper = if m == Mutation::LedgerDuplicate {
             Tamper::DuplicateEntry {
@@ -1537,8 +1536,7 @@ impl Mutator {
     }
 
     fn http(&mut self, m: Mutation) -> Stage {
-        let t = self.target();
-        self.wf.delivery = Delivery::Inline;
+        let t = self.inline_target();
         let value = self.wf.field_lines(t).join(", ");
         let (variant, lines) = if m == Mutation::HttpTooLarge {
             let pad = " ".repeat((DEFAULT_MAX_FIELD_BYTES + 1).saturating_sub(value.len()));

@@ -172,3 +172,26 @@ fn generators_reach_every_documented_boundary_and_shape() {
     let missing: Vec<&&str> = expected.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
+
+#[test]
+fn mutated_cases_are_presented_through_every_delivery() {
+    use wimse_ect::testing::{Delivery, LedgerKind, Mutation, case};
+    let mut runner = TestRunner::deterministic();
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        let c = case(Mutation::ClaimType)
+            .new_tree(&mut runner)
+            .expect("a value")
+            .current();
+        seen.insert(format!("{:?}", c.workflow.delivery));
+    }
+    let all: BTreeSet<String> = [
+        Delivery::Inline,
+        Delivery::Ledger(LedgerKind::Memory),
+        Delivery::Ledger(LedgerKind::File),
+    ]
+    .iter()
+    .map(|d| format!("{d:?}"))
+    .collect();
+    assert_eq!(seen, all);
+}
