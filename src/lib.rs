@@ -44,9 +44,13 @@ pub mod audit;
 mod builder;
 pub mod claims;
 pub mod cli;
+pub mod conformance;
 pub mod dag;
 pub mod dot;
 mod error;
+// Temporary directories and signature encodings: used by the conformance runner, public
+// through `testing`.
+mod fixtures;
 pub mod header;
 pub mod http;
 mod json;

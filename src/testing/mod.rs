@@ -28,13 +28,12 @@
 //! Everything is deterministic given the strategy's random values: fixed keys ([`agent_key`]),
 //! RFC 6979 signatures, a fixed [`NOW`]. Nothing here reads a clock.
 
-mod fixtures;
 mod json;
 mod mutation;
 mod run;
 mod workflow;
 
-pub use fixtures::{P256_ORDER, TempDir, der_signature};
+pub use crate::fixtures::{P256_ORDER, TempDir, der_signature};
 pub use json::{render_json, with_raw_member};
 pub use mutation::{Case, Expected, Mutation, Tamper, case};
 pub use run::{AcceptedStep, Rejection, RunReport, Stage};

@@ -13,7 +13,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::fixtures::{P256_ORDER, der_signature};
+use crate::fixtures::{P256_ORDER, der_signature};
 use super::json::{Rng, with_raw_member};
 use super::run::Stage;
 use super::workflow::{Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig};

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::fixtures::TempDir;
+use crate::fixtures::TempDir;
 use super::workflow::{Delivery, LedgerKind, Step, Workflow};
 use crate::audit::AuditReport;
 use crate::claims::Claims;

@@ -1,5 +1,5 @@
-//! Small fixtures shared by the generators and by test suites: temporary directories and raw
-//! signature encodings.
+//! Small fixtures shared by the vector generator, the conformance runner, the `testing`
+//! generators and test suites: temporary directories and raw signature encodings.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,190 @@
+//! Spec vectors and the conformance harness.
+//!
+//! * [`vector`]: the file format of `vectors/*.json` (JSON Schema in `vectors/schema.json`,
+//!   generated from these types) and the harness protocol lines.
+//! * [`generate`] / [`export`] / [`check`]: the deterministic generator behind
+//!   `ect vectors export|check`.
+//! * [`reference`]: this crate's answer to a case.
+//! * [`harness`]: runs every vector against the reference or an external implementation
+//!   (`ect conformance`) and renders the results.
+
+mod areas;
+pub mod build;
+pub mod harness;
+pub mod reference;
+pub mod vector;
+
+use std::path::Path;
+
+pub use build::generate;
+
+/// Every flag a vector may carry, with its explanation (the `notes` of the files).
+pub const NOTES: &[(&str, &str)] = &[
+    (
+        "NonCanonicalBase64",
+        "A base64url segment whose last character has non-zero unused bits. RFC 4648 allows a \
+         decoder to reject it; the reference rejects (jws.base64).",
+    ),
+    (
+        "DuplicateMember",
+        "A JSON member name appears twice. RFC 7515 §4 allows rejecting or taking the last \
+         value; the reference rejects (jws.duplicate_member).",
+    ),
+    (
+        "TypCase",
+        "typ in another letter case. Media types are case-insensitive (RFC 2045); the \
+         reference accepts, the draft authors' code compares exactly.",
+    ),
+    (
+        "Draft01Typ",
+        "typ exec+jwt, the draft-01 value. The reference (profile draft-00) rejects; the \
+         draft authors' later code accepts both.",
+    ),
+    (
+        "HighS",
+        "An ECDSA signature with s > n/2. Valid ECDSA (RFC 7518 does not require low-S); the \
+         reference accepts.",
+    ),
+    (
+        "UppercaseUuid",
+        "A UUID in upper-case hex. RFC 9562 says parsers accept either case; the reference \
+         accepts and compares identifiers as exact strings.",
+    ),
+    (
+        "DuplicateParent",
+        "par lists the same parent twice. The reference rejects (claims.par).",
+    ),
+    (
+        "LegacyHashPrefix",
+        "inp_hash/out_hash in the algorithm-prefixed form (sha-256:...) of pre-submission \
+         text; invalid in draft-00.",
+    ),
+    (
+        "ExtLimits",
+        "ext over 4096 bytes or deeper than 5: SHOULD in draft-00, MUST in draft-01; the \
+         reference rejects.",
+    ),
+    (
+        "FractionalNumericDate",
+        "iat/exp with a fraction or in exponent syntax. RFC 7519 allows fractions; the \
+         reference rejects (claims.type, ECT-TIME-5).",
+    ),
+    (
+        "PartialMode",
+        "The verifier runs in partial DAG mode (SPEC.md §6.3): missing parents are accepted and \
+         listed, never reported as verified.",
+    ),
+    (
+        "LedgerFormat",
+        "Uses this crate's ledger file format (README, Ledger entries); an implementation with \
+         another format answers skip.",
+    ),
+    (
+        "KnownAnswer",
+        "A value fixed by SPEC.md or the draft (hash known answers).",
+    ),
+    (
+        "Boundary",
+        "Exactly at, or one unit beyond, a numeric limit.",
+    ),
+];
+
+/// The vector files: name (without `.json`), description, and the vectors in order. Append new
+/// files at the end and new vectors at the end of their file: numbering (`tcId`) follows this
+/// order.
+#[allow(clippy::type_complexity)]
+pub(crate) fn files() -> Vec<(&'static str, &'static str, fn() -> Vec<build::V>)> {
+    vec![
+        ("jws", "Compact serialization (SPEC.md §2): size, segments, base64url, JSON, duplicate members.", areas::jws::vectors),
+        ("header", "JOSE header (SPEC.md §3): typ, alg, crit, kid, key-locating parameters.", areas::header::vectors),
+        ("signature", "Key resolution and signatures (SPEC.md §4): kid, issuer binding, signature encoding and verification.", areas::signature::vectors),
+        ("keys", "Trusted key sets (ECT-KEY-3): what a verifier refuses to load.", areas::keys::vectors),
+        ("claims", "Claims (SPEC.md §5): presence, types, values, limits.", areas::claims::vectors),
+        ("time", "Time and audience (SPEC.md §6): exp, iat, leeway, maximum age, aud.", areas::time::vectors),
+        ("replay", "Replay (ECT-RPL-1).", areas::replay::vectors),
+        ("dag", "DAG validation (SPEC.md §7) against stores and ledgers.", areas::dag::vectors),
+        ("ledger", "Audit ledger files (SPEC.md §8): hash chain and duplicates.", areas::ledger::vectors),
+        ("http", "The Execution-Context header field (SPEC.md §9).", areas::http::vectors),
+        ("known-answers", "Values fixed by SPEC.md: hash known answers.", areas::known_answers::vectors),
+    ]
+}
+
+/// The JSON Schema of a vector file, as committed in `vectors/schema.json`.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(vector::VectorFile);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n"
+}
+
+/// Every file `ect vectors export` writes: `(relative path, content)`.
+pub fn rendered() -> Result<Vec<(String, String)>, String> {
+    let files = generate()?;
+    let mut out = Vec::new();
+    let mut readme = String::from(
+        "# Vectors\n\nGenerated by `ect vectors export` (do not edit; `ect vectors check` fails \
+         when these files differ from a fresh generation). Format: `schema.json`; harness: \
+         `ect conformance --impl CMD` (see the repository README). One line per vector.\n\n\
+         | id | tcId | rules | result | code | description |\n|---|---|---|---|---|---|\n",
+    );
+    for (name, file) in &files {
+        for v in &file.vectors {
+            readme.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                v.id,
+                v.tc_id,
+                v.rules.join(", "),
+                serde_json::to_value(v.result).expect("serializes").as_str().unwrap_or(""),
+                v.code.as_deref().map(|c| format!("`{c}`")).unwrap_or_default(),
+                v.description.replace('|', "\\|"),
+            ));
+        }
+        let text = serde_json::to_string_pretty(file).expect("a vector file serializes") + "\n";
+        out.push((name.clone(), text));
+    }
+    out.push(("schema.json".into(), schema()));
+    out.push(("README.md".into(), readme));
+    Ok(out)
+}
+
+/// Writes the vector files into `dir` (created if needed). Returns the number of vectors.
+pub fn export(dir: &Path) -> Result<usize, String> {
+    let files = rendered()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, text) in &files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(count(&files))
+}
+
+fn count(files: &[(String, String)]) -> usize {
+    files
+        .iter()
+        .filter_map(|(_, text)| serde_json::from_str::<vector::VectorFile>(text).ok())
+        .map(|f| f.vectors.len())
+        .sum()
+}
+
+/// Compares `dir` with a fresh generation: the names of files that differ, are missing, or
+/// are extra (`.json` and `README.md` only). Empty when up to date.
+pub fn check(dir: &Path) -> Result<Vec<String>, String> {
+    let files = rendered()?;
+    let mut differ = Vec::new();
+    for (name, text) in &files {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(on_disk) if on_disk == *text => {}
+            Ok(_) => differ.push(format!("{name} differs")),
+            Err(_) => differ.push(format!("{name} is missing")),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = files.iter().any(|(n, _)| *n == name);
+            if !ours && (name.ends_with(".json") || name == "README.md") {
+                differ.push(format!("{name} is not generated"));
+            }
+        }
+    }
+    differ.sort();
+    Ok(differ)
+}
