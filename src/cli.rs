@@ -149,6 +149,58 @@ enum Command {
     Demo,
     /// Print the table of rule ids and error codes (the content of CODES.md).
     Codes,
+    /// Generate the spec vectors, or check the committed ones.
+    Vectors {
+        #[command(subcommand)]
+        command: VectorsCommand,
+    },
+    /// Run every vector against the reference implementation or, with --impl, against an
+    /// external one speaking the JSON-lines protocol; exit 0 when nothing failed, 1 otherwise.
+    Conformance {
+        /// The vectors directory.
+        #[arg(long, default_value = "vectors")]
+        vectors: PathBuf,
+        /// The implementation's command, run with `sh -c`; without it, the reference.
+        #[arg(long = "impl")]
+        implementation: Option<String>,
+        /// Expected failures `{"xfails": {"<id>": "<reason>"}}`; strict: a listed vector that
+        /// passes fails the run.
+        #[arg(long)]
+        xfails: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Seconds to wait for each answer of an external implementation.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum VectorsCommand {
+    /// Write the vector files, their schema and README into DIR (exit 0).
+    Export {
+        /// The directory.
+        #[arg(long, default_value = "vectors")]
+        out: PathBuf,
+    },
+    /// Compare DIR with a fresh generation; exit 1 listing the differences, 0 when identical.
+    Check {
+        /// The directory.
+        #[arg(long, default_value = "vectors")]
+        dir: PathBuf,
+    },
+}
+
+/// Output format of `ect conformance`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// A per-rule table, the failures, and the summary line `N passed, N failed`.
+    Table,
+    /// One JSON document.
+    Json,
+    /// A Markdown results matrix by rule.
+    Markdown,
 }
 
 #[derive(Subcommand, Debug)]
@@ -414,6 +466,21 @@ where
             .write_all(crate::rules::markdown().as_bytes())
             .map(|()| EXIT_OK)
             .map_err(io_error),
+        Command::Vectors { command } => vectors(command, out),
+        Command::Conformance {
+            vectors,
+            implementation,
+            xfails,
+            format,
+            timeout,
+        } => conformance(
+            &vectors,
+            implementation.as_deref(),
+            xfails.as_deref(),
+            format,
+            timeout,
+            out,
+        ),
     };
     match result {
         Ok(status) => status,
@@ -422,6 +489,70 @@ where
             EXIT_USAGE
         }
     }
+}
+
+/// `ect vectors export|check`.
+fn vectors(command: VectorsCommand, out: &mut dyn Write) -> Result<u8, ConfigError> {
+    match command {
+        VectorsCommand::Export { out: dir } => {
+            let n = crate::conformance::export(&dir).map_err(ConfigError::new)?;
+            writeln!(out, "wrote {n} vectors to {}", dir.display()).map_err(io_error)?;
+            Ok(EXIT_OK)
+        }
+        VectorsCommand::Check { dir } => {
+            let differences = crate::conformance::check(&dir).map_err(ConfigError::new)?;
+            for d in &differences {
+                writeln!(out, "{}: {d}", dir.display()).map_err(io_error)?;
+            }
+            if differences.is_empty() {
+                writeln!(out, "{}: up to date", dir.display()).map_err(io_error)?;
+                Ok(EXIT_OK)
+            } else {
+                writeln!(out, "run `ect vectors export --out {}`", dir.display())
+                    .map_err(io_error)?;
+                Ok(EXIT_INVALID)
+            }
+        }
+    }
+}
+
+/// `ect conformance`.
+fn conformance(
+    dir: &Path,
+    implementation: Option<&str>,
+    xfails: Option<&Path>,
+    format: ReportFormat,
+    timeout: f64,
+    out: &mut dyn Write,
+) -> Result<u8, ConfigError> {
+    use crate::conformance::harness::{self, External, Reference, Xfails};
+    let vectors = harness::load(dir).map_err(ConfigError::new)?;
+    if vectors.is_empty() {
+        return Err(ConfigError::new(format!("no vectors in {}", dir.display())));
+    }
+    let xfails = match xfails {
+        Some(path) => Xfails::load(path).map_err(ConfigError::new)?,
+        None => Xfails::default(),
+    };
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return Err(ConfigError::new("--timeout must be a positive number of seconds"));
+    }
+    let report = match implementation {
+        Some(cmd) => harness::run(
+            &vectors,
+            &mut External::new(cmd, std::time::Duration::from_secs_f64(timeout)),
+            &xfails,
+        ),
+        None => harness::run(&vectors, &mut Reference, &xfails),
+    };
+    let format = match format {
+        ReportFormat::Table => harness::Format::Table,
+        ReportFormat::Json => harness::Format::Json,
+        ReportFormat::Markdown => harness::Format::Markdown,
+    };
+    out.write_all(harness::render(&report, format).as_bytes())
+        .map_err(io_error)?;
+    Ok(if report.failed() == 0 { EXIT_OK } else { EXIT_INVALID })
 }
 
 fn io_error(e: std::io::Error) -> ConfigError {

@@ -53,6 +53,7 @@ impl TempDir {
     }
 
     /// Like [`TempDir::try_new`], for tests.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     ///
     /// # Panics
     ///
@@ -62,6 +63,7 @@ impl TempDir {
     }
 
     /// The directory.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn path(&self) -> &Path {
         &self.0
     }
