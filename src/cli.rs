@@ -535,7 +535,9 @@ fn conformance(
         None => Xfails::default(),
     };
     if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(ConfigError::new("--timeout must be a positive number of seconds"));
+        return Err(ConfigError::new(
+            "--timeout must be a positive number of seconds",
+        ));
     }
     let report = match implementation {
         Some(cmd) => harness::run(
@@ -552,7 +554,11 @@ fn conformance(
     };
     out.write_all(harness::render(&report, format).as_bytes())
         .map_err(io_error)?;
-    Ok(if report.failed() == 0 { EXIT_OK } else { EXIT_INVALID })
+    Ok(if report.failed() == 0 {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    })
 }
 
 fn io_error(e: std::io::Error) -> ConfigError {

@@ -22,7 +22,7 @@ import json
 import math
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from cryptography.exceptions import InvalidSignature
@@ -278,7 +278,7 @@ class StrictJsonParser:
                 raise JsonSyntaxError("control character in string")
             self.i += 1
             e = self._peek()
-            if e in _SIMPLE_ESCAPES and e != "":
+            if e in _SIMPLE_ESCAPES:
                 parts.append(_SIMPLE_ESCAPES[e])
                 self.i += 1
             elif e == "u":
@@ -318,7 +318,7 @@ class StrictJsonParser:
             raise JsonSyntaxError("invalid number")
         if first == "0":
             self.i += 1
-            if "0" <= self._peek() <= "9" and self._peek() != "":
+            if "0" <= self._peek() <= "9":
                 raise JsonSyntaxError("invalid number: leading zero")
         else:
             self._digits()
@@ -328,10 +328,10 @@ class StrictJsonParser:
             is_float = True
             if self._digits() == 0:
                 raise JsonSyntaxError("invalid number")
-        if self._peek() in ("e", "E") and self._peek() != "":
+        if self._peek() in ("e", "E"):
             self.i += 1
             is_float = True
-            if self._peek() in ("+", "-") and self._peek() != "":
+            if self._peek() in ("+", "-"):
                 self.i += 1
             if self._digits() == 0:
                 raise JsonSyntaxError("invalid number")
@@ -392,6 +392,7 @@ def serde_string(text: str) -> str:
     BS/HT/LF/FF/CR, other C0 controls as ``\\u00xx`` (lower-case hex); nothing else escaped."""
 
     def escape(m: re.Match[str]) -> str:
+        """The escape of one character."""
         c = m.group()
         return _SERDE_SHORT_ESCAPES.get(c) or f"\\u{ord(c):04x}"
 
@@ -449,12 +450,21 @@ def serde_compact(value: Any) -> str:
 
 
 def json_container_depth(value: Any) -> int:
-    """Nesting depth: each object or array counts one, scalars nothing."""
-    if isinstance(value, dict):
-        return 1 + max((json_container_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((json_container_depth(v) for v in value), default=0)
-    return 0
+    """Nesting depth: each object or array counts one, scalars nothing (iterative, so any
+    depth Python's own ``json`` module produced is measured without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,11 +486,12 @@ def _key_invalid(why: str) -> EctError:
 
 
 def _jwk_text(jwk: dict[str, Any], name: str) -> Optional[str]:
-    """An optional string member of a JWK; present with another type is an error."""
-    value = jwk.get(name)
-    if value is not None and not isinstance(value, str):
-        raise _key_invalid(f"`{name}` must be a string")
-    if name in jwk and value is None:
+    """An optional string member of a JWK: absent is ``None``; any other type (``null``
+    included) is an error."""
+    if name not in jwk:
+        return None
+    value = jwk[name]
+    if not isinstance(value, str):
         raise _key_invalid(f"`{name}` must be a string")
     return value
 
@@ -580,6 +591,7 @@ class Settings:
         base = Settings()
 
         def num(name: str) -> int:
+            """An integer setting, or its default."""
             value = raw.get(name, getattr(base, name))
             return value if isinstance(value, int) and not isinstance(value, bool) else getattr(base, name)
 
@@ -800,6 +812,14 @@ def _string_claim(payload: dict[str, Any], name: str) -> Optional[str]:
     return value
 
 
+def _required_string(payload: dict[str, Any], name: str) -> str:
+    """A required string claim (present: ECT-CLM-1 ran first)."""
+    value = payload[name]
+    if not isinstance(value, str):
+        raise _type_error(name)
+    return value
+
+
 def _string_array(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _type_error(name)
@@ -820,7 +840,7 @@ def ect_time_5_numeric_date(payload: dict[str, Any], name: str) -> int:
 
 def ect_clm_2_types(payload: dict[str, Any]) -> Claims:
     """ECT-CLM-2 (with ECT-TIME-5): JSON types, in claim order."""
-    iss = _string_claim(payload, "iss")
+    iss = _required_string(payload, "iss")
     aud_raw = payload["aud"]
     if isinstance(aud_raw, str):
         aud, aud_is_array = [aud_raw], False
@@ -828,8 +848,8 @@ def ect_clm_2_types(payload: dict[str, Any]) -> Claims:
         aud, aud_is_array = _string_array(aud_raw, "aud"), True
     iat = ect_time_5_numeric_date(payload, "iat")
     exp = ect_time_5_numeric_date(payload, "exp")
-    jti = _string_claim(payload, "jti")
-    exec_act = _string_claim(payload, "exec_act")
+    jti = _required_string(payload, "jti")
+    exec_act = _required_string(payload, "exec_act")
     par = _string_array(payload["par"], "par")
     wid, inp_hash, out_hash = (_string_claim(payload, n) for n in OPTIONAL_STRING_CLAIMS)
     ext = payload.get("ext")
@@ -837,7 +857,6 @@ def ect_clm_2_types(payload: dict[str, Any]) -> Claims:
         raise _type_error("ext")
     pol = _string_claim(payload, "pol")
     pol_decision = _string_claim(payload, "pol_decision")
-    assert iss is not None and jti is not None and exec_act is not None  # required (CLM-1)
     return Claims(
         iss=iss, aud=aud, aud_is_array=aud_is_array, iat=iat, exp=exp, jti=jti, exec_act=exec_act,
         par=par, wid=wid, inp_hash=inp_hash, out_hash=out_hash, ext=ext, pol=pol,
@@ -1427,13 +1446,17 @@ def answer_line(line: str) -> dict[str, Any]:
     return answer(case)
 
 
-def main(stdin: Iterable[str] = sys.stdin) -> int:
-    """Answers every non-blank line of stdin, one line each, flushed."""
-    for line in stdin:
+def main() -> int:
+    """Answers every non-blank line of stdin, one ASCII JSON line each, flushed.
+
+    Lines are split on LF only and decoded as UTF-8 whatever the locale."""
+    out = sys.stdout.buffer
+    for raw in sys.stdin.buffer:
+        line = raw.decode("utf-8", errors="surrogateescape")
         if not line.strip():
             continue
-        sys.stdout.write(json.dumps(answer_line(line), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+        out.write(json.dumps(answer_line(line)).encode("ascii") + b"\n")
+        out.flush()
     return 0
 
 

@@ -270,9 +270,7 @@ impl V {
 fn intermediate(token: &str) -> Option<Intermediate> {
     let (signing_input, _) = token.rsplit_once('.')?;
     let (h, p) = signing_input.split_once('.')?;
-    let text = |seg: &str| {
-        b64_decode(seg.as_bytes()).and_then(|b| String::from_utf8(b).ok())
-    };
+    let text = |seg: &str| b64_decode(seg.as_bytes()).and_then(|b| String::from_utf8(b).ok());
     Some(Intermediate {
         signing_input: signing_input.to_owned(),
         header: text(h),
@@ -288,7 +286,9 @@ fn finish(v: V, tc_id: u32) -> Result<Vector, String> {
         _ => Verdict::Invalid,
     };
     let wanted = match v.result {
-        Verdict::Acceptable => v.reference.ok_or(format!("{}: acceptable without reference", v.id))?,
+        Verdict::Acceptable => v
+            .reference
+            .ok_or(format!("{}: acceptable without reference", v.id))?,
         other => other,
     };
     if got != wanted || (got == Verdict::Invalid && outcome.code() != v.code.as_deref()) {

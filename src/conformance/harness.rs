@@ -41,7 +41,8 @@ pub fn load(dir: &Path) -> Result<Vec<Loaded>, String> {
     let mut out = Vec::new();
     for name in names {
         let path = dir.join(&name);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: VectorFile =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         out.extend(file.vectors.into_iter().map(|vector| Loaded {
@@ -132,11 +133,7 @@ impl External {
     fn stop(&mut self) -> Option<String> {
         let mut running = self.running.take()?;
         let _ = running.child.kill();
-        running
-            .child
-            .wait()
-            .ok()
-            .map(|status| status.to_string())
+        running.child.wait().ok().map(|status| status.to_string())
     }
 }
 
@@ -167,7 +164,10 @@ impl Implementation for External {
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.stop();
-                Err(format!("no answer within {} s (restarted)", timeout.as_secs_f64()))
+                Err(format!(
+                    "no answer within {} s (restarted)",
+                    timeout.as_secs_f64()
+                ))
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.stop().unwrap_or_default();
@@ -191,8 +191,7 @@ pub struct Xfails(pub BTreeMap<String, String>);
 impl Xfails {
     /// Reads `{"xfails": {"<id>": "<reason>", ...}}`.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let value: Value =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let map = value
@@ -340,9 +339,9 @@ pub fn run(vectors: &[Loaded], imp: &mut dyn Implementation, xfails: &Xfails) ->
         };
         let status = match (status, xfails.0.get(&v.id)) {
             (Status::Fail(_), Some(reason)) => Status::XFail(reason.clone()),
-            (Status::Pass(_), Some(reason)) => {
-                Status::Fail(format!("unexpected pass (listed as expected failure: {reason})"))
-            }
+            (Status::Pass(_), Some(reason)) => Status::Fail(format!(
+                "unexpected pass (listed as expected failure: {reason})"
+            )),
             (status, _) => status,
         };
         report.cases.push(CaseResult {
@@ -457,7 +456,10 @@ fn render_json(report: &Report) -> String {
         .by_rule()
         .into_iter()
         .map(|(r, [p, f, s, x])| {
-            (r, json!({"passed": p, "failed": f, "skipped": s, "xfail": x}))
+            (
+                r,
+                json!({"passed": p, "failed": f, "skipped": s, "xfail": x}),
+            )
         })
         .collect();
     let doc = json!({

@@ -87,6 +87,24 @@ pub const NOTES: &[(&str, &str)] = &[
         "Boundary",
         "Exactly at, or one unit beyond, a numeric limit.",
     ),
+    (
+        "TrailingWhitespace",
+        "JSON whitespace after the header or payload object. RFC 8259 makes it part of the JSON \
+         text; SPEC.md forbids trailing bytes without saying whether whitespace counts. The \
+         reference accepts (jws.json otherwise).",
+    ),
+    (
+        "LazyCycleWalk",
+        "A chain longer than the ancestor budget. The reference walks ancestors only when a \
+         stored token names the new one as a parent (README, Decisions) and accepts; an \
+         implementation that walks on every append rejects with dag.budget. Both are safe.",
+    ),
+    (
+        "NegativeZero",
+        "iat written as -0. The reference reads it as a float and rejects it as claims.type \
+         (ECT-TIME-5); a parser that reads the integer 0 rejects the token too, with \
+         time.too_old.",
+    ),
 ];
 
 /// The vector files: name (without `.json`), description, and the vectors in order. Append new
@@ -95,17 +113,57 @@ pub const NOTES: &[(&str, &str)] = &[
 #[allow(clippy::type_complexity)]
 pub(crate) fn files() -> Vec<(&'static str, &'static str, fn() -> Vec<build::V>)> {
     vec![
-        ("jws", "Compact serialization (SPEC.md §2): size, segments, base64url, JSON, duplicate members.", areas::jws::vectors),
-        ("header", "JOSE header (SPEC.md §3): typ, alg, crit, kid, key-locating parameters.", areas::header::vectors),
-        ("signature", "Key resolution and signatures (SPEC.md §4): kid, issuer binding, signature encoding and verification.", areas::signature::vectors),
-        ("keys", "Trusted key sets (ECT-KEY-3): what a verifier refuses to load.", areas::keys::vectors),
-        ("claims", "Claims (SPEC.md §5): presence, types, values, limits.", areas::claims::vectors),
-        ("time", "Time and audience (SPEC.md §6): exp, iat, leeway, maximum age, aud.", areas::time::vectors),
+        (
+            "jws",
+            "Compact serialization (SPEC.md §2): size, segments, base64url, JSON, duplicate members.",
+            areas::jws::vectors,
+        ),
+        (
+            "header",
+            "JOSE header (SPEC.md §3): typ, alg, crit, kid, key-locating parameters.",
+            areas::header::vectors,
+        ),
+        (
+            "signature",
+            "Key resolution and signatures (SPEC.md §4): kid, issuer binding, signature encoding and verification.",
+            areas::signature::vectors,
+        ),
+        (
+            "keys",
+            "Trusted key sets (ECT-KEY-3): what a verifier refuses to load.",
+            areas::keys::vectors,
+        ),
+        (
+            "claims",
+            "Claims (SPEC.md §5): presence, types, values, limits.",
+            areas::claims::vectors,
+        ),
+        (
+            "time",
+            "Time and audience (SPEC.md §6): exp, iat, leeway, maximum age, aud.",
+            areas::time::vectors,
+        ),
         ("replay", "Replay (ECT-RPL-1).", areas::replay::vectors),
-        ("dag", "DAG validation (SPEC.md §7) against stores and ledgers.", areas::dag::vectors),
-        ("ledger", "Audit ledger files (SPEC.md §8): hash chain and duplicates.", areas::ledger::vectors),
-        ("http", "The Execution-Context header field (SPEC.md §9).", areas::http::vectors),
-        ("known-answers", "Values fixed by SPEC.md: hash known answers.", areas::known_answers::vectors),
+        (
+            "dag",
+            "DAG validation (SPEC.md §7) against stores and ledgers.",
+            areas::dag::vectors,
+        ),
+        (
+            "ledger",
+            "Audit ledger files (SPEC.md §8): hash chain and duplicates.",
+            areas::ledger::vectors,
+        ),
+        (
+            "http",
+            "The Execution-Context header field (SPEC.md §9).",
+            areas::http::vectors,
+        ),
+        (
+            "known-answers",
+            "Values fixed by SPEC.md: hash known answers.",
+            areas::known_answers::vectors,
+        ),
     ]
 }
 
@@ -132,8 +190,14 @@ pub fn rendered() -> Result<Vec<(String, String)>, String> {
                 v.id,
                 v.tc_id,
                 v.rules.join(", "),
-                serde_json::to_value(v.result).expect("serializes").as_str().unwrap_or(""),
-                v.code.as_deref().map(|c| format!("`{c}`")).unwrap_or_default(),
+                serde_json::to_value(v.result)
+                    .expect("serializes")
+                    .as_str()
+                    .unwrap_or(""),
+                v.code
+                    .as_deref()
+                    .map(|c| format!("`{c}`"))
+                    .unwrap_or_default(),
                 v.description.replace('|', "\\|"),
             ));
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use super::vector::{AnswerResult, Case, DagModeSetting, Kind, Mode, Settings};
-use crate::dag::DagMode;
 use crate::claims::Claims;
+use crate::dag::DagMode;
 use crate::error::Error;
 use crate::fixtures::TempDir;
 use crate::http::parse_field_values;
@@ -85,21 +85,29 @@ pub fn evaluate(case: &Case) -> Result<Outcome, String> {
         }),
         Kind::Http => {
             let lines = case.field_lines.iter().map(|l| l.as_bytes());
-            Ok(match parse_field_values(lines, case.settings.max_field_bytes) {
-                Ok(tokens) => Outcome {
-                    tokens: Some(tokens),
-                    ..Outcome::accepted()
+            Ok(
+                match parse_field_values(lines, case.settings.max_field_bytes) {
+                    Ok(tokens) => Outcome {
+                        tokens: Some(tokens),
+                        ..Outcome::accepted()
+                    },
+                    Err(e) => Outcome::rejected(e),
                 },
-                Err(e) => Outcome::rejected(e),
-            })
+            )
         }
         Kind::Ledger => {
-            let text = case.ledger.as_deref().ok_or("a ledger case without `ledger`")?;
+            let text = case
+                .ledger
+                .as_deref()
+                .ok_or("a ledger case without `ledger`")?;
             read_ledger(text.as_bytes())
         }
         Kind::Token => {
             let keys = keys.map_err(|e| format!("the trusted key set does not load: {e}"))?;
-            let token = case.token.as_deref().ok_or("a token case without `token`")?;
+            let token = case
+                .token
+                .as_deref()
+                .ok_or("a token case without `token`")?;
             verify_token(case, keys, token)
         }
     }
@@ -136,7 +144,9 @@ fn verify_token(case: &Case, keys: KeySet, token: &str) -> Result<Outcome, Strin
         Mode::Ledger => {
             let ledger = MemoryLedger::new();
             for (i, t) in case.before.iter().enumerate() {
-                verifier.accept(t, s.now, &ledger).map_err(|e| setup(i, e))?;
+                verifier
+                    .accept(t, s.now, &ledger)
+                    .map_err(|e| setup(i, e))?;
             }
             verifier
                 .accept(token, s.now, &ledger)

@@ -13,13 +13,13 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::fixtures::{P256_ORDER, der_signature};
 use super::json::{Rng, with_raw_member};
 use super::run::Stage;
 use super::workflow::{Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig};
 use super::{AUDIENCE, NOW, agent_iss, agent_key, attacker_key, to_bytes, uuid};
 use crate::claims::{Audience, PolicyClaims, PolicyDecision, sha256_b64url};
 use crate::dag::DagMode;
+use crate::fixtures::{P256_ORDER, der_signature};
 use crate::http::DEFAULT_MAX_FIELD_BYTES;
 use crate::jws::{b64_decode, b64_encode, sign_raw};
 use crate::ledger::RawEntry;

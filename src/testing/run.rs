@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::fixtures::TempDir;
 use super::workflow::{Delivery, LedgerKind, Step, Workflow};
 use crate::audit::AuditReport;
 use crate::claims::Claims;
 use crate::dag::DagOutcome;
 use crate::error::Error;
+use crate::fixtures::TempDir;
 use crate::http::{DEFAULT_MAX_FIELD_BYTES, parse_field_values};
 use crate::keys::KeySet;
 use crate::ledger::{ChainHash, FileLedger, Ledger, MemoryLedger};
