@@ -1322,3 +1322,88 @@ fn demo_prints_the_dag_and_ledger_steps() {
     // Deterministic: fixed keys, RFC 6979 signatures, fixed times.
     assert_eq!(ect(&["demo"], None, &[]).stdout, text.into_bytes());
 }
+
+// ---------------------------------------------------------------------------------------------
+// ect vectors, ect conformance
+// ---------------------------------------------------------------------------------------------
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn vectors_export_then_check_then_a_change_is_found() {
+    let dir = Dir::new("vectors");
+    let out = dir.path("v");
+    let o = ect(&["vectors", "export", "--out", &out], None, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("wrote "));
+    let o = ect(&["vectors", "check", "--dir", &out], None, &[]);
+    assert_eq!(
+        (o.status.code(), stdout(&o)),
+        (Some(0), format!("{out}: up to date\n"))
+    );
+    // One byte changed in one file, one extra file: both reported, exit 1.
+    let time = Path::new(&out).join("time.json");
+    let text = std::fs::read_to_string(&time)
+        .unwrap()
+        .replacen("exp", "exq", 1);
+    std::fs::write(&time, text).unwrap();
+    std::fs::write(Path::new(&out).join("extra.json"), "{}").unwrap();
+    let o = ect(&["vectors", "check", "--dir", &out], None, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("extra.json is not generated"), "{text}");
+    assert!(text.contains("time.json differs"), "{text}");
+}
+
+#[test]
+fn conformance_of_the_reference_over_the_committed_vectors() {
+    let o = ect(&["conformance"], None, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    let last = text.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 300);
+    // JSON: the same counts; Markdown: a matrix row per rule.
+    let o = ect(&["conformance", "--format", "json"], None, &[]);
+    let doc = json_out(&o);
+    assert_eq!(
+        (doc["passed"].as_u64(), doc["failed"].as_u64()),
+        (Some(passed as u64), Some(0))
+    );
+    assert_eq!(doc["rules"]["ECT-SIG-1"]["failed"], json!(0));
+    let o = ect(&["conformance", "--format", "markdown"], None, &[]);
+    assert!(stdout(&o).contains("| ECT-DAG-4 |"));
+}
+
+#[test]
+fn conformance_xfails_are_strict() {
+    let dir = Dir::new("xfails");
+    let xfails = dir.path("xfails.json");
+    // The reference passes time/expired/at-boundary: listing it as an expected failure fails.
+    std::fs::write(
+        &xfails,
+        r#"{"xfails": {"time/expired/at-boundary": "claimed"}}"#,
+    )
+    .unwrap();
+    let o = ect(&["conformance", "--xfails", &xfails], None, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("FAIL time/expired/at-boundary (ECT-TIME-2): unexpected pass"));
+    // A reason is required; an unreadable file is a usage error.
+    std::fs::write(&xfails, r#"{"xfails": {"time/expired/at-boundary": ""}}"#).unwrap();
+    assert_eq!(
+        ect(&["conformance", "--xfails", &xfails], None, &[])
+            .status
+            .code(),
+        Some(2)
+    );
+    let missing = dir.path("missing.json");
+    assert_eq!(
+        ect(&["conformance", "--xfails", &missing], None, &[])
+            .status
+            .code(),
+        Some(2)
+    );
+}
