@@ -88,6 +88,11 @@ pub fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).ok()
 }
 
+/// Length of the unpadded base64url encoding of `n` bytes.
+pub fn b64_len(n: usize) -> usize {
+    (4 * n).div_ceil(3)
+}
+
 /// base64url encoding without padding.
 pub fn b64_encode(input: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(input)

@@ -21,7 +21,7 @@ use crate::claims::{Audience, PolicyClaims, PolicyDecision, sha256_b64url};
 use crate::dag::DagMode;
 use crate::fixtures::{P256_ORDER, der_signature};
 use crate::http::DEFAULT_MAX_FIELD_BYTES;
-use crate::jws::{b64_decode, b64_encode, sign_raw};
+use crate::jws::{b64_decode, b64_encode, b64_len, sign_raw};
 use crate::ledger::RawEntry;
 use crate::verify::ReplayProtection;
 
@@ -305,11 +305,6 @@ pub fn case(m: Mutation) -> impl Strategy<Value = Case> {
         any::<u64>(),
     )
         .prop_map(move |(wf, seed)| m.apply(&wf, seed))
-}
-
-/// Length of the unpadded base64url encoding of `n` bytes.
-fn b64_len(n: usize) -> usize {
-    (4 * n).div_ceil(3)
 }
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -117,33 +117,12 @@ pub fn obj(value: Value) -> Map<String, Value> {
 }
 
 /// The order n of the P-256 group, big-endian.
+#[allow(unused_imports)] // not every test crate needs it
 pub use wimse_ect::testing::P256_ORDER as N;
 
-/// `a - b` for 32-byte big-endian integers with `a >= b`.
-pub fn sub_be(a: &[u8; 32], b: &[u8]) -> [u8; 32] {
-    assert_eq!(b.len(), 32);
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = a[i] as i16 - b[i] as i16 - borrow;
-        borrow = 0;
-        if d < 0 {
-            d += 256;
-            borrow = 1;
-        }
-        out[i] = d as u8;
-    }
-    assert_eq!(borrow, 0, "a < b");
-    out
-}
-
-/// The high-S twin of a 64-byte ECDSA signature: `(r, n - s)` verifies exactly when `(r, s)`
-/// does.
-pub fn high_s_twin(sig: &[u8]) -> Vec<u8> {
-    let mut out = sig[..32].to_vec();
-    out.extend_from_slice(&sub_be(&N, &sig[32..]));
-    out
-}
+/// The high-S twin of a 64-byte ECDSA signature.
+#[allow(unused_imports)] // not every test crate needs it
+pub use wimse_ect::testing::high_s_twin;
 
 /// A readable task id: UUID `00000000-0000-4000-8000-<n as 12 hex digits>`.
 pub fn id(n: u64) -> String {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::conformance::build::*;
 use crate::conformance::vector::Verdict;
-use crate::jws::{b64_encode, sign_raw};
+use crate::jws::{b64_encode, b64_len, sign_raw};
 use crate::keys::SigningKey;
 
 /// The default header as compact JSON text (members sorted: `alg`, `kid`, `typ`).
@@ -75,11 +75,6 @@ fn parts(token: &str) -> (String, String, String) {
     let s: Vec<&str> = token.split('.').collect();
     assert_eq!(s.len(), 3, "a compact token");
     (s[0].to_owned(), s[1].to_owned(), s[2].to_owned())
-}
-
-/// The length of the unpadded base64url encoding of `n` bytes.
-fn b64_len(n: usize) -> usize {
-    (4 * n).div_ceil(3)
 }
 
 /// A valid token of agent A exactly `target` bytes long: an ignored payload claim `pad` (and,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::conformance::build::*;
 use crate::conformance::vector::Verdict;
-use crate::fixtures::{P256_ORDER, der_signature};
+use crate::fixtures::{P256_ORDER, der_signature, high_s_twin};
 use crate::jws::{b64_decode, b64_encode};
 use crate::keys::SigningKey;
 
@@ -46,22 +46,6 @@ fn s_of_valid() -> [u8; 32] {
     parts(&valid_token()).1[32..].try_into().expect("32 bytes")
 }
 
-/// Big-endian `a - b` modulo 2^256 (the callers keep `a >= b`).
-fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = i16::from(a[i]) - i16::from(b[i]) - borrow;
-        borrow = 0;
-        if d < 0 {
-            d += 256;
-            borrow = 1;
-        }
-        out[i] = d as u8;
-    }
-    out
-}
-
 /// Big-endian `a + 1` modulo 2^256.
 fn add_one(a: &[u8; 32]) -> [u8; 32] {
     let mut out = *a;
@@ -77,18 +61,14 @@ fn add_one(a: &[u8; 32]) -> [u8; 32] {
 
 /// The first of agent A's valid tokens for tasks [`uuid`]`(1..)` whose signature has a low `s`
 /// (`s < n/2`), and its high-S twin (`s' = n - s`, same `r`): both verify.
-fn high_s_twin() -> (String, String) {
+fn low_s_token_and_twin() -> (String, String) {
     for n in 1.. {
         let token = sign_a(&claims(&uuid(n)));
         let (input, sig) = parts(&token);
-        let s: [u8; 32] = sig[32..].try_into().expect("32 bytes");
-        let twin = sub_be(&P256_ORDER, &s);
+        let twin = high_s_twin(&sig);
         // s < n/2 iff n - s > s (n is odd, so they are never equal).
-        if twin > s {
-            return (
-                token.clone(),
-                with_sig(&input, &[&sig[..32], &twin[..]].concat()),
-            );
+        if twin[32..] > sig[32..] {
+            return (token.clone(), with_sig(&input, &twin));
         }
     }
     unreachable!("some signature has a low s")
@@ -126,7 +106,7 @@ pub fn vectors() -> Vec<V> {
     let s2 = ["ECT-SIG-2"];
     let n = P256_ORDER;
     let (input, sig) = parts(&valid_token());
-    let (low, high) = high_s_twin();
+    let (low, high) = low_s_token_and_twin();
     let mut flipped = sig.clone();
     flipped[10] ^= 0x01;
     let mut tampered = claims(&uuid(1));
@@ -413,6 +393,7 @@ pub fn vectors() -> Vec<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::sub_be;
 
     #[test]
     fn big_endian_arithmetic() {
