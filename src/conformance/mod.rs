@@ -22,8 +22,9 @@ pub use build::generate;
 pub const NOTES: &[(&str, &str)] = &[
     (
         "NonCanonicalBase64",
-        "A base64url segment whose last character has non-zero unused bits. RFC 4648 allows a \
-         decoder to reject it; the reference rejects (jws.base64).",
+        "A base64url value (a segment, or inp_hash/out_hash) whose last character has non-zero \
+         unused bits. RFC 4648 §3.5 allows a decoder to reject it; the reference rejects \
+         (jws.base64 in a segment, claims.hash in a hash claim).",
     ),
     (
         "DuplicateMember",
@@ -98,6 +99,13 @@ pub const NOTES: &[(&str, &str)] = &[
         "A chain longer than the ancestor budget. The reference walks ancestors only when a \
          stored token names the new one as a parent (README, Decisions) and accepts; an \
          implementation that walks on every append rejects with dag.budget. Both are safe.",
+    ),
+    (
+        "KeySetStrictness",
+        "A trusted key set this crate refuses beyond SPEC.md's ECT-KEY-3 list (README, \
+         Decisions): a kid missing, empty, not a string or repeated, the same key twice, alg \
+         other than ES256, use other than sig, an empty set. Accepting it is harmless or merely \
+         ambiguous; the reference refuses (key.invalid).",
     ),
     (
         "NegativeZero",
