@@ -28,7 +28,9 @@
 //! Everything is deterministic given the strategy's random values: fixed keys ([`agent_key`]),
 //! RFC 6979 signatures, a fixed [`NOW`]. Nothing here reads a clock.
 
+pub mod fuzz;
 mod json;
+pub mod model;
 mod mutation;
 mod run;
 mod workflow;

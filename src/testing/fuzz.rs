@@ -1,0 +1,1 @@
+//! Fuzzing oracles (stub: to be written).
