@@ -1,10 +1,11 @@
 //! The `ect` binary against DESIGN.md's CLI contract: exit 0/1/2, JSON with `code` and `rule`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use wimse_ect::testing::TempDir;
 
 const NOW: u64 = 1_772_000_000;
 const ISS: &str = "spiffe://example.org/agent-a";
@@ -49,23 +50,15 @@ fn json_out(o: &Output) -> Value {
     })
 }
 
-struct Dir(PathBuf);
+/// A temporary directory with string paths for command-line arguments.
+struct Dir(TempDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("ect-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
+        Dir(TempDir::new(&format!("cli-{name}")))
     }
     fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.file(file).to_str().unwrap().to_owned()
     }
 }
 
