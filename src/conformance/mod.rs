@@ -4,7 +4,7 @@
 //!   generated from these types) and the harness protocol lines.
 //! * [`generate`] / [`export`] / [`check`]: the deterministic generator behind
 //!   `ect vectors export|check`.
-//! * [`reference`]: this crate's answer to a case.
+//! * [`reference`](mod@reference): this crate's answer to a case.
 //! * [`harness`]: runs every vector against the reference or an external implementation
 //!   (`ect conformance`) and renders the results.
 
