@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 /// Parses `bytes` as one JSON object with unique member names at every level.
 ///
 /// Errors: [`Error::Json`] for invalid UTF-8 (a byte order mark included), syntax errors, lone
-/// surrogate escapes, nesting beyond serde_json's recursion limit (its counter is 128: at most 127 nested levels,
-/// the top object included), trailing bytes, or a
-/// top-level value that is not an object; [`Error::DuplicateMember`] for a repeated name.
+/// surrogate escapes, nesting beyond serde_json's recursion limit (its counter is 128: at most
+/// 127 nested levels, the top object included), trailing bytes, or a top-level value that is
+/// not an object; [`Error::DuplicateMember`] for a repeated name.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>> {
     // ECT-JWS-4: UTF-8 first, so that the error names the real problem. A BOM is valid UTF-8
     // but not JSON whitespace; serde_json rejects it below.
