@@ -418,16 +418,17 @@ pub fn verify_bytes(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // verify_structured: the token description.
 
-/// A description of one token for [`verify_structured`]: a valid token by default (claims from
-/// [`BaseClaims`], the default header, a good signature by `agent-0` or `agent-1`), changed by
-/// a few edits. Edit lists are short on random input (each element costs a continuation bit),
-/// defects of the signature and non-default settings are rare, so most tokens are near-valid
-/// and reach the deep checks.
+/// A description of one token for [`verify_structured`]: a near-valid token by default (claims
+/// from [`BaseClaims`], often at a time or `ext` limit; the default header; a good signature by
+/// `agent-0` or `agent-1`), changed by a few edits. Edit lists are short on random input (each
+/// element costs a continuation bit), defects of the text, the encoding and the signature and
+/// non-default settings are rare, so most tokens get past the signature and reach the deep
+/// checks. The empty input describes a valid token.
 #[derive(Arbitrary, Debug, Clone)]
 pub struct TokenDesc {
     /// The signer: `agent-1` (no issuer binding) when set, else `agent-0` (bound to its iss).
     pub signer_unbound: bool,
-    /// The valid claim set the edits start from.
+    /// The claim set the edits start from.
     pub base: BaseClaims,
     /// Edits of the header members (at most 8 are applied).
     pub header: Vec<HeaderEdit>,
@@ -462,20 +463,6 @@ impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for Rare<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Few<T>(pub Vec<T>);
 
-impl<'a> Arbitrary<'a> for EditOp {
-    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u8::arbitrary(u)? {
-            0..160 => EditOp::Set(Json::arbitrary(u)?),
-            160..224 => EditOp::Remove,
-            224..244 => EditOp::Duplicate {
-                value: Json::arbitrary(u)?,
-                first: bool::arbitrary(u)?,
-            },
-            _ => EditOp::DuplicateEscaped(Json::arbitrary(u)?),
-        })
-    }
-}
-
 impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for Few<T> {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         let mut items = Vec::new();
@@ -486,8 +473,8 @@ impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for Few<T> {
     }
 }
 
-/// A valid claim set, except that `iat` and `exp` are often at a time boundary (ECT-TIME-1..4
-/// under the description's settings), on its valid side or just past it.
+/// A valid claim set, except that `iat`, `exp` and `ext` are often at a limit (ECT-TIME-1..4
+/// under the description's settings, ECT-CLM-12), on its valid side or just past it.
 #[derive(Arbitrary, Debug, Clone)]
 pub struct BaseClaims {
     /// `jti`: UUID number `jti % 16` of a small space (see [`Text::Uuid`]).
@@ -722,6 +709,20 @@ pub enum EditOp {
     /// Add another member whose name is written with `\u` escapes (the same name once
     /// unescaped).
     DuplicateEscaped(Json),
+}
+
+impl<'a> Arbitrary<'a> for EditOp {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u8::arbitrary(u)? {
+            0..160 => EditOp::Set(Json::arbitrary(u)?),
+            160..224 => EditOp::Remove,
+            224..244 => EditOp::Duplicate {
+                value: Json::arbitrary(u)?,
+                first: bool::arbitrary(u)?,
+            },
+            _ => EditOp::DuplicateEscaped(Json::arbitrary(u)?),
+        })
+    }
 }
 
 /// An edit of one header member.
@@ -1845,15 +1846,54 @@ pub struct AcceptOp {
     pub wid: Option<u8>,
     /// `par`: UUID numbers `% 6` (at most 4; duplicates and self kept).
     pub par: Vec<u8>,
-    /// `iat` = [`NOW`] + 40 − `iat_back` (the leeway is 30, the skew 30).
-    pub iat_back: u8,
+    /// `iat`.
+    pub iat: DagIat,
     /// `pol` + `pol_decision`, or absent.
     pub pol: Option<Decision>,
 }
 
+/// The `iat` of an [`AcceptOp`]'s token.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum DagIat {
+    /// [`NOW`] + 40 − `back` (the leeway is 30).
+    Back(u8),
+    /// At ECT-DAG-3's boundary: the `iat` of the latest earlier token of the first parent
+    /// (same `jti` and scope) − skew − 1 + `d % 4` (one too early, then valid); [`NOW`] − `d`
+    /// when there is no such token.
+    AfterParent(u8),
+}
+
 impl AcceptOp {
-    /// The signed token.
-    pub fn render(&self) -> String {
+    fn wid(&self) -> Option<String> {
+        self.wid.map(|w| small_uuid(10 + w % 2))
+    }
+
+    fn jti(&self) -> String {
+        small_uuid(self.jti % 6)
+    }
+
+    /// The `iat`, given the tokens rendered before (scope, `jti`, `iat`).
+    fn iat(&self, earlier: &[(Option<String>, String, u64)]) -> u64 {
+        match self.iat {
+            DagIat::Back(back) => NOW + 40 - u64::from(back),
+            DagIat::AfterParent(d) => {
+                let wid = self.wid();
+                let parent = self.par.first().map(|p| small_uuid(p % 6));
+                let parent_iat = earlier
+                    .iter()
+                    .rev()
+                    .find(|(w, j, _)| *w == wid && Some(j) == parent.as_ref())
+                    .map(|(_, _, iat)| *iat);
+                match parent_iat {
+                    Some(p) => p - 30 - 1 + u64::from(d % 4),
+                    None => NOW - u64::from(d),
+                }
+            }
+        }
+    }
+
+    /// The signed token, with `iat` as [`AcceptOp::iat`] makes it.
+    fn render(&self, iat: u64) -> String {
         let k = keys();
         let (key, iss) = match self.signer {
             DagSigner::Agent0 => (&k.signers[0], agent_iss(0)),
@@ -1861,13 +1901,12 @@ impl AcceptOp {
             DagSigner::WrongIssuer => (&k.signers[0], agent_iss(1)),
             DagSigner::Untrusted => (&k.attacker, agent_iss(0)),
         };
-        let iat = NOW + 40 - u64::from(self.iat_back);
         let mut claims = Map::new();
         claims.insert("iss".into(), iss.into());
         claims.insert("aud".into(), AUDIENCE.into());
         claims.insert("iat".into(), iat.into());
         claims.insert("exp".into(), (iat + 600).into());
-        claims.insert("jti".into(), small_uuid(self.jti % 6).into());
+        claims.insert("jti".into(), self.jti().into());
         claims.insert("exec_act".into(), "step".into());
         let par: Vec<Value> = self
             .par
@@ -1876,8 +1915,8 @@ impl AcceptOp {
             .map(|p| small_uuid(p % 6).into())
             .collect();
         claims.insert("par".into(), Value::Array(par));
-        if let Some(w) = self.wid {
-            claims.insert("wid".into(), small_uuid(10 + w % 2).into());
+        if let Some(w) = self.wid() {
+            claims.insert("wid".into(), w.into());
         }
         if let Some(d) = self.pol {
             claims.insert("pol".into(), "policy-1".into());
@@ -1905,9 +1944,14 @@ pub fn dag(ops: &DagOps) {
     let ledger = MemoryLedger::new();
     let mut model = ModelLedger::new();
     let mut presented: Vec<String> = Vec::new();
+    let mut rendered: Vec<(Option<String>, String, u64)> = Vec::new();
     for (i, op) in ops.ops.iter().take(24).enumerate() {
         let token = match op {
-            DagOp::Accept(a) => a.render(),
+            DagOp::Accept(a) => {
+                let iat = a.iat(&rendered);
+                rendered.push((a.wid(), a.jti(), iat));
+                a.render(iat)
+            }
             DagOp::Again(n) if !presented.is_empty() => {
                 presented[usize::from(*n) % presented.len()].clone()
             }
@@ -2054,7 +2098,7 @@ const FIXED: &[&[u8]] = &[
 /// * `verify_bytes`: every token;
 /// * `http_header`: every vector's field lines joined with `\n`, and the tokens of each
 ///   `token` vector (its own, then `before` and `store`) as field lines;
-/// * `verify_structured`, `dag`: [`FIXED`] byte strings.
+/// * `verify_structured`, `dag`: eight fixed byte strings (the empty input: every default).
 pub fn seeds(vectors_dir: &Path) -> io::Result<Vec<Seed>> {
     let mut files: Vec<_> = std::fs::read_dir(vectors_dir)?
         .collect::<io::Result<Vec<_>>>()?
