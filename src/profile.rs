@@ -49,6 +49,28 @@ pub struct ClaimNames {
     pub pol_decision: &'static str,
 }
 
+impl ClaimNames {
+    /// Every claim name, in SPEC.md's order: the four registered JWT claims (`iss`, `aud`,
+    /// `iat`, `exp`) first, then the ECT claims.
+    pub const fn all(&self) -> [&'static str; 13] {
+        [
+            self.iss,
+            self.aud,
+            self.iat,
+            self.exp,
+            self.jti,
+            self.exec_act,
+            self.par,
+            self.wid,
+            self.inp_hash,
+            self.out_hash,
+            self.ext,
+            self.pol,
+            self.pol_decision,
+        ]
+    }
+}
+
 /// Profile `draft-00`: `draft-nennemann-wimse-ect-00` as read by SPEC.md.
 pub const DRAFT_00: Profile = Profile {
     name: "draft-00",

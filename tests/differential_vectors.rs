@@ -78,6 +78,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use wimse_ect::conformance::harness::load;
 use wimse_ect::conformance::vector::{Kind, Mode, Settings, Vector, Verdict};
+use wimse_ect::profile::DRAFT_00;
 
 /// What jsonwebtoken (with the glue that picks the key) says about a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -406,18 +407,12 @@ const DUPLICATES_LAST_WINS: Divergence = Divergence {
     },
 };
 
-/// The claims only ECTs define; jsonwebtoken never looks at them.
-const ECT_ONLY: [&str; 9] = [
-    "jti",
-    "exec_act",
-    "par",
-    "wid",
-    "inp_hash",
-    "out_hash",
-    "ext",
-    "pol",
-    "pol_decision",
-];
+/// The claims only ECTs define (all but the four registered JWT claims `iss`, `aud`, `iat`,
+/// `exp`, which come first); jsonwebtoken never looks at them.
+fn ect_only() -> &'static [&'static str] {
+    const ALL: [&str; 13] = DRAFT_00.claims.all();
+    &ALL[4..]
+}
 
 /// jsonwebtoken does not know the ECT claims (ECT-CLM-1/2 for them, ECT-CLM-5..13): it cannot
 /// require `jti`, `exec_act` or `par` (`required_spec_claims` skips names other than
@@ -429,7 +424,7 @@ const ECT_CLAIMS_UNCHECKED: Divergence = Divergence {
     name: "jsonwebtoken does not check the ECT claims",
     direction: Direction::JwtAccepts,
     applies: |f| {
-        f.claims_fault_only_in(&ECT_ONLY)
+        f.claims_fault_only_in(ect_only())
             || matches!(
                 f.code(),
                 "claims.jti"

@@ -9,26 +9,10 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use wimse_ect::conformance::harness::load;
 use wimse_ect::conformance::reference::evaluate;
-use wimse_ect::conformance::vector::{Case, DagModeSetting, Kind, Mode, Vector, Verdict};
+use wimse_ect::conformance::vector::{Case, Kind, Mode, Vector, Verdict};
 use wimse_ect::testing::model::{
     ModelLedger, ModelSettings, ModelVerifier, keys_from_jwks, verify_in_store,
 };
-
-/// The model's settings for a vector's settings.
-fn settings(case: &Case) -> ModelSettings {
-    let s = &case.settings;
-    ModelSettings {
-        now: s.now,
-        audience: s.audience.clone(),
-        leeway: s.leeway,
-        max_iat_age: s.max_iat_age,
-        max_par: s.max_par,
-        max_token_bytes: s.max_token_bytes,
-        skew: s.skew,
-        ancestor_budget: s.ancestor_budget,
-        partial: s.dag == DagModeSetting::Partial,
-    }
-}
 
 /// Runs a token vector's case through the model in the vector's mode: the claims of the
 /// accepted token, or the error code. `Err(Err(why))` when a `before` token is refused.
@@ -36,7 +20,7 @@ type ModelResult = Result<Option<Map<String, Value>>, &'static str>;
 
 fn run_model(case: &Case) -> Result<ModelResult, String> {
     let keys = keys_from_jwks(&case.jwks).ok_or("the model does not load the key set")?;
-    let s = settings(case);
+    let s = ModelSettings::from(&case.settings);
     let token = case.token.as_deref().ok_or("no token")?.as_bytes();
     let refused = |i: usize, code: &str| format!("`before` token {i} refused: {code}");
     Ok(match case.mode.unwrap_or(Mode::Verify) {

@@ -108,6 +108,14 @@ pub const NOTES: &[(&str, &str)] = &[
          ambiguous; the reference refuses (key.invalid).",
     ),
     (
+        "NumberFormat",
+        "ext holds a number whose text differs from the way serde_json writes it back (spaces and \
+         trailing zeros, a float an imprecise parser reads an ulp off, an integer beyond 64 bits, \
+         which serde_json reads as an f64). ECT-CLM-12 measures the written-back form: numbers \
+         parsed exactly, written as the shortest text that reads back to the same f64 (README, \
+         Decisions). Counting the bytes as sent, or another number format, gives another size.",
+    ),
+    (
         "NegativeZero",
         "iat written as -0. The reference reads it as a float and rejects it as claims.type \
          (ECT-TIME-5); a parser that reads the integer 0 rejects the token too, with \

@@ -58,21 +58,7 @@ pub const TARGETS: &[(&str, Oracle)] = &[
 // Fixed keys and settings.
 
 /// The claim names of profile `draft-00`: what [`Claims::to_json`] writes.
-const CLAIM_NAMES: [&str; 13] = [
-    "iss",
-    "aud",
-    "iat",
-    "exp",
-    "jti",
-    "exec_act",
-    "par",
-    "wid",
-    "inp_hash",
-    "out_hash",
-    "ext",
-    "pol",
-    "pol_decision",
-];
+const CLAIM_NAMES: [&str; 13] = DRAFT_00.claims.all();
 
 /// The keys every oracle trusts: the vectors' `agent-a` and `agent-b` (bound to their issuers,
 /// so tokens from `vectors/` get past the signature), `agent-0` bound to [`agent_iss`]`(0)` and
@@ -211,6 +197,7 @@ fn assert_agree(token: &[u8], got: Verdict, want: Verdict, context: &str) {
 ///   ([`Claims::to_json`]) to exactly the object's claim members and parse back to the same
 ///   claims; a rejection has a `claims.*` code.
 pub fn parse(data: &[u8]) {
+    assert_floats_exact();
     json_layer(data);
     compact_layer(data);
 }
@@ -276,8 +263,9 @@ fn json_layer(bytes: &[u8]) {
             );
             let text = serde_json::to_vec(&map).expect("a map serializes");
             let back = parse_object(&text).expect("a serialized map parses");
-            assert!(
-                same_object(&back, &map),
+            assert_eq!(
+                back,
+                map,
                 "{:?} re-serialized as {:?} parses to another value",
                 show(bytes),
                 show(&text)
@@ -297,42 +285,17 @@ fn json_layer(bytes: &[u8]) {
     }
 }
 
-/// Whether this build's serde_json parses decimal floats exactly (its feature `float_roundtrip`:
-/// `cargo test` builds get it through a dev-dependency, the fuzz build does not). Without it,
-/// some floats parse a few ulps off (`2.2250738585072011e-308` as `2.2250738585072014e-308`,
-/// `9.688888888888889e83` as `9.688888888888887e83`), so re-serializing and parsing a float
-/// again can move it.
-fn floats_exact() -> bool {
-    static EXACT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *EXACT.get_or_init(|| {
-        ["2.2250738585072011e-308", "9.688888888888889e83"]
-            .iter()
-            .all(|t| serde_json::from_str::<f64>(t).ok() == t.parse::<f64>().ok())
-    })
-}
-
-/// Equal JSON objects, except that when [`floats_exact`] is false two floats may differ by a
-/// few ulps (at most 64).
-fn same_object(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
-}
-
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => same_object(a, b),
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
-        }
-        (Value::Number(x), Value::Number(y)) if x != y && !floats_exact() => {
-            match (x.is_f64(), x.as_f64(), y.is_f64(), y.as_f64()) {
-                (true, Some(x), true, Some(y)) => x.to_bits().abs_diff(y.to_bits()) <= 64,
-                _ => false,
-            }
-        }
-        _ => a == b,
+/// Floats must round-trip exactly: this crate's serde_json has `float_roundtrip` in every
+/// build, so a re-serialized object parses to the same value and `ext`'s size (ECT-CLM-12)
+/// never depends on the build. Without the feature, `2.2250738585072011e-308` parsed as
+/// `2.2250738585072014e-308` (`fuzz/regressions/parse/float-reparse-*`).
+fn assert_floats_exact() {
+    for text in ["2.2250738585072011e-308", "9.688888888888889e83"] {
+        assert_eq!(
+            serde_json::from_str::<f64>(text).ok(),
+            text.parse::<f64>().ok(),
+            "serde_json without float_roundtrip"
+        );
     }
 }
 
@@ -385,17 +348,14 @@ fn claims_layer(map: &Map<String, Value>) {
     let back = parse_object(&text).expect("serialized claims are JSON");
     let again = match Claims::parse(back, &DRAFT_00, &limits) {
         Ok(c) => c,
-        // A float in `ext` moved by one ulp can change `ext`'s size (see `floats_exact`).
-        Err(e) if !floats_exact() && e.code() == "claims.ext_size" => return,
         Err(e) => panic!("serialized claims are refused: {e:?}"),
     };
-    assert!(
-        same_object(&again.to_json(&DRAFT_00), &json),
+    assert_eq!(
+        again.to_json(&DRAFT_00),
+        json,
         "claims changed on re-serialization"
     );
-    if floats_exact() {
-        assert_eq!(again, claims);
-    }
+    assert_eq!(again, claims);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,6 +69,23 @@ pub struct ModelSettings {
     pub partial: bool,
 }
 
+impl From<&crate::conformance::vector::Settings> for ModelSettings {
+    /// The settings of a vector (`vectors/`), as the model reads them.
+    fn from(s: &crate::conformance::vector::Settings) -> Self {
+        ModelSettings {
+            now: s.now,
+            audience: s.audience.clone(),
+            leeway: s.leeway,
+            max_iat_age: s.max_iat_age,
+            max_par: s.max_par,
+            max_token_bytes: s.max_token_bytes,
+            skew: s.skew,
+            ancestor_budget: s.ancestor_budget,
+            partial: s.dag == crate::conformance::vector::DagModeSetting::Partial,
+        }
+    }
+}
+
 impl ModelSettings {
     /// SPEC.md's defaults at time `now` for the verifier `audience`: leeway 30 s, maximum
     /// `iat` age 900 s, `max_par` 100, `max_token_bytes` 65536, skew 30 s, ancestor budget

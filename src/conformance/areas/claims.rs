@@ -90,6 +90,21 @@ fn ext_of_size(bytes: usize) -> Value {
     ext
 }
 
+/// Agent A's token whose `ext` is written as the raw text `{"n":<number>,"k":"aaa..."}`, with
+/// the filler chosen so that `ext` as serde_json writes it back (`written` standing for the
+/// number) is exactly `bytes` long.
+fn ext_number_of_size(number: &str, written: &str, bytes: usize) -> String {
+    let filler = "a".repeat(bytes - format!(r#"{{"n":{written},"k":""}}"#).len());
+    let text = format!(r#"{{"n":{number},"k":"{filler}"}}"#);
+    let parsed: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        serde_json::to_string(&parsed).expect("serializes").len(),
+        bytes,
+        "{number} is written as {written}"
+    );
+    raw("ext", &text)
+}
+
 /// An `ext` object nested `depth` objects deep (`ext` itself is depth 1): `{"a":{"a":{}}}`.
 fn ext_of_depth(depth: usize) -> Value {
     let mut v = json!({});
@@ -1036,6 +1051,53 @@ pub fn vectors() -> Vec<V> {
             set("x-custom", json!({"a": [1, 2, {"b": null}]})),
         )
         .valid(),
+        // ECT-CLM-12: ext's size counts numbers as serde_json writes them (README, Decisions).
+        V::token(
+            "claims/ext/size-counts-written-form",
+            "ext written with spaces and 1.50000 (over 4096 bytes as sent), exactly 4096 bytes compact",
+            &c12,
+            {
+                let filler = "a".repeat(4096 - r#"{"f":1.5,"k":""}"#.len());
+                raw("ext", &format!(r#"{{ "f" : 1.50000 , "k" : "{filler}" }}"#))
+            },
+        )
+        .valid()
+        .flag("ExtLimits")
+        .flag("NumberFormat")
+        .flag("Boundary"),
+        V::token(
+            "claims/ext/float-shortest-at-max",
+            "ext holding 2.2250738585072011e-308, written back as 2.225073858507201e-308: exactly 4096 bytes",
+            &c12,
+            ext_number_of_size("2.2250738585072011e-308", "2.225073858507201e-308", 4096),
+        )
+        .valid()
+        .flag("ExtLimits")
+        .flag("NumberFormat")
+        .flag("Boundary"),
+        V::token(
+            "claims/ext/float-shortest-over-max",
+            "ext holding 2.2250738585072011e-308: 4097 bytes as written back",
+            &c12,
+            ext_number_of_size("2.2250738585072011e-308", "2.225073858507201e-308", 4097),
+        )
+        .acceptable("claims.ext_size", Verdict::Invalid, "ExtLimits")
+        .flag("NumberFormat")
+        .flag("Boundary"),
+        V::token(
+            "claims/ext/big-integer-at-max",
+            "ext holding an 84-digit integer, read as an f64 and written back as 9.688888888888889e+83: exactly 4096 bytes",
+            &c12,
+            ext_number_of_size(
+                &format!("96{}", "8".repeat(82)),
+                "9.688888888888889e+83",
+                4096,
+            ),
+        )
+        .valid()
+        .flag("ExtLimits")
+        .flag("NumberFormat")
+        .flag("Boundary"),
     ]);
     v
 }

@@ -70,6 +70,14 @@ fn roots(from: u32, count: u32) -> Vec<String> {
     (from..from + count).map(|n| task(n, &[], IAT)).collect()
 }
 
+/// Agent A's root token for task `n` with `exec_act` `other_action`: another token with the
+/// jti of `task(n, &[], IAT)`.
+fn other_action(n: u32) -> String {
+    let mut c = claims_of(n, &[], IAT);
+    c.insert("exec_act".into(), "other_action".into());
+    sign_a(&c)
+}
+
 /// The vectors, in order.
 pub fn vectors() -> Vec<V> {
     let d1 = ["ECT-DAG-1"];
@@ -142,11 +150,7 @@ pub fn vectors() -> Vec<V> {
         V::token("dag/duplicate/same-token", "the same token accepted twice into a ledger (DAG-1 comes before RPL-1)", &d1, task(1, &[], IAT))
             .ledger_after(vec![task(1, &[], IAT)])
             .invalid("dag.duplicate_jti"),
-        V::token("dag/duplicate/other-token", "another token with the same jti, no wid", &d1, {
-            let mut c = claims_of(1, &[], IAT);
-            c.insert("exec_act".into(), "other_action".into());
-            sign_a(&c)
-        })
+        V::token("dag/duplicate/other-token", "another token with the same jti, no wid", &d1, other_action(1))
         .ledger_after(vec![task(1, &[], IAT)])
         .invalid("dag.duplicate_jti"),
         V::token("dag/duplicate/same-wid", "another token with the same jti and the same wid", &d1, {
@@ -159,11 +163,7 @@ pub fn vectors() -> Vec<V> {
         V::token("dag/duplicate/other-issuer", "agent B's token with a jti agent A already used", &d1, task_b(1, &[]))
             .ledger_after(vec![task(1, &[], IAT)])
             .invalid("dag.duplicate_jti"),
-        V::token("dag/duplicate/in-store", "the store holds a token with the same jti", &d1, {
-            let mut c = claims_of(1, &[], IAT);
-            c.insert("exec_act".into(), "other_action".into());
-            sign_a(&c)
-        })
+        V::token("dag/duplicate/in-store", "the store holds a token with the same jti", &d1, other_action(1))
         .in_store(vec![task(1, &[], IAT)])
         .invalid("dag.duplicate_jti"),
         V::token("dag/duplicate/other-wid", "same jti in wid 100 and in wid 101: different scopes", &d1, task_in(101, 1, &[]))
