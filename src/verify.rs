@@ -363,6 +363,70 @@ impl<K: KeyResolver> Verifier<K> {
     ) -> Result<Accepted> {
         // SPEC.md §2–§6, every check before ECT-RPL-1.
         let verified = self.verify_stateless(token.as_ref(), now)?;
+        self.admit(verified, now, ledger)
+    }
+
+    /// [`Verifier::verify`] of every token in `tokens`, with the same results, in the same
+    /// order, as calling it on each token in turn, but with the checks that depend on nothing
+    /// but the token (SPEC.md §2–§6 except ECT-RPL-1: decoding, the ES256 signature, claims,
+    /// time, audience) spread across rayon's thread pool. The replay checks (ECT-RPL-1) then
+    /// run one token at a time in input order, so a token repeated within the batch is
+    /// accepted once, at its first position, exactly as in sequential calls.
+    ///
+    /// Use [`rayon::ThreadPool::install`] to choose the threads; by default all cores.
+    pub fn verify_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        tokens: &[T],
+        now: u64,
+    ) -> Vec<Result<VerifiedEct>> {
+        self.stateless_batch(tokens, now)
+            .into_iter()
+            .map(|checked| {
+                let verified = checked?;
+                self.record(&verified, now)?;
+                Ok(verified)
+            })
+            .collect()
+    }
+
+    /// [`Verifier::accept`] of every token in `tokens` into `ledger`, in order, with the same
+    /// results as calling it on each token in turn: the checks that depend on nothing but the
+    /// token run in parallel first (as in [`Verifier::verify_batch`]); the DAG rules, the
+    /// replay record and the append then run one token at a time in input order, so a token
+    /// may name a parent accepted earlier in the same batch.
+    pub fn accept_batch<T: AsRef<[u8]> + Sync, L: Ledger + ?Sized>(
+        &self,
+        tokens: &[T],
+        now: u64,
+        ledger: &L,
+    ) -> Vec<Result<Accepted>> {
+        self.stateless_batch(tokens, now)
+            .into_iter()
+            .map(|checked| self.admit(checked?, now, ledger))
+            .collect()
+    }
+
+    /// SPEC.md §2–§6 except ECT-RPL-1 for each token, in parallel, results in input order.
+    fn stateless_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        tokens: &[T],
+        now: u64,
+    ) -> Vec<Result<VerifiedEct>> {
+        use rayon::prelude::*;
+        tokens
+            .par_iter()
+            .map(|t| self.verify_stateless(t.as_ref(), now))
+            .collect()
+    }
+
+    /// The stateful end of [`Verifier::accept`] for a token that passed SPEC.md §2–§6 except
+    /// ECT-RPL-1 at `now`: DAG rules, replay record and append, atomically.
+    fn admit<L: Ledger + ?Sized>(
+        &self,
+        verified: VerifiedEct,
+        now: u64,
+        ledger: &L,
+    ) -> Result<Accepted> {
         let replay_key = ReplayKey::of(verified.claims());
         let expires_at = verified
             .claims()

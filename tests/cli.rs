@@ -621,6 +621,72 @@ fn dag_accepts_a_workflow_in_order_exit_0() {
     assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
 }
 
+/// Over 512 lines, so `ect dag` works in several chunks (their signatures checked in
+/// parallel): a chain whose every link names the line before, across chunk boundaries; a
+/// repeated token; a line over the size limit (counted, not kept) and one at the limit with a
+/// `\r`. Results are those of accepting the lines one by one, in order.
+#[test]
+fn dag_many_lines_in_chunks_and_over_long_lines() {
+    let dir = Dir::new("dag-chunks");
+    let jwks = write_jwks(&dir, "t.jwks", &agent_key());
+    let jti = |i: usize| format!("00000000-0000-4000-8000-{i:012x}");
+    let mut lines = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..1100 {
+        let par = if i == 0 { vec![] } else { vec![jti(i - 1)] };
+        let par: Vec<&str> = par.iter().map(String::as_str).collect();
+        let t = token(&jti(i), "step", NOW, &par);
+        if i == 700 {
+            // The previous token again: a duplicate in the middle of a chunk.
+            lines.push(lines.last().cloned().unwrap());
+            expected.push(rejected_line(
+                lines.len() as u64,
+                Some(&jti(i - 1)),
+                "dag.duplicate_jti",
+                "ECT-DAG-1",
+                &format!(
+                    "a token with jti \"{}\" is already in the store (same scope)",
+                    jti(i - 1)
+                ),
+            ));
+        }
+        if i == 900 {
+            lines.push("a".repeat(70_000) + "\r");
+            expected.push(rejected_line(
+                lines.len() as u64,
+                None,
+                "jws.too_large",
+                "ECT-JWS-1",
+                "token is 70000 bytes, limit is 65536",
+            ));
+            lines.push("b".repeat(65_536) + "\r");
+            expected.push(rejected_line(
+                lines.len() as u64,
+                None,
+                "jws.malformed",
+                "ECT-JWS-2",
+                "not a JWS compact serialization: 1 segments, expected 3",
+            ));
+        }
+        lines.push(t);
+        // Rejected lines take no `seq`: token i is entry i.
+        expected.push(accepted_line(lines.len() as u64, &jti(i), i as u64, &[]));
+    }
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &[],
+        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(1), String::new()));
+    let got = json_lines(&o);
+    // Line by line, so that a failure shows the first difference, not 1100 lines.
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g, e, "output line {}", i + 1);
+    }
+    assert_eq!(got.len(), expected.len());
+}
+
 #[test]
 fn dag_rejections_exit_1_with_codes_and_change_nothing() {
     let dir = Dir::new("dag-bad");

@@ -57,20 +57,39 @@ pub fn load(dir: &Path) -> Result<Vec<Loaded>, String> {
 pub trait Implementation {
     /// The answer to one case, or why there is none (timeout, crash, garbage).
     fn answer(&mut self, case: &CaseLine) -> Result<Answer, String>;
+
+    /// The answers to `cases`, in order. By default one [`Implementation::answer`] after the
+    /// other; an implementation whose answers are independent may compute them in parallel.
+    fn answer_all(&mut self, cases: &[CaseLine]) -> Vec<Result<Answer, String>> {
+        cases.iter().map(|c| self.answer(c)).collect()
+    }
 }
 
 /// This crate, in-process.
 #[derive(Debug, Default)]
 pub struct Reference;
 
-impl Implementation for Reference {
-    fn answer(&mut self, case: &CaseLine) -> Result<Answer, String> {
+impl Reference {
+    fn answer_one(case: &CaseLine) -> Result<Answer, String> {
         let outcome = evaluate(&case.case)?;
         Ok(Answer {
             id: case.id.clone(),
             result: outcome.result,
             code: outcome.code().map(str::to_owned),
         })
+    }
+}
+
+impl Implementation for Reference {
+    fn answer(&mut self, case: &CaseLine) -> Result<Answer, String> {
+        Reference::answer_one(case)
+    }
+
+    /// Every vector gets its own verifier, ledger and replay cache, so the cases are
+    /// independent: they run across rayon's thread pool (all cores by default).
+    fn answer_all(&mut self, cases: &[CaseLine]) -> Vec<Result<Answer, String>> {
+        use rayon::prelude::*;
+        cases.par_iter().map(Reference::answer_one).collect()
     }
 }
 
@@ -323,13 +342,18 @@ impl Report {
 /// Runs every vector against `imp`, applying `xfails`.
 pub fn run(vectors: &[Loaded], imp: &mut dyn Implementation, xfails: &Xfails) -> Report {
     let mut report = Report::default();
-    for l in vectors {
+    let lines: Vec<CaseLine> = vectors
+        .iter()
+        .map(|l| CaseLine {
+            id: l.vector.id.clone(),
+            case: l.vector.case.clone(),
+        })
+        .collect();
+    let answers = imp.answer_all(&lines);
+    assert_eq!(answers.len(), vectors.len(), "one answer per case");
+    for (l, answer) in vectors.iter().zip(answers) {
         let v = &l.vector;
-        let line = CaseLine {
-            id: v.id.clone(),
-            case: v.case.clone(),
-        };
-        let status = match imp.answer(&line) {
+        let status = match answer {
             Ok(a) if a.result == AnswerResult::Skip => Status::Skip,
             Ok(a) => match judge(v, &a) {
                 Ok(note) => Status::Pass(note),

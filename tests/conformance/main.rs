@@ -7,6 +7,7 @@
 //! them (nightly: `PROPTEST_CASES=2000 cargo test --release --test conformance`).
 //! Failing cases are saved under `tests/proptest-regressions/` and replayed first on the next run.
 
+mod batch;
 mod coverage;
 mod generators;
 mod ledger_state_machine;
