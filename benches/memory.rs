@@ -108,6 +108,11 @@ fn jti(i: usize) -> String {
 /// A typical task token: `wid`, `inp_hash`, `out_hash`, a small `ext`, and 1–3 parents (the
 /// previous tokens of the chain; token 0 is the root).
 fn typical_token(key: &SigningKey, i: usize, max_parents: usize) -> String {
+    token(key, i, max_parents, true)
+}
+
+/// [`typical_token`], optionally without `ext`.
+fn token(key: &SigningKey, i: usize, max_parents: usize, with_ext: bool) -> String {
     let mut ext = Map::new();
     ext.insert("region".into(), Value::from("eu-west-1"));
     ext.insert("attempt".into(), Value::from(1 + (i % 3) as u64));
@@ -117,9 +122,11 @@ fn typical_token(key: &SigningKey, i: usize, max_parents: usize) -> String {
         .wid(WID)
         .inp_hash(wimse_ect::sha256_b64url(format!("input {i}").as_bytes()))
         .out_hash(wimse_ect::sha256_b64url(format!("output {i}").as_bytes()))
-        .ext(ext)
         .issued_at(NOW)
         .expires_at(NOW + 600);
+    if with_ext {
+        b = b.ext(ext);
+    }
     let parents = (i % max_parents + 1).min(i);
     for p in i - parents..i {
         b = b.parent(jti(p));
@@ -147,6 +154,30 @@ fn ratio_line(metric: &str, per_entry: f64, what: &str, ratio: f64, unit: &str, 
     let verdict = if ratio <= target { "met" } else { "MISSED" };
     println!(
         "{metric}: {per_entry:.1} B/entry {what} = {ratio:.2}x {unit} (target <= {target}x): {verdict}"
+    );
+}
+
+/// (a) Bytes per ledger entry, for typical tokens without `ext` (for comparison: `ext` is
+/// decoded into a `serde_json::Map`, whose first B-tree node is the largest single cost).
+fn ledger_entry_without_ext(n: usize) {
+    let key = signing_key();
+    let tokens: Vec<String> = (0..n).map(|i| token(&key, i, 3, false)).collect();
+    let avg_len = tokens.iter().map(String::len).sum::<usize>() as f64 / n as f64;
+    let verifier = verifier(false);
+    let before = heap();
+    let ledger = MemoryLedger::new();
+    for t in &tokens {
+        verifier.accept(t, NOW, &ledger).expect("accepted");
+    }
+    let memory = (heap() - before) as f64 / n as f64;
+    assert_eq!(ledger.len(), n as u64);
+    ratio_line(
+        "ledger entry (MemoryLedger, accept, no ext)",
+        memory,
+        &format!("for a {avg_len:.1} B token (the same tokens without ext)"),
+        memory / avg_len,
+        "compact length",
+        2.0,
     );
 }
 
@@ -356,6 +387,7 @@ fn main() {
     let run = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     if run("ledger") {
         ledger_entry(if full { 10_000 } else { 100 });
+        ledger_entry_without_ext(if full { 10_000 } else { 100 });
     }
     if run("replay") {
         replay_entry(if full { 100_000 } else { 1_000 });
