@@ -382,6 +382,23 @@ impl Chain {
             .collect()
     }
 
+    /// Every entry as the input of [`crate::audit()`], without building [`LedgerEntry`]s.
+    fn raw_entries(&self) -> Vec<Result<RawEntry>> {
+        let mut prev = ChainHash::GENESIS;
+        let mut raw = Vec::with_capacity(self.entries.len());
+        for (seq, r) in self.entries.iter().enumerate() {
+            raw.push(Ok(RawEntry {
+                seq: seq as u64,
+                at: r.at,
+                prev,
+                hash: r.hash,
+                token: r.ect.token().to_owned(),
+            }));
+            prev = r.hash;
+        }
+        raw
+    }
+
     /// The entry `ect` would become if appended at time `at`.
     fn next_entry(&self, ect: StoredEct, at: u64) -> LedgerEntry {
         let seq = self.entries.len() as u64;
@@ -644,6 +661,16 @@ macro_rules! chain_backed {
 
             fn verify_chain(&self) -> Result<()> {
                 self.with_chain(Chain::verify)
+            }
+
+            fn validate_all(
+                &self,
+                policy: &Policy,
+                keys: Option<&dyn crate::KeyResolver>,
+            ) -> crate::audit::AuditReport {
+                // A snapshot taken under the read lock, audited outside it.
+                let raw = self.with_chain(Chain::raw_entries);
+                crate::audit::audit(&raw, policy, keys)
             }
         }
     };
