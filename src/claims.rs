@@ -353,13 +353,19 @@ fn take_str(map: &mut Map<String, Value>, name: &'static str) -> Result<Option<S
 }
 
 /// An array whose elements are all strings, or `None`.
+///
+/// Without spare capacity: the collect reuses the parsed array's buffer (sized for `Value`s,
+/// with the parser's spare room), and a ledger keeps these claims for every entry.
 fn string_array(all: Vec<Value>) -> Option<Vec<String>> {
-    all.into_iter()
+    let mut strings: Vec<String> = all
+        .into_iter()
         .map(|v| match v {
             Value::String(s) => Some(s),
             _ => None,
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    strings.shrink_to_fit();
+    Some(strings)
 }
 
 /// ECT-TIME-5: an integer in `0 ..= 2^53-1`. Any other number (negative, fractional, exponent

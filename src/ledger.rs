@@ -78,9 +78,11 @@
 //! removed tail. It cannot by itself detect that the newest entries were cut off: compare
 //! [`Ledger::head`] with a copy kept elsewhere for that (`ect ledger verify --head`).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
+use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -90,7 +92,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 use crate::json::parse_object;
 use crate::jws::{b64_decode, b64_encode};
-use crate::store::{EctStore, ScopeKey, StoredEct, contains, lookup};
+use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, contains};
 use crate::verify::{Policy, parse_stored_token};
 
 /// The domain-separation prefix of every entry hash.
@@ -173,16 +175,6 @@ impl LedgerEntry {
     /// The canonical file line, without the final `\n`.
     pub fn to_line(&self) -> String {
         line(self.seq, self.at, &self.prev, &self.hash, self.ect.token())
-    }
-
-    fn link(&self) -> Link<'_> {
-        Link {
-            seq: self.seq,
-            at: self.at,
-            prev: &self.prev,
-            hash: &self.hash,
-            token: self.ect.token(),
-        }
     }
 
     fn raw(&self) -> RawEntry {
@@ -300,17 +292,63 @@ pub struct TornTail {
 
 /// The in-memory state every ledger keeps: entries, the `(wid, jti)` index, the dangling
 /// parent references (see ECT-DAG-4 in [`crate::DagValidator`]) and the chain head.
+///
+/// Memory (BENCHMARKS.md, "Memory (issue 7)"): an entry is kept as a [`Record`] (its `seq` is
+/// its position and its `prev` the previous record's hash, so neither is stored), and the
+/// index holds the stored token itself, keyed by its own `wid` and `jti`, so no copy of the
+/// identifiers is made. [`LedgerEntry`] values are built when asked for.
 #[derive(Debug, Default)]
 struct Chain {
-    entries: Vec<Arc<LedgerEntry>>,
-    index: HashMap<ScopeKey, usize>,
+    entries: Vec<Record>,
+    index: HashSet<Scoped>,
     dangling: HashSet<ScopeKey>,
     head: ChainHash,
 }
 
+/// What a ledger keeps of an entry: the rest is implied by its position.
+#[derive(Debug)]
+struct Record {
+    at: u64,
+    hash: ChainHash,
+    ect: Arc<StoredEct>,
+}
+
+/// A stored token as an index key: hashed and compared by its `(wid, jti)` scope.
+#[derive(Debug)]
+struct Scoped(Arc<StoredEct>);
+
+impl KeyView for Scoped {
+    fn parts(&self) -> (Option<&str>, &str) {
+        (self.0.wid(), self.0.jti())
+    }
+}
+
+// `Hash` and `Eq` agree with the borrowed view's, as `Borrow` requires.
+impl Hash for Scoped {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for Scoped {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Scoped {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Scoped {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
 impl EctStore for Chain {
     fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
-        lookup(&self.index, wid, jti).map(|&i| Arc::clone(&self.entries[i].ect))
+        self.index
+            .get(&(wid, jti) as &dyn KeyView)
+            .map(|s| Arc::clone(&s.0))
     }
 
     fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
@@ -319,6 +357,48 @@ impl EctStore for Chain {
 }
 
 impl Chain {
+    /// The hash entry `seq` links to: the previous entry's ([`ChainHash::GENESIS`] for 0).
+    fn prev_of(&self, seq: usize) -> ChainHash {
+        seq.checked_sub(1)
+            .map_or(ChainHash::GENESIS, |p| self.entries[p].hash)
+    }
+
+    /// Entry `seq` as a [`LedgerEntry`].
+    fn entry(&self, seq: usize) -> Option<Arc<LedgerEntry>> {
+        let r = self.entries.get(seq)?;
+        Some(Arc::new(LedgerEntry {
+            seq: seq as u64,
+            at: r.at,
+            prev: self.prev_of(seq),
+            hash: r.hash,
+            ect: Arc::clone(&r.ect),
+        }))
+    }
+
+    /// Every entry as a [`LedgerEntry`], in sequence order.
+    fn all_entries(&self) -> Vec<Arc<LedgerEntry>> {
+        (0..self.entries.len())
+            .filter_map(|i| self.entry(i))
+            .collect()
+    }
+
+    /// Every entry as the input of [`crate::audit()`], without building [`LedgerEntry`]s.
+    fn raw_entries(&self) -> Vec<Result<RawEntry>> {
+        let mut prev = ChainHash::GENESIS;
+        let mut raw = Vec::with_capacity(self.entries.len());
+        for (seq, r) in self.entries.iter().enumerate() {
+            raw.push(Ok(RawEntry {
+                seq: seq as u64,
+                at: r.at,
+                prev,
+                hash: r.hash,
+                token: r.ect.token().to_owned(),
+            }));
+            prev = r.hash;
+        }
+        raw
+    }
+
     /// The entry `ect` would become if appended at time `at`.
     fn next_entry(&self, ect: StoredEct, at: u64) -> LedgerEntry {
         let seq = self.entries.len() as u64;
@@ -375,21 +455,31 @@ impl Chain {
                     .insert(ScopeKey::new(claims.wid.as_deref(), parent));
             }
         }
-        self.index.insert(ScopeKey::of(claims), self.entries.len());
+        self.index.insert(Scoped(Arc::clone(&entry.ect)));
         self.head = entry.hash;
-        let entry = Arc::new(entry);
-        self.entries.push(Arc::clone(&entry));
-        entry
+        self.entries.push(Record {
+            at: entry.at,
+            hash: entry.hash,
+            ect: Arc::clone(&entry.ect),
+        });
+        Arc::new(entry)
     }
 
     /// ECT-LED-4: recomputes every link and hash.
     fn verify(&self) -> Result<()> {
         let mut prev = ChainHash::GENESIS;
-        for (i, e) in self.entries.iter().enumerate() {
-            if let Some(error) = e.link().error_at(i as u64, Some(&prev)) {
+        for (i, r) in self.entries.iter().enumerate() {
+            let link = Link {
+                seq: i as u64,
+                at: r.at,
+                prev: &prev,
+                hash: &r.hash,
+                token: r.ect.token(),
+            };
+            if let Some(error) = link.error_at(i as u64, Some(&prev)) {
                 return Err(error);
             }
-            prev = e.hash;
+            prev = r.hash;
         }
         if prev != self.head {
             return Err(Error::LedgerChain(
@@ -562,15 +652,25 @@ macro_rules! chain_backed {
 
             fn entry(&self, seq: u64) -> Option<Arc<LedgerEntry>> {
                 let i = usize::try_from(seq).ok()?;
-                self.with_chain(|c| c.entries.get(i).cloned())
+                self.with_chain(|c| c.entry(i))
             }
 
             fn entries(&self) -> Vec<Arc<LedgerEntry>> {
-                self.with_chain(|c| c.entries.clone())
+                self.with_chain(Chain::all_entries)
             }
 
             fn verify_chain(&self) -> Result<()> {
                 self.with_chain(Chain::verify)
+            }
+
+            fn validate_all(
+                &self,
+                policy: &Policy,
+                keys: Option<&dyn crate::KeyResolver>,
+            ) -> crate::audit::AuditReport {
+                // A snapshot taken under the read lock, audited outside it.
+                let raw = self.with_chain(Chain::raw_entries);
+                crate::audit::audit(&raw, policy, keys)
             }
         }
     };

@@ -4,6 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use sha2::{Digest as _, Sha256};
+
 use crate::claims::Claims;
 use crate::error::{Error, Result};
 
@@ -25,7 +27,34 @@ impl ReplayKey {
             jti: claims.jti.clone(),
         }
     }
+
+    /// What [`MemoryReplayCache`] keeps of the key: the first 128 bits of a SHA-256 over an
+    /// injective encoding of it (whether `wid` is present, `wid`'s length, `wid`, `jti`).
+    ///
+    /// Two different keys share a digest only through a SHA-256 collision in 128 bits (about
+    /// 2^64 work to find one on purpose). Even then the cache could only refuse a fresh token
+    /// as a replay, never accept a replayed one: a key that was recorded always finds its own
+    /// digest.
+    fn digest(&self) -> KeyDigest {
+        let mut h = Sha256::new();
+        match &self.wid {
+            Some(wid) => {
+                h.update([1]);
+                h.update((wid.len() as u64).to_be_bytes());
+                h.update(wid.as_bytes());
+            }
+            None => h.update([0]),
+        }
+        h.update(self.jti.as_bytes());
+        let full: [u8; 32] = h.finalize().into();
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&full[..16]);
+        digest
+    }
 }
+
+/// A [`ReplayKey`] as [`MemoryReplayCache`] stores it: see [`ReplayKey::digest`].
+type KeyDigest = [u8; 16];
 
 /// A store of accepted token ids, consulted last in verification (ECT-RPL-1).
 ///
@@ -62,10 +91,12 @@ pub struct MemoryReplayCache {
     inner: Mutex<Entries>,
 }
 
+/// The live entries, each as its key's 16-byte digest (so an entry costs a few dozen bytes,
+/// whatever the identifiers' lengths; BENCHMARKS.md, "Memory (issue 7)").
 #[derive(Debug, Default)]
 struct Entries {
-    expiry: HashMap<ReplayKey, u64>,
-    by_expiry: BTreeSet<(u64, ReplayKey)>,
+    expiry: HashMap<KeyDigest, u64>,
+    by_expiry: BTreeSet<(u64, KeyDigest)>,
 }
 
 impl MemoryReplayCache {
@@ -101,6 +132,7 @@ impl MemoryReplayCache {
 
 impl ReplayCache for MemoryReplayCache {
     fn check_and_record(&self, key: &ReplayKey, expires_at: u64, now: u64) -> Result<()> {
+        let key = key.digest();
         let mut entries = self.lock();
         // Evict every entry whose token can no longer verify (expiry <= now).
         while let Some(first) = entries.by_expiry.first() {
@@ -111,7 +143,7 @@ impl ReplayCache for MemoryReplayCache {
             entries.expiry.remove(&old);
         }
         // ECT-RPL-1: a live entry is a replay.
-        if entries.expiry.contains_key(key) {
+        if entries.expiry.contains_key(&key) {
             return Err(Error::Replay);
         }
         if self
@@ -120,15 +152,16 @@ impl ReplayCache for MemoryReplayCache {
         {
             return Err(Error::ReplayCacheFull);
         }
-        entries.expiry.insert(key.clone(), expires_at);
-        entries.by_expiry.insert((expires_at, key.clone()));
+        entries.expiry.insert(key, expires_at);
+        entries.by_expiry.insert((expires_at, key));
         Ok(())
     }
 
     fn forget(&self, key: &ReplayKey) {
+        let key = key.digest();
         let mut entries = self.lock();
-        if let Some(expires_at) = entries.expiry.remove(key) {
-            entries.by_expiry.remove(&(expires_at, key.clone()));
+        if let Some(expires_at) = entries.expiry.remove(&key) {
+            entries.by_expiry.remove(&(expires_at, key));
         }
     }
 }
@@ -175,6 +208,63 @@ mod tests {
                 .unwrap();
             assert!(c.len() <= 50, "len {} at {i}", c.len());
         }
+    }
+
+    /// A stream of distinct tokens, 100 a second, each live 60 s: after every call the cache
+    /// holds exactly the tokens still live (expiry after `now`), so its size (and with it its
+    /// memory, see benches/memory.rs) stays flat however many tokens pass through.
+    #[test]
+    fn holds_exactly_the_live_tokens_of_a_stream() {
+        const PER_SECOND: u64 = 100;
+        const LIFETIME: u64 = 60;
+        let c = MemoryReplayCache::new();
+        for i in 0..100_000u64 {
+            let now = i / PER_SECOND;
+            c.check_and_record(&key(&format!("t{i}"), Some("w")), now + LIFETIME, now)
+                .unwrap();
+            // Token j (recorded at j / 100) is live while j / 100 + 60 > now.
+            let evicted = (now + 1).saturating_sub(LIFETIME) * PER_SECOND;
+            assert_eq!(c.len() as u64, i + 1 - evicted, "at {i}");
+            assert!(c.len() as u64 <= PER_SECOND * LIFETIME);
+        }
+        // The last token is still remembered, the first is long forgotten.
+        let now = 99_999 / PER_SECOND;
+        assert_eq!(
+            c.check_and_record(&key("t99999", Some("w")), now + LIFETIME, now),
+            Err(Error::Replay)
+        );
+        assert_eq!(
+            c.check_and_record(&key("t0", Some("w")), now + LIFETIME, now),
+            Ok(())
+        );
+    }
+
+    /// The stored digest keeps the scope's parts apart: moving characters between `wid` and
+    /// `jti`, or an empty `wid` versus none, is another key.
+    #[test]
+    fn digests_keep_scopes_apart() {
+        let c = MemoryReplayCache::new();
+        for (jti, wid) in [
+            ("bc", Some("a")),
+            ("c", Some("ab")),
+            ("abc", None),
+            ("abc", Some("")),
+            ("", Some("abc")),
+        ] {
+            assert_eq!(
+                c.check_and_record(&key(jti, wid), 100, 0),
+                Ok(()),
+                "{jti} {wid:?}"
+            );
+        }
+        assert_eq!(c.len(), 5);
+        assert_eq!(
+            c.check_and_record(&key("c", Some("ab")), 100, 1),
+            Err(Error::Replay)
+        );
+        c.forget(&key("c", Some("ab")));
+        assert_eq!(c.len(), 4);
+        assert_eq!(c.check_and_record(&key("c", Some("ab")), 100, 1), Ok(()));
     }
 
     #[test]

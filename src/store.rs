@@ -20,13 +20,17 @@ use crate::verify::VerifiedEct;
 /// ledger reading its own hash-chained file back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEct {
-    token: String,
+    /// Boxed, so no spare capacity is kept (a ledger holds one per entry).
+    token: Box<str>,
     claims: Claims,
 }
 
 impl StoredEct {
     pub(crate) fn new(token: String, claims: Claims) -> Self {
-        StoredEct { token, claims }
+        StoredEct {
+            token: token.into_boxed_str(),
+            claims,
+        }
     }
 
     /// The compact token exactly as accepted.
@@ -53,7 +57,7 @@ impl StoredEct {
 impl From<VerifiedEct> for StoredEct {
     fn from(v: VerifiedEct) -> Self {
         let (token, _header, claims) = v.into_parts();
-        StoredEct { token, claims }
+        StoredEct::new(token, claims)
     }
 }
 
