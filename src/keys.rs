@@ -186,13 +186,11 @@ impl TrustedKey {
             .map_err(|_| Error::SignatureEncoding("r or s is zero or not below n".into()))?;
         // ECT-SIG-2: ECDSA P-256/SHA-256 over the exact ASCII bytes of `segment0.segment1`.
         #[cfg(not(feature = "ring"))]
-        let verdict = {
-            let _ = signature;
-            self.key.verify(signing_input, &parsed)
-        };
-        // ring takes the same 64 bytes; it accepts high-S signatures too.
+        let verdict = self.key.verify(signing_input, &parsed);
+        // ring accepts high-S signatures too.
         #[cfg(feature = "ring")]
         let verdict = {
+            // Parsed above for ECT-SIG-1 only; ring reads the same 64 bytes itself.
             let _ = parsed;
             ring::signature::UnparsedPublicKey::new(
                 &ring::signature::ECDSA_P256_SHA256_FIXED,
