@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
+#[cfg(not(feature = "ring"))]
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
@@ -95,11 +97,11 @@ impl SigningKey {
 
     /// The trusted-key entry a verifier needs for this key.
     pub fn trusted(&self, issuer: Option<&str>) -> TrustedKey {
-        TrustedKey {
-            kid: self.kid.clone(),
-            key: *self.verifying_key(),
-            issuer: issuer.map(str::to_owned),
-        }
+        TrustedKey::new(
+            self.kid.clone(),
+            *self.verifying_key(),
+            issuer.map(str::to_owned),
+        )
     }
 }
 
@@ -127,9 +129,28 @@ pub struct TrustedKey {
     kid: String,
     key: VerifyingKey,
     issuer: Option<String>,
+    /// With feature `ring`: `key` as ring verifies with it, uncompressed SEC1 (`04‖x‖y`),
+    /// encoded once here rather than per verification. A function of `key`, so the derived
+    /// equality is unchanged.
+    #[cfg(feature = "ring")]
+    sec1: [u8; 65],
 }
 
 impl TrustedKey {
+    fn new(kid: String, key: VerifyingKey, issuer: Option<String>) -> Self {
+        TrustedKey {
+            #[cfg(feature = "ring")]
+            sec1: key
+                .to_sec1_point(false)
+                .as_bytes()
+                .try_into()
+                .expect("an uncompressed P-256 point other than the identity is 65 bytes"),
+            kid,
+            key,
+            issuer,
+        }
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -147,6 +168,11 @@ impl TrustedKey {
 
     /// ECT-SIG-1 and ECT-SIG-2: checks `signature` (exactly 64 bytes `r‖s`) over
     /// `signing_input`. High-S signatures are valid ECDSA and accepted (flag `HighS`).
+    ///
+    /// ECT-SIG-1 (the length, and `r`, `s` in `1..n`) is always checked by p256, and is
+    /// [`Error::SignatureEncoding`]. The ECDSA verification (ECT-SIG-2, else
+    /// [`Error::SignatureInvalid`]) is p256's by default and ring's with the cargo feature
+    /// `ring` (faster: BENCHMARKS.md); both give the same verdicts and errors.
     pub fn verify_signature(&self, signing_input: &[u8], signature: &[u8]) -> Result<()> {
         // ECT-SIG-1: exactly 64 bytes, and 0 < r < n, 0 < s < n (p256 refuses 0 and >= n,
         // which covers the all-zero signature of CVE-2022-21449).
@@ -156,12 +182,23 @@ impl TrustedKey {
                 signature.len()
             )));
         }
-        let signature = Signature::from_slice(signature)
+        let parsed = Signature::from_slice(signature)
             .map_err(|_| Error::SignatureEncoding("r or s is zero or not below n".into()))?;
         // ECT-SIG-2: ECDSA P-256/SHA-256 over the exact ASCII bytes of `segment0.segment1`.
-        self.key
-            .verify(signing_input, &signature)
-            .map_err(|_| Error::SignatureInvalid)
+        #[cfg(not(feature = "ring"))]
+        let verdict = self.key.verify(signing_input, &parsed);
+        // ring accepts high-S signatures too.
+        #[cfg(feature = "ring")]
+        let verdict = {
+            // Parsed above for ECT-SIG-1 only; ring reads the same 64 bytes itself.
+            let _ = parsed;
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                &self.sec1,
+            )
+            .verify(signing_input, signature)
+        };
+        verdict.map_err(|_| Error::SignatureInvalid)
     }
 }
 
@@ -332,7 +369,7 @@ fn parse_public_jwk(jwk: &Map<String, Value>, private: PrivatePart) -> Result<Tr
     // p256 refuses points off the curve and the identity.
     let key = VerifyingKey::from_sec1_bytes(&sec1)
         .map_err(|_| Error::KeySet("x/y is not a point on P-256".into()))?;
-    Ok(TrustedKey { kid, key, issuer })
+    Ok(TrustedKey::new(kid, key, issuer))
 }
 
 /// A 32-byte coordinate or scalar in strict base64url.
@@ -498,5 +535,60 @@ mod tests {
         );
         // Deterministic (RFC 6979).
         assert_eq!(k.sign(b"msg"), sig);
+    }
+
+    /// With feature `ring`: ring (what `verify_signature` uses) and p256 give the same verdict,
+    /// and `verify_signature` the same result as the p256 path would.
+    #[cfg(feature = "ring")]
+    #[test]
+    fn ring_and_p256_agree() {
+        use p256::ecdsa::signature::Verifier;
+
+        let k = key();
+        let t = k.trusted(None);
+        assert_eq!(
+            &t.sec1[..],
+            t.key().to_sec1_point(false).as_bytes(),
+            "the stored ring key is the uncompressed SEC1 point"
+        );
+        let by_p256 = |msg: &[u8], sig: &[u8]| {
+            t.key()
+                .verify(msg, &Signature::from_slice(sig).expect("r, s in 1..n"))
+                .is_ok()
+        };
+        let by_ring = |msg: &[u8], sig: &[u8]| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                t.key().to_sec1_point(false).as_bytes(),
+            )
+            .verify(msg, sig)
+            .is_ok()
+        };
+        let sig = k.sign(b"msg");
+        let high_s = crate::fixtures::high_s_twin(&sig);
+        assert_ne!(&high_s[..], &sig[..]);
+        let other = k.sign(b"another message");
+        let mut flipped_r = sig;
+        flipped_r[31] ^= 1;
+        let mut flipped_s = sig;
+        flipped_s[63] ^= 0x10;
+        // (case, message, signature, expected verdict)
+        let cases: [(&str, &[u8], &[u8], bool); 5] = [
+            ("valid", b"msg", &sig, true),
+            ("high-S twin", b"msg", &high_s, true),
+            ("over another message", b"msg", &other, false),
+            ("one bit of r flipped", b"msg", &flipped_r, false),
+            ("one bit of s flipped", b"msg", &flipped_s, false),
+        ];
+        for (case, msg, sig, valid) in cases {
+            assert_eq!(by_p256(msg, sig), valid, "p256, {case}");
+            assert_eq!(by_ring(msg, sig), valid, "ring, {case}");
+            let expected = if valid {
+                Ok(())
+            } else {
+                Err(Error::SignatureInvalid)
+            };
+            assert_eq!(t.verify_signature(msg, sig), expected, "{case}");
+        }
     }
 }
