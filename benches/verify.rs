@@ -18,6 +18,10 @@
 //!   `ect conformance` does), and `end_to_end/vectors_export`: generating and writing every
 //!   vector file (`ect vectors export`), each also as a cost per vector in ECDSA verifications.
 //!
+//! At the end, `paired ratio` lines repeat the four targets' ratios measured in interleaved
+//! rounds (each round times both sides on the same tokens), which is steadier on a shared
+//! machine than dividing two estimates measured minutes apart.
+//!
 //! A typical token: `inp_hash`, `out_hash`, `wid`, a small `ext`, three parents. The tokens
 //! are issued at the real current time (jsonwebtoken reads the system clock), which the
 //! benchmark passes to this crate's verifier as `now`; the library itself never reads a clock.
@@ -88,11 +92,15 @@ fn jti(i: usize) -> String {
     format!("00000000-0000-4000-8000-{i:012x}")
 }
 
-/// The prefilled ledger's token `i`: a root, issued at `now()`.
+/// The workflow every token belongs to (parents are looked up in the child's `wid`).
+const WID: &str = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+
+/// The prefilled ledger's token `i`: a root of workflow [`WID`], issued at `now()`.
 fn filler(i: usize) -> String {
     EctBuilder::new(ISS, "prefill")
         .audience(AUD)
         .jti(jti(i))
+        .wid(WID)
         .issued_at(now())
         .expires_at(now() + 600)
         .sign(&signing_key())
@@ -112,7 +120,7 @@ fn typical(i: usize, parents: usize) -> String {
     let mut b = EctBuilder::new(ISS, "summarize_results")
         .audience(AUD)
         .jti(jti(1_000_000 + i))
-        .wid("6ba7b810-9dad-41d1-80b4-00c04fd430c8")
+        .wid(WID)
         .issued_at(now())
         .expires_at(now() + 600)
         .inp_hash(hash("in"))
@@ -421,6 +429,163 @@ fn print_ratios(started: SystemTime) {
     }
 }
 
+/// A paired measurement: `rounds` rounds, each timing `a` then `b` (each over the same
+/// inputs), and the median and quartiles of the per-round ratios `a / b`. The machine's speed
+/// drifts over minutes on a shared host; within one round both sides see the same machine, so
+/// these ratios are steadier than ratios of two criterion estimates measured minutes apart.
+fn paired(
+    label: &str,
+    target: &str,
+    rounds: usize,
+    mut round: impl FnMut(usize) -> (Duration, Duration),
+) {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let (a, b) = round(r);
+            a.as_secs_f64() / b.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+    println!(
+        "paired ratio {label}: median {:.3} (quartiles {:.3}..{:.3}, {rounds} rounds; target {target})",
+        q(0.5),
+        q(0.25),
+        q(0.75)
+    );
+}
+
+/// Times `f` once.
+fn time(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+/// The paired ratios of the targets (see [`paired`]). Skipped in criterion's test mode and
+/// when a filter is given (a filtered run measures only part of the groups).
+fn paired_ratios() {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") || args.iter().skip(1).any(|a| !a.starts_with('-')) {
+        return;
+    }
+    let t = now();
+    let tokens = pool();
+    const N: usize = 20;
+    println!();
+
+    // Full verify (replay on, distinct tokens) against the bare ECDSA call on the same tokens.
+    let decoded: Vec<(Vec<u8>, p256::ecdsa::Signature)> = tokens
+        .iter()
+        .map(|tok| {
+            let dot = tok.rfind('.').expect("three segments");
+            let sig =
+                <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&tok[dot + 1..])
+                    .expect("base64url");
+            (
+                tok.as_bytes()[..dot].to_vec(),
+                p256::ecdsa::Signature::from_slice(&sig).expect("64 bytes"),
+            )
+        })
+        .collect();
+    let key = *signing_key().verifying_key();
+    let rounds = tokens.len() / N;
+    let v = verifier(true);
+    paired("verify vs ECDSA", "<= 1.15", rounds, |r| {
+        let range = r * N..(r + 1) * N;
+        let a = time(|| {
+            for tok in &tokens[range.clone()] {
+                black_box(v.verify(black_box(tok), t).expect("valid"));
+            }
+        });
+        let b = time(|| {
+            for (input, sig) in &decoded[range] {
+                black_box(&key)
+                    .verify(black_box(input), black_box(sig))
+                    .expect("valid");
+            }
+        });
+        (a, b)
+    });
+
+    // Full verify against jsonwebtoken on the same tokens.
+    let jwk = signing_key().to_public_jwk(None);
+    let coordinate = |n: &str| jwk[n].as_str().expect("a coordinate").to_owned();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ec_components(&coordinate("x"), &coordinate("y"))
+            .expect("EC key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[AUD]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.leeway = 30;
+    let v = verifier(true);
+    paired("verify vs jsonwebtoken", "<= 1.0", rounds, |r| {
+        let range = r * N..(r + 1) * N;
+        let a = time(|| {
+            for tok in &tokens[range.clone()] {
+                black_box(v.verify(black_box(tok), t).expect("valid"));
+            }
+        });
+        let b = time(|| {
+            for tok in &tokens[range] {
+                black_box(
+                    jsonwebtoken::decode::<Value>(black_box(tok), &decoding, &validation)
+                        .expect("valid"),
+                );
+            }
+        });
+        (a, b)
+    });
+
+    // accept into the 100k-entry ledger against verify, the same tokens for both.
+    let (v, accepting, ledger) = (verifier(true), verifier(true), prefilled());
+    paired("accept (100k ledger) vs verify", "<= 1.10", rounds, |r| {
+        let range = r * N..(r + 1) * N;
+        let b = time(|| {
+            for tok in &tokens[range.clone()] {
+                black_box(v.verify(black_box(tok), t).expect("valid"));
+            }
+        });
+        let a = time(|| {
+            for tok in &tokens[range] {
+                black_box(
+                    accepting
+                        .accept(black_box(tok), t, &ledger)
+                        .expect("accepted"),
+                );
+            }
+        });
+        (a, b)
+    });
+
+    // verify_batch on one thread against all cores.
+    let batch = &tokens[..BATCH];
+    let stateless = verifier(false);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a pool");
+    let all = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool");
+    paired(
+        &format!("batch speed-up, 1 vs {threads} threads"),
+        ">= 1.8 on 2 cores",
+        30,
+        |_| {
+            let a = time(|| {
+                black_box(one.install(|| stateless.verify_batch(black_box(batch), t)));
+            });
+            let b = time(|| {
+                black_box(all.install(|| stateless.verify_batch(black_box(batch), t)));
+            });
+            (a, b)
+        },
+    );
+}
+
 fn main() {
     let started = SystemTime::now();
     let mut c = Criterion::default().configure_from_args();
@@ -430,4 +595,5 @@ fn main() {
     end_to_end_group(&mut c);
     c.final_summary();
     print_ratios(started);
+    paired_ratios();
 }

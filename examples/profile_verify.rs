@@ -64,10 +64,9 @@ fn main() {
     }
     let token = b.sign(&key).expect("a valid token");
     let dot = token.rfind('.').expect("three segments");
-    let sig_bytes = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(
-        &token[dot + 1..],
-    )
-    .expect("base64url");
+    let sig_bytes =
+        <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&token[dot + 1..])
+            .expect("base64url");
     let sig = p256::ecdsa::Signature::from_slice(&sig_bytes).expect("64 bytes");
     let mut policy = Policy::new(AUD);
     policy.replay = ReplayProtection::Disabled;
