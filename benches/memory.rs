@@ -157,27 +157,40 @@ fn ratio_line(metric: &str, per_entry: f64, what: &str, ratio: f64, unit: &str, 
     );
 }
 
-/// (a) Bytes per ledger entry, for typical tokens without `ext` (for comparison: `ext` is
-/// decoded into a `serde_json::Map`, whose first B-tree node is the largest single cost).
-fn ledger_entry_without_ext(n: usize) {
-    let key = signing_key();
-    let tokens: Vec<String> = (0..n).map(|i| token(&key, i, 3, false)).collect();
+/// Accepts `tokens` into a fresh [`MemoryLedger`] (replay protection off, so only the ledger
+/// grows) and prints its heap growth per entry against the tokens' average length. Returns
+/// the ledger and that average.
+fn accept_all(metric: &str, what: &str, tokens: &[String]) -> (MemoryLedger, f64) {
+    let n = tokens.len();
     let avg_len = tokens.iter().map(String::len).sum::<usize>() as f64 / n as f64;
     let verifier = verifier(false);
     let before = heap();
     let ledger = MemoryLedger::new();
-    for t in &tokens {
+    for t in tokens {
         verifier.accept(t, NOW, &ledger).expect("accepted");
     }
     let memory = (heap() - before) as f64 / n as f64;
     assert_eq!(ledger.len(), n as u64);
     ratio_line(
-        "ledger entry (MemoryLedger, accept, no ext)",
+        metric,
         memory,
-        &format!("for a {avg_len:.1} B token (the same tokens without ext)"),
+        &format!("for a {avg_len:.1} B token ({what})"),
         memory / avg_len,
         "compact length",
         2.0,
+    );
+    (ledger, avg_len)
+}
+
+/// (a) Bytes per ledger entry, for typical tokens without `ext` (for comparison: `ext` is
+/// decoded into a `serde_json::Map`, whose first B-tree node is the largest single cost).
+fn ledger_entry_without_ext(n: usize) {
+    let key = signing_key();
+    let tokens: Vec<String> = (0..n).map(|i| token(&key, i, 3, false)).collect();
+    accept_all(
+        "ledger entry (MemoryLedger, accept, no ext)",
+        "the same tokens without ext",
+        &tokens,
     );
 }
 
@@ -190,25 +203,10 @@ fn ledger_entry(n: usize) {
         "signed {n} tokens in {:.1} s (not measured)",
         started.elapsed().as_secs_f64()
     );
-    let avg_len = tokens.iter().map(String::len).sum::<usize>() as f64 / n as f64;
-    let verifier = verifier(false);
-
-    let before = heap();
-    let ledger = MemoryLedger::new();
-    for t in &tokens {
-        verifier.accept(t, NOW, &ledger).expect("accepted");
-    }
-    let memory = (heap() - before) as f64 / n as f64;
-    assert_eq!(ledger.len(), n as u64);
-    ratio_line(
+    let (ledger, avg_len) = accept_all(
         "ledger entry (MemoryLedger, accept)",
-        memory,
-        &format!(
-            "for a {avg_len:.1} B token (average of {n}, 1-3 parents, wid, inp/out_hash, ext)"
-        ),
-        memory / avg_len,
-        "compact length",
-        2.0,
+        &format!("average of {n}, 1-3 parents, wid, inp/out_hash, ext"),
+        &tokens,
     );
 
     let path = scratch().join(format!("ledger-{n}.jsonl"));
@@ -219,33 +217,27 @@ fn ledger_entry(n: usize) {
     drop(file);
     drop(ledger);
 
-    let before = heap();
-    let (read, _) = FileLedger::read(&path).expect("a valid ledger");
-    let memory = (heap() - before) as f64 / n as f64;
-    assert_eq!(read.len(), n as u64);
-    ratio_line(
-        "ledger entry (FileLedger::read)",
-        memory,
-        &format!("for a {avg_len:.1} B token"),
-        memory / avg_len,
-        "compact length",
-        2.0,
-    );
-    drop(read);
-
-    let before = heap();
-    let opened = FileLedger::open(&path).expect("a valid ledger");
-    let memory = (heap() - before) as f64 / n as f64;
-    assert_eq!(opened.len(), n as u64);
-    ratio_line(
-        "ledger entry (FileLedger::open)",
-        memory,
-        &format!("for a {avg_len:.1} B token"),
-        memory / avg_len,
-        "compact length",
-        2.0,
-    );
-    drop(opened);
+    // Heap growth per entry while `load` holds the ledger it loaded from the file.
+    let loaded = |metric: &str, load: &dyn Fn() -> Box<dyn Ledger>| {
+        let before = heap();
+        let ledger = load();
+        let memory = (heap() - before) as f64 / n as f64;
+        assert_eq!(ledger.len(), n as u64);
+        ratio_line(
+            metric,
+            memory,
+            &format!("for a {avg_len:.1} B token"),
+            memory / avg_len,
+            "compact length",
+            2.0,
+        );
+    };
+    loaded("ledger entry (FileLedger::read)", &|| {
+        Box::new(FileLedger::read(&path).expect("a valid ledger").0)
+    });
+    loaded("ledger entry (FileLedger::open)", &|| {
+        Box::new(FileLedger::open(&path).expect("a valid ledger"))
+    });
 }
 
 fn replay_key(i: u64) -> ReplayKey {

@@ -210,28 +210,44 @@ fn over_pool<S>(iters: u64, fresh: impl Fn() -> S, step: impl Fn(&S, &str)) -> D
     total
 }
 
+/// jsonwebtoken's decoding key and validation for the benchmark's tokens: ES256, audience
+/// [`AUD`], `exp`/`iss`/`aud` required, leeway 30 s (as this crate's default).
+fn jsonwebtoken_setup() -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
+    let jwk = signing_key().to_public_jwk(None);
+    let coordinate = |n: &str| jwk[n].as_str().expect("a coordinate").to_owned();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ec_components(&coordinate("x"), &coordinate("y"))
+            .expect("EC key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[AUD]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.leeway = 30;
+    (decoding, validation)
+}
+
+/// A token's signing input and its signature, decoded for the bare p256 call.
+fn ecdsa_parts(token: &str) -> (Vec<u8>, p256::ecdsa::Signature) {
+    let dot = token.rfind('.').expect("three segments");
+    let sig = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&token[dot + 1..])
+        .expect("base64url");
+    (
+        token.as_bytes()[..dot].to_vec(),
+        p256::ecdsa::Signature::from_slice(&sig).expect("64 bytes"),
+    )
+}
+
 fn verify_group(c: &mut Criterion) {
     let tokens = pool();
     let mut g = c.benchmark_group("verify");
     g.throughput(Throughput::Elements(1));
 
     // The ECDSA floor: the first token's signature over its signing input.
-    let token = tokens[0].as_bytes();
-    let dot = token
-        .iter()
-        .rposition(|&b| b == b'.')
-        .expect("three segments");
-    let signing_input = &token[..dot];
-    let signature_bytes: Vec<u8> = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(
-        std::str::from_utf8(&token[dot + 1..]).expect("ASCII"),
-    )
-    .expect("base64url");
-    let signature = p256::ecdsa::Signature::from_slice(&signature_bytes).expect("64 bytes");
+    let (signing_input, signature) = ecdsa_parts(&tokens[0]);
     let key = *signing_key().verifying_key();
     g.bench_function("p256", |b| {
         b.iter(|| {
             black_box(&key)
-                .verify(black_box(signing_input), black_box(&signature))
+                .verify(black_box(&signing_input), black_box(&signature))
                 .expect("valid")
         })
     });
@@ -257,15 +273,7 @@ fn verify_group(c: &mut Criterion) {
         })
     });
 
-    let jwk = signing_key().to_public_jwk(None);
-    let coordinate = |n: &str| jwk[n].as_str().expect("a coordinate").to_owned();
-    let decoding =
-        jsonwebtoken::DecodingKey::from_ec_components(&coordinate("x"), &coordinate("y"))
-            .expect("EC key");
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[AUD]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    validation.leeway = 30;
+    let (decoding, validation) = jsonwebtoken_setup();
     g.bench_function("jsonwebtoken", |b| {
         let mut i = 0;
         b.iter(|| {
@@ -472,32 +480,25 @@ fn paired_ratios() {
     let t = now();
     let tokens = pool();
     const N: usize = 20;
+    // `verify` of each token (all valid and new to `v`), timed.
+    let verify_all = |v: &Verifier, tokens: &[String], t: u64| {
+        time(|| {
+            for tok in tokens {
+                black_box(v.verify(black_box(tok), t).expect("valid"));
+            }
+        })
+    };
     println!();
 
     // Full verify (replay on, distinct tokens) against the bare ECDSA call on the same tokens.
-    let decoded: Vec<(Vec<u8>, p256::ecdsa::Signature)> = tokens
-        .iter()
-        .map(|tok| {
-            let dot = tok.rfind('.').expect("three segments");
-            let sig =
-                <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&tok[dot + 1..])
-                    .expect("base64url");
-            (
-                tok.as_bytes()[..dot].to_vec(),
-                p256::ecdsa::Signature::from_slice(&sig).expect("64 bytes"),
-            )
-        })
-        .collect();
+    let decoded: Vec<(Vec<u8>, p256::ecdsa::Signature)> =
+        tokens.iter().map(|tok| ecdsa_parts(tok)).collect();
     let key = *signing_key().verifying_key();
     let rounds = tokens.len() / N;
     let v = verifier(true);
     paired("verify vs ECDSA", "<= 1.15", rounds, |r| {
         let range = r * N..(r + 1) * N;
-        let a = time(|| {
-            for tok in &tokens[range.clone()] {
-                black_box(v.verify(black_box(tok), t).expect("valid"));
-            }
-        });
+        let a = verify_all(&v, &tokens[range.clone()], t);
         let b = time(|| {
             for (input, sig) in &decoded[range] {
                 black_box(&key)
@@ -509,23 +510,11 @@ fn paired_ratios() {
     });
 
     // Full verify against jsonwebtoken on the same tokens.
-    let jwk = signing_key().to_public_jwk(None);
-    let coordinate = |n: &str| jwk[n].as_str().expect("a coordinate").to_owned();
-    let decoding =
-        jsonwebtoken::DecodingKey::from_ec_components(&coordinate("x"), &coordinate("y"))
-            .expect("EC key");
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[AUD]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    validation.leeway = 30;
+    let (decoding, validation) = jsonwebtoken_setup();
     let v = verifier(true);
     paired("verify vs jsonwebtoken", "<= 1.0", rounds, |r| {
         let range = r * N..(r + 1) * N;
-        let a = time(|| {
-            for tok in &tokens[range.clone()] {
-                black_box(v.verify(black_box(tok), t).expect("valid"));
-            }
-        });
+        let a = verify_all(&v, &tokens[range.clone()], t);
         let b = time(|| {
             for tok in &tokens[range] {
                 black_box(
@@ -541,11 +530,7 @@ fn paired_ratios() {
     let (v, accepting, ledger) = (verifier(true), verifier(true), prefilled());
     paired("accept (100k ledger) vs verify", "<= 1.10", rounds, |r| {
         let range = r * N..(r + 1) * N;
-        let b = time(|| {
-            for tok in &tokens[range.clone()] {
-                black_box(v.verify(black_box(tok), t).expect("valid"));
-            }
-        });
+        let b = verify_all(&v, &tokens[range.clone()], t);
         let a = time(|| {
             for tok in &tokens[range] {
                 black_box(
