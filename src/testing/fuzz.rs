@@ -1990,13 +1990,17 @@ pub fn http_header(data: &[u8]) {
         assert!(lines.is_empty());
         return;
     }
+    // The formatted value can be longer than the lines it came from (`a,b` is sent back as
+    // `a, b`), and the size limit is the receiver's, on the field as sent (ECT-HTTP-4): so the
+    // round trips are checked under a limit of exactly the formatted length (a CI smoke
+    // finding, fuzz/regressions/http_header/, and vector `http/size/commas-count-as-sent`).
     let value = format_field_value(&tokens).expect("parsed tokens format");
     assert_eq!(
-        parse_field_values([value.as_bytes()], DEFAULT_MAX_FIELD_BYTES).as_ref(),
+        parse_field_values([value.as_bytes()], value.len()).as_ref(),
         Ok(&tokens)
     );
     assert_eq!(
-        parse_field_values(tokens.iter().map(String::as_bytes), DEFAULT_MAX_FIELD_BYTES).as_ref(),
+        parse_field_values(tokens.iter().map(String::as_bytes), value.len()).as_ref(),
         Ok(&tokens)
     );
 }

@@ -108,5 +108,11 @@ pub fn vectors() -> Vec<V> {
         http("http/size/default-over", "default max_field_bytes 65536: one element of 65537 characters", &h4, &["A".repeat(65_537)])
             .invalid("http.too_large")
             .flag("Boundary"),
+        // A fuzz finding: the size is that of the field as sent, not as it would be formatted
+        // again (with ", " between the tokens it is one byte longer).
+        http("http/size/commas-count-as-sent", "max_field_bytes 512: 255 + \",\" + 256 = 512 bytes as sent (513 if formatted with \", \")", &h4, &[format!("{},{}", "A".repeat(255), "B".repeat(256))])
+            .settings(|s| s.max_field_bytes = 512)
+            .valid()
+            .flag("Boundary"),
     ]
 }
