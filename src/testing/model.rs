@@ -1043,7 +1043,7 @@ mod tests {
         );
 
         let mut v = ModelVerifier::new();
-        assert!(v.verify(root.as_bytes(), &keys, &s).is_ok());
+        assert_eq!(v.verify(root.as_bytes(), &keys, &s), Ok(claims.clone()));
         assert_eq!(v.verify(root.as_bytes(), &keys, &s), Err("replay.jti"));
 
         let mut ledger = ModelLedger::new();
