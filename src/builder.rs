@@ -42,6 +42,7 @@ pub struct EctBuilder {
     aud: Option<Audience>,
     iat: Option<u64>,
     exp: Option<u64>,
+    nbf: Option<u64>,
     jti: Option<String>,
     par: Vec<String>,
     wid: Option<String>,
@@ -62,6 +63,7 @@ impl EctBuilder {
             aud: None,
             iat: None,
             exp: None,
+            nbf: None,
             jti: None,
             par: Vec::new(),
             wid: None,
@@ -105,6 +107,13 @@ impl EctBuilder {
     /// Expiration time, seconds since the epoch.
     pub fn expires_at(mut self, exp: u64) -> Self {
         self.exp = Some(exp);
+        self
+    }
+
+    /// Not-before (`nbf`, RFC 7519 §4.1.5), seconds since the epoch: verifiers refuse the token
+    /// until `nbf - leeway` (ECT-TIME-6). Absent by default.
+    pub fn not_before(mut self, nbf: u64) -> Self {
+        self.nbf = Some(nbf);
         self
     }
 
@@ -158,6 +167,7 @@ impl EctBuilder {
             aud: self.aud.clone().ok_or(Error::ClaimMissing(n.aud))?,
             iat: self.iat.ok_or(Error::ClaimMissing(n.iat))?,
             exp: self.exp.ok_or(Error::ClaimMissing(n.exp))?,
+            nbf: self.nbf,
             jti: self.jti.clone().ok_or(Error::ClaimMissing(n.jti))?,
             exec_act: self.exec_act.clone(),
             par: self.par.clone(),

@@ -19,6 +19,9 @@ pub const MAX_EXT_DEPTH: usize = 5;
 pub const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
 /// Default maximum number of `par` elements (ECT-CLM-10).
 pub const DEFAULT_MAX_PAR: usize = 100;
+/// The registered JWT claim `nbf` (RFC 7519 §4.1.5), honoured when present (ECT-TIME-6). Its
+/// name is the same in every profile.
+pub const NBF: &str = "nbf";
 
 /// The `aud` claim: one audience or several.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +93,8 @@ pub struct PolicyClaims {
 
 /// The checked claims of an ECT.
 ///
-/// Unknown claims (including `sub` and `nbf`) are ignored and not kept.
+/// Unknown claims (including `sub`) are ignored and not kept; `nbf`, a registered JWT claim, is
+/// honoured when present (ECT-TIME-6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claims {
     /// Issuer: the agent that performed the task.
@@ -101,6 +105,9 @@ pub struct Claims {
     pub iat: u64,
     /// Expiration, seconds since the epoch.
     pub exp: u64,
+    /// Not-before, seconds since the epoch (RFC 7519 §4.1.5), when present: the token is not
+    /// accepted before `nbf - leeway` (ECT-TIME-6).
+    pub nbf: Option<u64>,
     /// Token id and task id (a UUID).
     pub jti: String,
     /// The action performed.
@@ -134,6 +141,9 @@ impl Claims {
         map.insert(n.aud.into(), self.aud.to_json());
         map.insert(n.iat.into(), self.iat.into());
         map.insert(n.exp.into(), self.exp.into());
+        if let Some(nbf) = self.nbf {
+            map.insert(NBF.into(), nbf.into());
+        }
         map.insert(n.jti.into(), self.jti.clone().into());
         map.insert(n.exec_act.into(), self.exec_act.clone().into());
         map.insert(
@@ -178,6 +188,7 @@ pub(crate) struct UncheckedClaims {
     aud: Audience,
     iat: u64,
     exp: u64,
+    nbf: Option<u64>,
     jti: String,
     exec_act: String,
     par: Vec<String>,
@@ -212,6 +223,8 @@ impl UncheckedClaims {
         };
         let iat = numeric_date(&map[n.iat], n.iat)?;
         let exp = numeric_date(&map[n.exp], n.exp)?;
+        // `nbf` (not a profile claim: RFC 7519's) right after the other NumericDates.
+        let nbf = map.get(NBF).map(|v| numeric_date(v, NBF)).transpose()?;
         let jti = take_str(&mut map, n.jti)?.unwrap_or_default();
         let exec_act = take_str(&mut map, n.exec_act)?.unwrap_or_default();
         let par = match map.remove(n.par) {
@@ -233,6 +246,7 @@ impl UncheckedClaims {
             aud,
             iat,
             exp,
+            nbf,
             jti,
             exec_act,
             par,
@@ -272,17 +286,18 @@ impl UncheckedClaims {
             return Err(Error::ExecAct);
         }
         // ECT-CLM-8: every `par` element a UUID, no element twice (decision: DuplicateParent).
+        // UUIDs compare case-insensitively (ECT-CLM-5): `A…` and `a…` are the same parent.
         let mut seen = HashSet::with_capacity(self.par.len());
         for p in &self.par {
             if !is_uuid(p) {
                 return Err(Error::Par(format!("{p:?} is not a UUID")));
             }
-            if !seen.insert(p.as_str()) {
+            if !seen.insert(p.to_ascii_lowercase()) {
                 return Err(Error::Par(format!("{p:?} appears twice")));
             }
         }
-        // ECT-CLM-9: `par` does not name the token itself.
-        if seen.contains(self.jti.as_str()) {
+        // ECT-CLM-9: `par` does not name the token itself, in any letter case (ECT-CLM-5).
+        if seen.contains(&self.jti.to_ascii_lowercase()) {
             return Err(Error::ParSelf);
         }
         // ECT-CLM-10: at most `max_par` parents.
@@ -330,6 +345,7 @@ impl UncheckedClaims {
             aud: self.aud,
             iat: self.iat,
             exp: self.exp,
+            nbf: self.nbf,
             jti: self.jti,
             exec_act: self.exec_act,
             par: self.par,

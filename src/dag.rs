@@ -58,7 +58,9 @@ impl Default for DagValidator {
 /// The result of a successful DAG check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DagOutcome {
-    /// Parents found in the store that passed ECT-DAG-3 and ECT-DAG-6, in `par` order.
+    /// Parents found in the store that passed ECT-DAG-3 and ECT-DAG-6, in `par` order, spelled
+    /// as the child's `par` spells them (the store may hold one in another letter case,
+    /// ECT-CLM-5). With [`Self::missing_parents`] this is exactly `par`.
     pub verified_parents: Vec<String>,
     /// Parents the store does not hold (partial mode only; always empty in strict mode), in
     /// `par` order. They were not verified in any way.
@@ -111,10 +113,14 @@ impl DagValidator {
         // ECT-DAG-2: every parent resolves in the child's scope (strict), or is listed as
         // missing (partial), never as verified.
         let mut parents: Vec<Arc<StoredEct>> = Vec::with_capacity(claims.par.len());
+        let mut verified_parents = Vec::with_capacity(claims.par.len());
         let mut missing_parents = Vec::new();
         for p in &claims.par {
             match store.get(scope, p) {
-                Some(parent) => parents.push(parent),
+                Some(parent) => {
+                    parents.push(parent);
+                    verified_parents.push(p.clone());
+                }
                 None if self.mode == DagMode::Partial => missing_parents.push(p.clone()),
                 None => return Err(Error::ParentMissing(p.clone())),
             }
@@ -147,7 +153,7 @@ impl DagValidator {
         }
 
         Ok(DagOutcome {
-            verified_parents: parents.iter().map(|p| p.jti().to_owned()).collect(),
+            verified_parents,
             missing_parents,
         })
     }
@@ -186,7 +192,8 @@ impl DagValidator {
         }
         while let Some(node) = stack.pop() {
             for p in &node.claims().par {
-                if *p == claims.jti {
+                // ECT-CLM-5: the same UUID in any letter case.
+                if p.eq_ignore_ascii_case(&claims.jti) {
                     return Err(Error::Cycle(node.jti().to_owned()));
                 }
                 if let Some(next) = store.get(scope, p)

@@ -99,6 +99,8 @@ pub enum Error {
     NotYetValid,
     /// ECT-TIME-4: `now - iat > max_iat_age`.
     TooOld,
+    /// ECT-TIME-6: `nbf > now + leeway` (the token's not-before time has not come).
+    NotBefore,
     /// ECT-AUD-1: the verifier's identifier is not in `aud`.
     AudienceMismatch,
     /// ECT-RPL-1: this `jti` (in its scope) was already accepted and has not expired.
@@ -183,7 +185,7 @@ impl Error {
             Error::Pol(_) => "claims.pol",
             Error::ExpBeforeIat => "time.exp_before_iat",
             Error::Expired => "time.expired",
-            Error::NotYetValid => "time.not_yet_valid",
+            Error::NotYetValid | Error::NotBefore => "time.not_yet_valid",
             Error::TooOld => "time.too_old",
             Error::AudienceMismatch => "aud.mismatch",
             Error::Replay => "replay.jti",
@@ -237,6 +239,7 @@ impl Error {
             Error::Expired => "ECT-TIME-2",
             Error::NotYetValid => "ECT-TIME-3",
             Error::TooOld => "ECT-TIME-4",
+            Error::NotBefore => "ECT-TIME-6",
             Error::AudienceMismatch => "ECT-AUD-1",
             Error::Replay | Error::ReplayCacheFull => "ECT-RPL-1",
             Error::DuplicateJti(_) => "ECT-DAG-1",
@@ -311,6 +314,7 @@ impl Error {
             Error::Expired => f.write_str("token has expired"),
             Error::NotYetValid => f.write_str("iat is in the future"),
             Error::TooOld => f.write_str("iat is older than the maximum age"),
+            Error::NotBefore => f.write_str("the token is not valid yet (nbf)"),
             Error::AudienceMismatch => f.write_str("this verifier is not in aud"),
             Error::Replay => f.write_str("jti was already accepted"),
             Error::ReplayCacheFull => {

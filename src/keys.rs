@@ -216,6 +216,9 @@ pub trait KeyResolver: Send + Sync {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySet {
     keys: HashMap<String, TrustedKey>,
+    /// The `kid` of each public key in the set, by its compressed SEC1 encoding: one public key
+    /// may appear only once (ECT-KEY-3).
+    kid_of_point: HashMap<Vec<u8>, String>,
 }
 
 impl KeySet {
@@ -224,7 +227,10 @@ impl KeySet {
         Self::default()
     }
 
-    /// Adds a key; refuses a second key with the same `kid`.
+    /// Adds a key; refuses a second key with the same `kid`, and a public key the set already
+    /// holds under another `kid` (ECT-KEY-3, decision `KeySetStrictness`: two entries of one key
+    /// with different `iss` bindings would let the key's holder choose its issuer through
+    /// `kid`).
     pub fn insert(&mut self, key: TrustedKey) -> Result<()> {
         if key.kid.is_empty() {
             return Err(Error::KeySet("kid must be a non-empty string".into()));
@@ -232,11 +238,19 @@ impl KeySet {
         if self.keys.contains_key(&key.kid) {
             return Err(Error::KeySet(format!("duplicate kid {:?}", key.kid)));
         }
+        let point = key.key.to_sec1_point(true).as_bytes().to_vec();
+        if let Some(other) = self.kid_of_point.get(&point) {
+            return Err(Error::KeySet(format!(
+                "kid {:?} is the same public key as kid {other:?}",
+                key.kid
+            )));
+        }
+        self.kid_of_point.insert(point, key.kid.clone());
         self.keys.insert(key.kid.clone(), key);
         Ok(())
     }
 
-    /// Builds a set from keys; refuses duplicate `kid`s.
+    /// Builds a set from keys; refuses duplicate `kid`s and a public key given twice.
     pub fn from_keys(keys: impl IntoIterator<Item = TrustedKey>) -> Result<Self> {
         let mut set = Self::new();
         for key in keys {
@@ -251,8 +265,8 @@ impl KeySet {
     /// Refused: invalid or duplicate-member JSON, a missing or non-array `keys`, an empty set,
     /// `kty` other than `EC` (e.g. `oct`), `crv` other than `P-256`, `x`/`y` not exactly 32 bytes
     /// of strict base64url, a point off the curve or the identity, any private part (`d`), a
-    /// missing or empty `kid`, a duplicate `kid`, an `alg` other than `ES256`, a `use` other than
-    /// `sig`, and an `iss` that is not a non-empty string.
+    /// missing or empty `kid`, a duplicate `kid`, one public key under two `kid`s, an `alg` other
+    /// than `ES256`, a `use` other than `sig`, and an `iss` that is not a non-empty string.
     pub fn from_jwks_json(json: &[u8]) -> Result<Self> {
         let jwks = parse_object(json).map_err(|e| Error::KeySet(e.to_string()))?;
         let keys = match jwks.get("keys") {

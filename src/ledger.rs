@@ -92,7 +92,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 use crate::json::parse_object;
 use crate::jws::{b64_decode, b64_encode};
-use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, contains};
+use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, contains, same_parts};
 use crate::verify::{Policy, parse_stored_token};
 
 /// The domain-separation prefix of every entry hash.
@@ -326,13 +326,13 @@ impl KeyView for Scoped {
 // `Hash` and `Eq` agree with the borrowed view's, as `Borrow` requires.
 impl Hash for Scoped {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
+        self.hash_key(state);
     }
 }
 
 impl PartialEq for Scoped {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        same_parts(self.parts(), other.parts())
     }
 }
 

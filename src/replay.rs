@@ -10,7 +10,8 @@ use crate::claims::Claims;
 use crate::error::{Error, Result};
 
 /// The scope a `jti` is unique in: the `(wid, jti)` pair when `wid` is present, `jti` alone
-/// otherwise (ECT-RPL-1). Identifiers are compared as exact strings.
+/// otherwise (ECT-RPL-1). Both are UUIDs, whose hex is case-insensitive (ECT-CLM-5), so
+/// [`ReplayKey::of`] lower-cases them (ASCII): one UUID is one key whatever its spelling.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReplayKey {
     /// The workflow id, if the token has one.
@@ -20,11 +21,11 @@ pub struct ReplayKey {
 }
 
 impl ReplayKey {
-    /// The replay scope of a token's claims.
+    /// The replay scope of a token's claims, ASCII-lower-cased (ECT-CLM-5).
     pub fn of(claims: &Claims) -> Self {
         ReplayKey {
-            wid: claims.wid.clone(),
-            jti: claims.jti.clone(),
+            wid: claims.wid.as_deref().map(str::to_ascii_lowercase),
+            jti: claims.jti.to_ascii_lowercase(),
         }
     }
 

@@ -8,7 +8,7 @@
 pub enum Status {
     /// Enforced by the verifier, key loader or `Execution-Context` parser.
     Implemented,
-    /// Specified, not yet implemented (none at present; kept for rules a later profile adds).
+    /// Specified, not yet implemented (the rules of profile `draft-01`, SPEC.md §10).
     Planned,
 }
 
@@ -62,7 +62,7 @@ rules! {
     "ECT-CLM-2", "Claims", ["claims.type"], "claims have their JSON types; wrong type is never 'absent'", Implemented;
     "ECT-CLM-3", "Claims", ["claims.iss"], "iss non-empty", Implemented;
     "ECT-CLM-4", "Claims", ["claims.aud"], "aud non-empty string or non-empty array of non-empty strings", Implemented;
-    "ECT-CLM-5", "Claims", ["claims.jti"], "jti is a UUID in 8-4-4-4-12 hex form", Implemented;
+    "ECT-CLM-5", "Claims", ["claims.jti"], "jti is a UUID in 8-4-4-4-12 hex form; UUIDs compare case-insensitively", Implemented;
     "ECT-CLM-6", "Claims", ["claims.wid"], "wid, when present, is a UUID", Implemented;
     "ECT-CLM-7", "Claims", ["claims.exec_act"], "exec_act non-empty", Implemented;
     "ECT-CLM-8", "Claims", ["claims.par"], "par elements are UUIDs, no duplicates", Implemented;
@@ -75,7 +75,8 @@ rules! {
     "ECT-TIME-2", "Time, audience, replay", ["time.expired"], "invalid iff now >= exp + leeway", Implemented;
     "ECT-TIME-3", "Time, audience, replay", ["time.not_yet_valid"], "invalid iff iat > now + leeway", Implemented;
     "ECT-TIME-4", "Time, audience, replay", ["time.too_old"], "invalid iff now - iat > max_iat_age", Implemented;
-    "ECT-TIME-5", "Time, audience, replay", ["claims.type"], "iat, exp integers in 0..=2^53-1", Implemented;
+    "ECT-TIME-5", "Time, audience, replay", ["claims.type"], "iat, exp (and nbf) integers in 0..=2^53-1", Implemented;
+    "ECT-TIME-6", "Time, audience, replay", ["time.not_yet_valid"], "nbf, when present: invalid iff nbf > now + leeway", Implemented;
     "ECT-AUD-1", "Time, audience, replay", ["aud.mismatch"], "the verifier's identifier is in aud", Implemented;
     "ECT-RPL-1", "Time, audience, replay", ["replay.jti"], "a jti (in its wid scope) is accepted once while live", Implemented;
     "ECT-DAG-1", "DAG validation", ["dag.duplicate_jti"], "no token with the same jti in the same scope", Implemented;
@@ -93,6 +94,11 @@ rules! {
     "ECT-HTTP-3", "HTTP transport", ["http.malformed"], "no empty value or element; base64url and '.' only", Implemented;
     "ECT-HTTP-4", "HTTP transport", ["http.too_large"], "combined field value at most 65536 bytes", Implemented;
     "ECT-HTTP-5", "HTTP transport", [], "a rejecting server answers 403", Implemented;
+    "ECT-P01-1", "Profile draft-01", ["header.typ"], "typ exec+jwt (preferred) or wimse-exec+jwt (legacy)", Planned;
+    "ECT-P01-2", "Profile draft-01", [], "par is named pred", Planned;
+    "ECT-P01-3", "Profile draft-01", ["claims.ext_size", "claims.ext_depth"], "ext is named ect_ext; its limits are MUST", Planned;
+    "ECT-P01-4", "Profile draft-01", ["claims.pol"], "pol/pol_decision only inside ect_ext", Planned;
+    "ECT-P01-5", "Profile draft-01", ["dag.workflow_mismatch"], "a pred held only under another workflow is refused", Planned;
 }
 
 /// Codes this crate uses where SPEC.md names none (documented decisions).

@@ -1,8 +1,10 @@
 //! ECT stores (SPEC.md §7): the tokens DAG validation looks parents up in.
 //!
 //! A store answers "which token has this `jti` in this scope?" (ECT-DAG-1, ECT-DAG-2,
-//! ECT-LED-2). The scope is the `wid` when the token has one, the no-`wid` scope otherwise;
-//! identifiers are compared as exact strings. The audit ledgers ([`crate::MemoryLedger`],
+//! ECT-LED-2). The scope is the `wid` when the token has one, the no-`wid` scope otherwise.
+//! Identifiers are UUIDs, whose hex is case-insensitive (ECT-CLM-5), so they are compared
+//! ASCII case-insensitively: one UUID is one task whatever its spelling, and the stored token
+//! keeps its own bytes. The audit ledgers ([`crate::MemoryLedger`],
 //! [`crate::FileLedger`]) are stores; [`TokenStore`] holds tokens the caller already has, for
 //! example parent tokens received inline with a request.
 
@@ -64,7 +66,8 @@ impl From<VerifiedEct> for StoredEct {
 /// Where [`crate::DagValidator`] looks parents up (SPEC.md §7).
 ///
 /// Implementations must return, for a scope (`wid`, or `None` for tokens without one) and a
-/// `jti`, the one token stored under that pair, comparing exact strings.
+/// `jti`, the one token stored under that pair, comparing both identifiers ASCII
+/// case-insensitively (ECT-CLM-5: `6BA7…` and `6ba7…` are the same UUID).
 pub trait EctStore {
     /// The token with this `jti` in this scope, if the store holds one (ECT-LED-2).
     fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>>;
@@ -114,8 +117,45 @@ impl ScopeKey {
 
 /// A borrowed view of a scope key, so maps keyed by [`ScopeKey`] can be searched with
 /// `(Option<&str>, &str)` without allocating.
+///
+/// Hashing and equality are ASCII case-insensitive on both parts (ECT-CLM-5: UUIDs compare
+/// case-insensitively everywhere), without lower-casing into a new string.
 pub(crate) trait KeyView {
     fn parts(&self) -> (Option<&str>, &str);
+
+    /// Hashes the key as its ASCII-lower-cased parts would hash.
+    fn hash_key<H: Hasher>(&self, state: &mut H)
+    where
+        Self: Sized,
+    {
+        hash_parts(self.parts(), state);
+    }
+}
+
+/// Hashes `(wid, jti)` ASCII case-insensitively, with an unambiguous framing (presence of
+/// `wid`, each part's length), so that different keys do not hash alike by construction.
+pub(crate) fn hash_parts<H: Hasher>((wid, jti): (Option<&str>, &str), state: &mut H) {
+    fn part<H: Hasher>(s: &str, state: &mut H) {
+        state.write_usize(s.len());
+        for b in s.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+    match wid {
+        Some(w) => part(w, state),
+        None => state.write_usize(usize::MAX),
+    }
+    part(jti, state);
+}
+
+/// Whether two `(wid, jti)` keys name the same scope and task, ASCII case-insensitively.
+pub(crate) fn same_parts(a: (Option<&str>, &str), b: (Option<&str>, &str)) -> bool {
+    let wid_same = match (a.0, b.0) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => false,
+    };
+    wid_same && a.1.eq_ignore_ascii_case(b.1)
 }
 
 impl KeyView for ScopeKey {
@@ -132,13 +172,13 @@ impl KeyView for (Option<&str>, &str) {
 
 impl Hash for dyn KeyView + '_ {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
+        hash_parts(self.parts(), state);
     }
 }
 
 impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        same_parts(self.parts(), other.parts())
     }
 }
 
@@ -147,13 +187,13 @@ impl Eq for dyn KeyView + '_ {}
 // `Hash` and `Eq` of the owned key agree with the borrowed view's, as `Borrow` requires.
 impl Hash for ScopeKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
+        self.hash_key(state);
     }
 }
 
 impl PartialEq for ScopeKey {
     fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
+        same_parts(self.parts(), other.parts())
     }
 }
 
@@ -244,5 +284,12 @@ mod tests {
         assert_eq!(lookup(&map, Some("v"), "a"), None);
         assert_eq!(lookup(&map, Some("a"), ""), None);
         assert_eq!(map.get(&ScopeKey::new(Some("w"), "a")), Some(&2));
+        // ECT-CLM-5: identifiers compare ASCII case-insensitively, both parts.
+        assert_eq!(lookup(&map, None, "A"), Some(&1));
+        assert_eq!(lookup(&map, Some("W"), "A"), Some(&2));
+        assert_eq!(map.get(&ScopeKey::new(Some("W"), "a")), Some(&2));
+        assert!(!map.contains_key(&ScopeKey::new(Some("w"), "á")));
+        assert!(map.insert(ScopeKey::new(None, "A"), 3).is_some());
+        assert_eq!(map.len(), 2);
     }
 }

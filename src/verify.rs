@@ -534,6 +534,13 @@ pub(crate) fn check_token(
         if now.saturating_sub(claims.iat) > p.max_iat_age_seconds {
             return Err(Error::TooOld);
         }
+        // ECT-TIME-6: nbf, when present, honoured: not yet valid iff nbf > now + leeway.
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(p.leeway_seconds))
+        {
+            return Err(Error::NotBefore);
+        }
         // ECT-AUD-1: this verifier's identifier is in aud (exact string comparison).
         if !claims.aud.contains(&p.audience) {
             return Err(Error::AudienceMismatch);

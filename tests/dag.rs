@@ -240,6 +240,48 @@ fn ect_dag_1_verify_in_and_validate() {
     );
 }
 
+/// ECT-CLM-5: UUIDs compare ASCII case-insensitively everywhere, so DAG uniqueness (DAG-1),
+/// parent lookup (DAG-2) and the cycle walk (DAG-4) treat `ABC…` and `abc…` as one task, in
+/// one scope whatever the spelling of its `wid`. Stored tokens keep their bytes.
+#[test]
+fn ect_dag_1_2_4_uuids_compare_case_insensitively() {
+    let ledger = MemoryLedger::new();
+    let v = strict();
+    let (lower, upper) = (id(0xabc), id(0xabc).to_uppercase());
+    let (w, w_upper) = (wid(0xdef), wid(0xdef).to_uppercase());
+    let root = tok(&lower, T0, &[]);
+    accept_ok(&v, &ledger, &root);
+    // ECT-DAG-1: the upper-case spelling of a stored jti is a duplicate.
+    let e = reject(&v, &ledger, &tok(&upper, T0 + 1, &[]));
+    assert_eq!(e, Error::DuplicateJti(upper.clone()));
+    assert_eq!(pair(&e), ("dag.duplicate_jti", "ECT-DAG-1"));
+    // ECT-DAG-2: a parent named in upper case resolves to the stored lower-case token; the
+    // outcome spells it as the child's par does.
+    let child = accept_ok(&v, &ledger, &tok(&id(0xbcd), T0, &[&upper]));
+    assert_eq!(parts(&child.dag), outcome(&[&upper], &[]));
+    assert_eq!(ledger.get(None, &upper).unwrap().token(), root);
+    // The same within a wid written in two cases: one scope.
+    let in_w = sign(&ect(&id(0xcde), T0).wid(&w));
+    accept_ok(&v, &ledger, &in_w);
+    let e = reject(&v, &ledger, &sign(&ect(&id(0xcde), T0 + 2).wid(&w_upper)));
+    assert_eq!(e, Error::DuplicateJti(id(0xcde)));
+    let b = with_parents(&id(0xdea), T0, &[&id(0xcde).to_uppercase()]).wid(&w_upper);
+    let acc = accept_ok(&v, &ledger, &sign(&b));
+    assert_eq!(parts(&acc.dag), outcome(&[&id(0xcde).to_uppercase()], &[]));
+    assert_eq!(ledger.len(), 4);
+
+    // ECT-DAG-4: A names the missing X in upper case (partial mode); X in lower case naming A
+    // closes the cycle A -> X -> A.
+    let ledger = MemoryLedger::new();
+    let v = partial();
+    let (a, x) = (id(0xa1), id(0xb2));
+    accept_ok(&v, &ledger, &tok(&a, T0, &[&x.to_uppercase()]));
+    let e = reject(&v, &ledger, &tok(&x, T0, &[&a]));
+    assert_eq!(e, Error::Cycle(a.clone()));
+    assert_eq!(pair(&e), ("dag.cycle", "ECT-DAG-4"));
+    assert_eq!(ledger.len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // ECT-DAG-2: parent existence (strict and partial)
 // ---------------------------------------------------------------------------------------------

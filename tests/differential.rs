@@ -282,6 +282,7 @@ fn jwt_cases() -> Vec<(&'static str, Value, Claims)> {
         aud,
         iat: NOW,
         exp: NOW + 600,
+        nbf: None,
         jti,
         exec_act: act.into(),
         par: vec![],
@@ -319,7 +320,7 @@ fn jwt_cases() -> Vec<(&'static str, Value, Claims)> {
             },
         ),
         (
-            "every optional claim plus ignored sub/nbf/custom",
+            "every optional claim, nbf, and ignored sub/custom",
             json!({
                 "iss": ISS, "aud": [AUD], "iat": NOW, "exp": NOW + 600,
                 "jti": uuid(32), "exec_act": "pay", "par": [uuid(113)],
@@ -340,6 +341,7 @@ fn jwt_cases() -> Vec<(&'static str, Value, Claims)> {
                     pol: "policy://payments/v2".into(),
                     decision: PolicyDecision::Rejected,
                 }),
+                nbf: Some(NOW),
                 ..mk(Audience::Many(vec![AUD.into()]), uuid(32), "pay")
             },
         ),

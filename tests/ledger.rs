@@ -270,13 +270,21 @@ fn ect_led_2_lookup_in_scope_returns_the_stored_token() {
     assert_eq!(got.token(), k_in_w1);
     assert_eq!(got.claims().par, vec![j.clone()]);
 
-    // Other scopes miss; identifiers are exact strings.
+    // Other scopes miss.
     assert_eq!(ledger.get(Some(&w2), &j), None);
     assert_eq!(ledger.get(None, &k), None);
     assert_eq!(ledger.get(Some(&w1), &id(0xab3)), None);
-    assert_eq!(ledger.get(None, &j.to_uppercase()), None);
-    assert_eq!(ledger.get(Some(&w1.to_uppercase()), &k), None);
     assert_eq!(ledger.get(Some(""), &j), None);
+    // ECT-CLM-5: identifiers compare case-insensitively; the stored token keeps its bytes.
+    assert_eq!(ledger.get(None, &j.to_uppercase()).unwrap().token(), plain);
+    assert_eq!(
+        ledger
+            .get(Some(&w1.to_uppercase()), &k.to_uppercase())
+            .unwrap()
+            .token(),
+        k_in_w1
+    );
+    assert_eq!(ledger.get(Some(&w2.to_uppercase()), &j), None);
 }
 
 #[test]

@@ -104,6 +104,7 @@ fn every_error_maps_to_the_table() {
         Error::Expired,
         Error::NotYetValid,
         Error::TooOld,
+        Error::NotBefore,
         Error::AudienceMismatch,
         Error::Replay,
         Error::ReplayCacheFull,

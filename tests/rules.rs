@@ -122,6 +122,7 @@ fn expected() -> Claims {
         aud: Audience::One(AUD.into()),
         iat: NOW,
         exp: NOW + LIFETIME,
+        nbf: None,
         jti: JTI.into(),
         exec_act: EXEC_ACT.into(),
         par: vec![],
@@ -894,6 +895,24 @@ fn ect_key_3_jwks_loading() {
     }
     let err = KeySet::from_keys([key_a().trusted(None), key_a().trusted(Some(ISS_A))]).unwrap_err();
     assert_eq!((err.code(), err.rule()), ("key.invalid", "ECT-KEY-3"));
+    // One public key under two kids (decision KeySetStrictness): refused, whatever the bindings,
+    // both through the JWKS loader and through from_keys.
+    let mut twin = key_a().to_public_jwk(Some(ISS_B));
+    twin.insert("kid".into(), "agent-a-again".into());
+    let twice =
+        json!({ "keys": [Value::Object(key_a().to_public_jwk(Some(ISS_A))), Value::Object(twin)] });
+    let err = KeySet::from_jwks_json(&serde_json::to_vec(&twice).unwrap()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::KeySet(format!(
+            "kid \"agent-a-again\" is the same public key as kid {KID_A:?}"
+        ))
+    );
+    assert_eq!((err.code(), err.rule()), ("key.invalid", "ECT-KEY-3"));
+    let same_scalar = SigningKey::from_scalar_bytes("other-kid", &[0xa1; 32]).unwrap();
+    let first = SigningKey::from_scalar_bytes("first-kid", &[0xa1; 32]).unwrap();
+    let err = KeySet::from_keys([first.trusted(None), same_scalar.trusted(None)]).unwrap_err();
+    assert_eq!((err.code(), err.rule()), ("key.invalid", "ECT-KEY-3"));
     let err = SigningKey::from_scalar_bytes("k", &N).unwrap_err();
     assert_eq!((err.code(), err.rule()), ("key.invalid", "ECT-KEY-3"));
 }
@@ -1027,8 +1046,8 @@ fn ect_clm_1_required_claims_present() {
 
 #[test]
 fn ect_clm_2_claim_types() {
-    // All types right, with aud as an array, every optional claim, and unknown claims (sub,
-    // nbf, anything) of any type: accepted, unknown claims ignored.
+    // All types right, with aud as an array, every optional claim, nbf, and unknown claims
+    // (sub, anything) of any type: accepted, unknown claims ignored.
     let wid = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
     let parent = "0190a2b4-7c1d-7e3f-8a9b-0c1d2e3f4a5b";
     let t = claims_token(|c| {
@@ -1041,7 +1060,7 @@ fn ect_clm_2_claim_types() {
         c.insert("pol".into(), "policy-1".into());
         c.insert("pol_decision".into(), "approved".into());
         c.insert("sub".into(), json!(5));
-        c.insert("nbf".into(), json!(NOW + 100_000));
+        c.insert("nbf".into(), json!(NOW - 5));
         c.insert("unknown".into(), json!({"x": [null]}));
     });
     let v = accept(&t);
@@ -1058,6 +1077,7 @@ fn ect_clm_2_claim_types() {
                 pol: "policy-1".into(),
                 decision: PolicyDecision::Approved
             }),
+            nbf: Some(NOW - 5),
             ..expected()
         }
     );
@@ -1226,8 +1246,8 @@ fn ect_clm_7_exec_act_non_empty() {
 fn ect_clm_8_par_elements_uuids_no_duplicates() {
     let lower = "0190a2b4-7c1d-7e3f-8a9b-0c1d2e3f4a5b";
     let upper = "0190A2B4-7C1D-7E3F-8A9B-0C1D2E3F4A5B";
-    // Two parents; and the same UUID in two cases is two distinct identifiers (exact strings).
-    for par in [vec![uuid(1), uuid(2)], vec![lower.into(), upper.into()]] {
+    // Two parents, in either case (ECT-CLM-5: upper-case hex is accepted).
+    for par in [vec![uuid(1), uuid(2)], vec![upper.into(), uuid(2)]] {
         let t = claims_token(|c| {
             c.insert("par".into(), json!(par));
         });
@@ -1245,6 +1265,9 @@ fn ect_clm_8_par_elements_uuids_no_duplicates() {
         json!([format!("urn:uuid:{}", uuid(1))]),
         json!([uuid(1), uuid(1)]), // DuplicateParent: rejected
         json!([lower, uuid(2), lower]),
+        // ECT-CLM-5: the same UUID in two letter cases is one parent, listed twice.
+        json!([lower, upper]),
+        json!([upper, uuid(2), "0190a2b4-7C1D-7e3f-8A9B-0c1d2e3f4a5b"]),
     ] {
         let t = claims_token(|c| {
             c.insert("par".into(), par.clone());
@@ -1255,12 +1278,18 @@ fn ect_clm_8_par_elements_uuids_no_duplicates() {
 
 #[test]
 fn ect_clm_9_par_not_self() {
-    // Exact comparison: the upper-case spelling of the token's own jti is another id.
-    let t = claims_token(|c| {
-        c.insert("par".into(), json!([JTI.to_uppercase(), uuid(1)]));
+    // ECT-CLM-5: UUIDs compare case-insensitively, so the upper-case spelling of the token's
+    // own jti is the token itself, and an upper-case jti is named by its lower-case spelling.
+    let upper_jti = claims_token(|c| {
+        c.insert("jti".into(), JTI.to_uppercase().into());
+        c.insert("par".into(), json!([uuid(1), JTI]));
     });
-    assert_eq!(accept(&t).claims().par, vec![JTI.to_uppercase(), uuid(1)]);
-    for par in [json!([JTI]), json!([uuid(1), JTI])] {
+    assert_eq!(reject(&upper_jti), ("claims.par_self", "ECT-CLM-9"));
+    for par in [
+        json!([JTI]),
+        json!([uuid(1), JTI]),
+        json!([JTI.to_uppercase(), uuid(1)]),
+    ] {
         let t = claims_token(|c| {
             c.insert("par".into(), par.clone());
         });
@@ -1570,6 +1599,9 @@ fn ect_time_5_numeric_date_range() {
         ("iat", "1.7e9"),
         ("exp", "1.7726E9"),
         ("iat", "-0"),
+        ("nbf", "-1"),
+        ("nbf", "9007199254740992"),
+        ("nbf", "1772000000.5"),
     ] {
         let t = raw_claim_token(name, raw);
         assert_eq!(reject(&t), ("claims.type", "ECT-TIME-5"), "{name}={raw}");
@@ -1582,10 +1614,51 @@ fn ect_time_5_numeric_date_range() {
         ("iat", "true"),
         ("exp", "null"),
         ("iat", "[1772000000]"),
+        ("nbf", r#""1772000000""#),
+        ("nbf", "null"),
     ] {
         let t = raw_claim_token(name, raw);
         assert_eq!(reject(&t), ("claims.type", "ECT-CLM-2"), "{name}={raw}");
     }
+}
+
+#[test]
+fn ect_time_6_not_before_honoured() {
+    let with_nbf = |nbf: u64| {
+        claims_token(|c| {
+            c.insert("nbf".into(), nbf.into());
+        })
+    };
+    // Boundary at now + leeway (30 s): nbf = now + 30 is accepted, nbf = now + 31 is not.
+    for nbf in [0, NOW - 600, NOW, NOW + 30] {
+        assert_eq!(accept(&with_nbf(nbf)).claims().nbf, Some(nbf), "nbf={nbf}");
+    }
+    for nbf in [NOW + 31, NOW + 100_000, (1 << 53) - 1] {
+        assert_eq!(
+            error(with_nbf(nbf)),
+            Error::NotBefore,
+            "nbf={nbf}: ECT-TIME-6"
+        );
+        assert_eq!(reject(with_nbf(nbf)), ("time.not_yet_valid", "ECT-TIME-6"));
+    }
+    // The same token becomes valid once now + leeway reaches nbf.
+    assert_eq!(
+        accept_at(&with_nbf(NOW + 31), NOW + 1).claims().nbf,
+        Some(NOW + 31)
+    );
+    // Without nbf the claim is absent.
+    assert_eq!(accept(&valid_token()).claims().nbf, None);
+    // Checked after ECT-TIME-4 and before ECT-AUD-1 (SPEC.md's order).
+    let too_old = claims_token(|c| {
+        c.insert("iat".into(), (NOW - 901).into());
+        c.insert("nbf".into(), (NOW + 31).into());
+    });
+    assert_eq!(reject(&too_old), ("time.too_old", "ECT-TIME-4"));
+    let wrong_aud = claims_token(|c| {
+        c.insert("nbf".into(), (NOW + 31).into());
+        c.insert("aud".into(), "spiffe://example.org/other".into());
+    });
+    assert_eq!(reject(&wrong_aud), ("time.not_yet_valid", "ECT-TIME-6"));
 }
 
 #[test]
@@ -1663,19 +1736,24 @@ fn ect_rpl_1_scope_is_wid_and_jti() {
         accept_by(&v, &with_wid(w2), NOW).claims().wid,
         Some(w2.to_string())
     );
-    // Exact strings: the upper-case wid is another scope, the upper-case jti another id.
-    assert_eq!(
-        accept_by(&v, &with_wid(&w1.to_uppercase()), NOW)
-            .claims()
-            .wid,
-        Some(w1.to_uppercase())
-    );
-    let upper_jti = claims_token(|c| {
-        c.insert("jti".into(), JTI.to_uppercase().into());
-    });
-    assert_eq!(accept_by(&v, &upper_jti, NOW).jti(), JTI.to_uppercase());
-    // Each again: replay.
-    for t in [valid_token(), with_wid(w1), with_wid(w2), upper_jti] {
+    // Each again: replay; and (ECT-CLM-5: UUIDs compare case-insensitively) the upper-case
+    // spelling of a wid or jti is the same scope and task, so a replay too.
+    let upper_jti = |wid: Option<&str>| {
+        claims_token(|c| {
+            c.insert("jti".into(), JTI.to_uppercase().into());
+            if let Some(w) = wid {
+                c.insert("wid".into(), w.into());
+            }
+        })
+    };
+    for t in [
+        valid_token(),
+        with_wid(w1),
+        with_wid(w2),
+        with_wid(&w1.to_uppercase()),
+        upper_jti(None),
+        upper_jti(Some(&w2.to_uppercase())),
+    ] {
         assert_eq!(reject_by(&v, &t, NOW + 1), ("replay.jti", "ECT-RPL-1"));
     }
 }
@@ -2064,7 +2142,7 @@ const SECTIONS: [u32; 8] = [2, 3, 4, 5, 6, 7, 8, 9];
 const DAG_LEDGER_FAMILIES: [&str; 2] = ["DAG", "LED"];
 
 // BEGIN FALLBACK IDS (removed from the searched text by `every_rule_id_is_tested`)
-const FALLBACK_IDS: [&str; 50] = [
+const FALLBACK_IDS: [&str; 51] = [
     "ECT-JWS-1",
     "ECT-JWS-2",
     "ECT-JWS-3",
@@ -2098,6 +2176,7 @@ const FALLBACK_IDS: [&str; 50] = [
     "ECT-TIME-3",
     "ECT-TIME-4",
     "ECT-TIME-5",
+    "ECT-TIME-6",
     "ECT-AUD-1",
     "ECT-RPL-1",
     "ECT-DAG-1",

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{self, ModelKey, ModelLedger, ModelSettings};
 use super::{AUDIENCE, NOW, agent_iss, agent_key, attacker_key, uuid};
-use crate::claims::{ClaimLimits, Claims, DEFAULT_MAX_PAR, sha256_b64url};
+use crate::claims::{ClaimLimits, Claims, DEFAULT_MAX_PAR, NBF, sha256_b64url};
 use crate::conformance::build::{ISS_A, ISS_B, key_a, key_b};
 use crate::conformance::vector::{Kind, VectorFile};
 use crate::dag::DagValidator;
@@ -155,10 +155,11 @@ impl Settings {
 /// A verdict as the oracles compare it: the claims (profile claim names only) or the code.
 type Verdict = Result<Map<String, Value>, &'static str>;
 
-/// The model's claims restricted to the claim names the verifier keeps.
+/// The model's claims restricted to the claim names the verifier keeps: the profile's, and
+/// `nbf` (ECT-TIME-6).
 fn known_claims(all: Map<String, Value>) -> Map<String, Value> {
     all.into_iter()
-        .filter(|(k, _)| CLAIM_NAMES.contains(&k.as_str()))
+        .filter(|(k, _)| CLAIM_NAMES.contains(&k.as_str()) || k == NBF)
         .collect()
 }
 
@@ -625,7 +626,7 @@ pub enum ClaimName {
     PolDecision,
     /// `sub` (ignored).
     Sub,
-    /// `nbf` (ignored).
+    /// `nbf` (honoured when present, ECT-TIME-6).
     Nbf,
     /// Any name.
     Other(String),

@@ -58,10 +58,13 @@ pub const AUDIENCE: &str = "spiffe://example.org/verifier";
 /// Largest valid NumericDate (ECT-TIME-5).
 pub const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
 
-/// The fixed signing key of agent `i` (`kid` `agent-{i}`), derived from the scalar `i + 1`
-/// repeated, so every run signs the same bytes.
+/// The fixed signing key of agent `i` (`kid` `agent-{i}`), derived from the scalar `0x5e`
+/// followed by `i + 1` repeated, so every run signs the same bytes. The leading byte keeps
+/// these keys apart from the vectors' keys (scalars `0x01…`, `0x02…`, `0xa7…`), so that a key
+/// set may trust both (one public key appears only once in a key set, ECT-KEY-3).
 pub fn agent_key(i: usize) -> SigningKey {
-    let d = [u8::try_from(i % 200).expect("below 200") + 1; 32];
+    let mut d = [u8::try_from(i % 200).expect("below 200") + 1; 32];
+    d[0] = 0x5e;
     SigningKey::from_scalar_bytes(format!("agent-{i}"), &d).expect("a valid scalar")
 }
 

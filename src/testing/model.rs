@@ -18,8 +18,12 @@
 //! * "Whitespace" in ECT-JWS-2 is the six ASCII whitespace bytes (space, `\t`, `\n`, `\x0b`,
 //!   `\x0c`, `\r`); any other byte outside the base64url alphabet and `.` is `jws.base64`.
 //! * `typ` without `/` means `application/` + value, compared ASCII case-insensitively.
-//! * `iat`/`exp` are numbers that `serde_json` holds as a `u64` (`-0`, `1.0` and `1e3` are
-//!   floats, hence `claims.type`).
+//! * `iat`/`exp`/`nbf` are numbers that `serde_json` holds as a `u64` (`-0`, `1.0` and `1e3`
+//!   are floats, hence `claims.type`); `nbf` is typed right after `exp` and honoured after
+//!   ECT-TIME-4 (ECT-TIME-6).
+//! * UUIDs (`jti`, `wid`, `par` elements) compare ASCII case-insensitively everywhere
+//!   (ECT-CLM-5): duplicate and self parents, DAG lookups, the walk, replay.
+//! * A key set holding one public key twice is refused (ECT-KEY-3, `KeySetStrictness`).
 //! * ECT-CLM-12 checks the size before the depth.
 //! * The DAG rules run rule by rule: DAG-1; DAG-2 per `par` element; DAG-3 per present
 //!   parent; DAG-4 with DAG-5 (a depth-first walk, only when a stored token of the scope
@@ -115,11 +119,12 @@ const N: [u8; 32] = [
 const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
 
 /// The claims SPEC.md §5 defines, in the order a verified token's claims are returned.
-const KNOWN_CLAIMS: [&str; 13] = [
+const KNOWN_CLAIMS: [&str; 14] = [
     "iss",
     "aud",
     "iat",
     "exp",
+    "nbf",
     "jti",
     "exec_act",
     "par",
@@ -246,6 +251,8 @@ pub fn verify(
     // ECT-TIME-5 (part of ECT-CLM-2): `iat` and `exp` are integers in 0 ..= 2^53-1.
     let iat = numeric_date(&payload["iat"])?;
     let exp = numeric_date(&payload["exp"])?;
+    // `nbf` (RFC 7519's registered claim), when present, the same kind of integer.
+    let nbf = payload.get("nbf").map(numeric_date).transpose()?;
     let Value::String(jti) = &payload["jti"] else {
         return Err("claims.type");
     };
@@ -302,17 +309,18 @@ pub fn verify(
     if exec_act.is_empty() {
         return Err("claims.exec_act");
     }
-    // ECT-CLM-8: every `par` element is a UUID, and none appears twice (DuplicateParent).
+    // ECT-CLM-8: every `par` element is a UUID, and none appears twice (DuplicateParent), in
+    // any letter case.
     for (i, p) in par.iter().enumerate() {
         if !is_uuid(p) {
             return Err("claims.par");
         }
-        if par[..i].contains(p) {
+        if par[..i].iter().any(|q| same_id(q, p)) {
             return Err("claims.par");
         }
     }
-    // ECT-CLM-9: `par` does not contain the token's own `jti` (exact strings).
-    if par.contains(&jti.as_str()) {
+    // ECT-CLM-9: `par` does not contain the token's own `jti`, in any letter case.
+    if par.iter().any(|p| same_id(p, jti)) {
         return Err("claims.par_self");
     }
     // ECT-CLM-10: at most `max_par` parents.
@@ -369,6 +377,10 @@ pub fn verify(
     // ECT-TIME-4: too old iff now - iat > max_iat_age.
     if now - iat_i > i128::from(s.max_iat_age) {
         return Err("time.too_old");
+    }
+    // ECT-TIME-6: nbf, when present: not yet valid iff nbf > now + leeway.
+    if nbf.is_some_and(|nbf| i128::from(nbf) > now + leeway) {
+        return Err("time.not_yet_valid");
     }
     // ECT-AUD-1: the verifier's identifier is `aud` or one of its elements.
     if !aud.contains(&s.audience.as_str()) {
@@ -494,7 +506,8 @@ pub fn verify_in_store(
 /// Model keys from a JWK Set value `{"keys":[...]}` as in the vectors: each key `kty` `EC`,
 /// `crv` `P-256`, `x` and `y` of 32 bytes (a point on the curve), a non-empty `kid`, an
 /// optional `iss` binding (ECT-KEY-2), no `d`, `alg` `ES256` and `use` `sig` when present.
-/// `None` when the set is not such a set (ECT-KEY-3), is empty, or repeats a `kid`.
+/// `None` when the set is not such a set (ECT-KEY-3), is empty, or repeats a `kid` or a public
+/// key.
 pub fn keys_from_jwks(jwks: &Value) -> Option<Vec<ModelKey>> {
     let Some(Value::Array(entries)) = jwks.get("keys") else {
         return None;
@@ -524,6 +537,7 @@ pub fn keys_from_jwks(jwks: &Value) -> Option<Vec<ModelKey>> {
             return None;
         }
         let kid = text("kid").filter(|kid| !kid.is_empty())?.to_owned();
+        // A kid only once.
         if keys.iter().any(|k| k.kid == kid) {
             return None;
         }
@@ -539,6 +553,10 @@ pub fn keys_from_jwks(jwks: &Value) -> Option<Vec<ModelKey>> {
         sec1.extend_from_slice(&y);
         // Off-curve points and the identity are refused.
         VerifyingKey::from_sec1_bytes(&sec1).ok()?;
+        // One public key only once, under whatever kid (KeySetStrictness).
+        if keys.iter().any(|k| k.sec1 == sec1) {
+            return None;
+        }
         keys.push(ModelKey { kid, sec1, iss });
     }
     Some(keys)
@@ -585,11 +603,25 @@ impl Node {
     }
 }
 
+/// Whether two UUIDs are the same, ASCII case-insensitively (ECT-CLM-5).
+fn same_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Whether two scopes (`wid`, or none) are the same (ECT-CLM-5).
+fn same_scope(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same_id(a, b),
+        _ => false,
+    }
+}
+
 /// The first token of `tokens` with this `jti` in this scope (`wid`, or no `wid`).
 fn find<'a>(tokens: &'a [Node], wid: Option<&str>, jti: &str) -> Option<&'a Node> {
     tokens
         .iter()
-        .find(|t| t.wid.as_deref() == wid && t.jti == jti)
+        .find(|t| same_scope(t.wid.as_deref(), wid) && same_id(&t.jti, jti))
 }
 
 /// ECT-DAG-1..6 for `child` against `store`, rule by rule; parents are looked up in the
@@ -624,9 +656,9 @@ fn check_dag(child: &Node, store: &[Node], s: &ModelSettings) -> Result<(), &'st
     // visiting at most `ancestor_budget` ancestors. The store holds no token with the new jti
     // (DAG-1), so only a stored token that names it as a parent can lead back to it: the walk
     // runs only then (the reference's choice, flag LazyCycleWalk).
-    let named_as_parent = store
-        .iter()
-        .any(|t| t.wid.as_deref() == scope && t.par.contains(&child.jti));
+    let named_as_parent = store.iter().any(|t| {
+        same_scope(t.wid.as_deref(), scope) && t.par.iter().any(|p| same_id(p, &child.jti))
+    });
     if named_as_parent {
         walk_ancestors(child, &parents, store, s.ancestor_budget)?;
     }
@@ -666,7 +698,7 @@ fn walk_ancestors(
     }
     while let Some(node) = stack.pop() {
         for p in &node.par {
-            if *p == child.jti {
+            if same_id(p, &child.jti) {
                 return Err("dag.cycle");
             }
             if let Some(next) = find(store, scope, p)
@@ -703,7 +735,7 @@ fn replay_check_and_record(
     replay.retain(|e| e.until > s.now);
     if replay
         .iter()
-        .any(|e| e.wid == node.wid && e.jti == node.jti)
+        .any(|e| same_scope(e.wid.as_deref(), node.wid.as_deref()) && same_id(&e.jti, &node.jti))
     {
         return Err("replay.jti");
     }

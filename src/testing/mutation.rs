@@ -211,9 +211,9 @@ mutations! {
     Wid => "ECT-CLM-6", "claims.wid";
     /// `exec_act` empty.
     ExecAct => "ECT-CLM-7", "claims.exec_act";
-    /// A `par` element not a UUID, or a parent listed twice.
+    /// A `par` element not a UUID, or a parent listed twice (sometimes in two letter cases).
     Par => "ECT-CLM-8", "claims.par";
-    /// `par` holds the token's own `jti`.
+    /// `par` holds the token's own `jti`, sometimes in the other letter case.
     ParSelf => "ECT-CLM-9", "claims.par_self";
     /// `par` one longer than `max_par` (lowered to the longest earlier `par`), every element a
     /// real earlier token.
@@ -234,6 +234,8 @@ mutations! {
     NotYetValid => "ECT-TIME-3", "time.not_yet_valid";
     /// `now - iat > max_iat_age`, one second or more.
     TooOld => "ECT-TIME-4", "time.too_old";
+    /// `nbf > now + leeway`, one second or more (ECT-TIME-6).
+    NotBefore => "ECT-TIME-6", "time.not_yet_valid";
     /// `aud` without the verifier's identifier (other ids, a case or slash variant).
     AudienceMismatch => "ECT-AUD-1", "aud.mismatch";
     /// An earlier token presented again with its parents, inline.
@@ -241,7 +243,8 @@ mutations! {
     /// A bounded replay cache already full of live tokens (code `replay.full`, this crate's
     /// extension).
     ReplayCacheFull => "ECT-RPL-1", "replay.full";
-    /// A second token with an earlier token's `jti` in the same scope.
+    /// A second token with an earlier token's `jti` in the same scope, sometimes spelled in the
+    /// other letter case (ECT-CLM-5: the same UUID).
     DuplicateJti => "ECT-DAG-1", "dag.duplicate_jti";
     /// A parent the store does not hold (or holds only in another scope), strict mode.
     ParentMissing => "ECT-DAG-2", "dag.parent_missing";
@@ -322,6 +325,20 @@ fn bad_uuid(rng: &mut Rng, good: &str) -> String {
         7 => String::new(),
         _ => good.replacen('-', "_", 1),
     }
+}
+
+/// `id` with the letter case of every hex letter swapped (`abc` → `ABC`, `AbC` → `aBc`): the
+/// same UUID, another spelling (ECT-CLM-5).
+pub(crate) fn flip_case(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 struct Mutator {
@@ -405,11 +422,13 @@ impl Mutator {
     fn fresh_uuid(&mut self) -> String {
         loop {
             let candidate = uuid((u128::from(self.rng.next()) << 64) | u128::from(self.rng.next()));
-            let used = self
-                .wf
-                .steps
-                .iter()
-                .any(|s| s.claims.jti == candidate || s.claims.par.contains(&candidate));
+            let used = self.wf.steps.iter().any(|s| {
+                s.claims.jti.eq_ignore_ascii_case(&candidate)
+                    || s.claims
+                        .par
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(&candidate))
+            });
             if !used {
                 return candidate;
             }
@@ -533,6 +552,7 @@ impl Mutator {
             Expired => self.expired(),
             NotYetValid => self.not_yet_valid(),
             TooOld => self.too_old(),
+            NotBefore => self.not_before(),
             Replay => self.replay(),
             ReplayCacheFull => self.replay_cache_full(),
             DuplicateJti => self.duplicate_jti(),
@@ -1098,10 +1118,20 @@ impl Mutator {
         self.edit_claims(|this, t| {
             let claims = &this.wf.steps[t].claims;
             let mut par = claims.par.clone();
+            // ECT-CLM-5: a UUID in the other letter case is the same UUID, so a duplicate or
+            // self parent may be spelled that way.
+            let respell = |rng: &mut Rng, id: &str| {
+                if rng.below(2) == 0 {
+                    id.to_owned()
+                } else {
+                    flip_case(id)
+                }
+            };
+            let duplicate = m == Mutation::Par && par.len() >= 2 && this.rng.below(2) == 0;
             let bad = if m == Mutation::ParSelf {
-                claims.jti.clone()
-            } else if par.len() >= 2 && this.rng.below(2) == 0 {
-                par[0].clone()
+                respell(&mut this.rng, &claims.jti)
+            } else if duplicate {
+                respell(&mut this.rng, &par[0])
             } else {
                 bad_uuid(&mut this.rng, &uuid(0xabcdef))
             };
@@ -1109,7 +1139,7 @@ impl Mutator {
             if par.is_empty() {
                 par.push(bad);
             } else {
-                let k = if par.len() >= 2 && bad == par[0] {
+                let k = if duplicate {
                     1 + this.rng.below(par.len() - 1)
                 } else {
                     this.rng.below(par.len())
@@ -1311,6 +1341,16 @@ impl Mutator {
         })
     }
 
+    fn not_before(&mut self) -> Stage {
+        self.edit_claims(|this, t| {
+            let leeway = this.wf.policy.leeway_seconds;
+            let step = &mut this.wf.steps[t];
+            let nbf = step.now + leeway + 1 + this.rng.next() % 3;
+            step.claims.nbf = Some(nbf);
+            format!("nbf {nbf} at now {}", step.now)
+        })
+    }
+
     fn too_old(&mut self) -> Stage {
         self.edit_claims(|this, t| {
             let (leeway, max_age) = this.time_limits();
@@ -1350,14 +1390,24 @@ impl Mutator {
         let t = self.target();
         let of = self.rng.below(t + 1);
         let mut copy = self.wf.steps[of].clone();
-        if self.rng.below(2) == 0 {
-            copy.claims.exec_act = format!("{} again", copy.claims.exec_act);
-            self.wf.steps.push(copy);
-            self.resign(t + 1);
-            self.describe(format!("a new token with step {of}'s jti"));
-        } else {
-            self.wf.steps.push(copy);
-            self.describe(format!("step {of}'s token again"));
+        match self.rng.below(3) {
+            0 => {
+                copy.claims.exec_act = format!("{} again", copy.claims.exec_act);
+                self.wf.steps.push(copy);
+                self.resign(t + 1);
+                self.describe(format!("a new token with step {of}'s jti"));
+            }
+            1 => {
+                // ECT-CLM-5: the same UUID in the other letter case is the same jti.
+                copy.claims.jti = flip_case(&copy.claims.jti);
+                self.wf.steps.push(copy);
+                self.resign(t + 1);
+                self.describe(format!("a new token with step {of}'s jti in another case"));
+            }
+            _ => {
+                self.wf.steps.push(copy);
+                self.describe(format!("step {of}'s token again"));
+            }
         }
         Stage::Step(t + 1)
     }
@@ -1371,7 +1421,8 @@ impl Mutator {
                 .filter(|s| s.claims.wid != scope)
                 .map(|s| s.claims.jti.clone())
                 .filter(|j| {
-                    this.wf.find(scope.as_deref(), j).is_none() && *j != this.wf.steps[t].claims.jti
+                    this.wf.find(scope.as_deref(), j).is_none()
+                        && !j.eq_ignore_ascii_case(&this.wf.steps[t].claims.jti)
                 })
                 .collect();
             let missing = if !elsewhere.is_empty() && this.rng.below(2) == 0 {

@@ -237,10 +237,8 @@ impl Workflow {
         let scope = step.claims.wid.as_deref();
         let mut tokens = vec![step.token.as_str()];
         for p in &step.claims.par {
-            if let Some(j) = self.steps[..i]
-                .iter()
-                .position(|s| s.claims.wid.as_deref() == scope && s.claims.jti == *p)
-            {
+            // The parent in any letter case (ECT-CLM-5), presented before step i.
+            if let Some(j) = self.find(scope, p).filter(|&j| j < i) {
                 tokens.push(&self.steps[j].token);
             }
         }

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::mutation::Tamper;
+use super::mutation::{Tamper, flip_case};
 use super::{AUDIENCE, MAX_NUMERIC_DATE, NOW, agent_iss, agent_key, sign_json, uuid};
 use crate::claims::{Audience, Claims, PolicyClaims, PolicyDecision, sha256_b64url};
 use crate::keys::SigningKey;
@@ -101,11 +101,17 @@ impl Workflow {
         )
     }
 
-    /// The index of the step holding `jti` in scope `wid`, if any.
+    /// The index of the step holding `jti` in scope `wid`, if any, comparing both UUIDs ASCII
+    /// case-insensitively (ECT-CLM-5).
     pub fn find(&self, wid: Option<&str>, jti: &str) -> Option<usize> {
-        self.steps
-            .iter()
-            .position(|s| s.claims.wid.as_deref() == wid && s.claims.jti == jti)
+        let same_scope = |w: Option<&str>| match (w, wid) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        };
+        self.steps.iter().position(|s| {
+            same_scope(s.claims.wid.as_deref()) && s.claims.jti.eq_ignore_ascii_case(jti)
+        })
     }
 }
 
@@ -169,6 +175,10 @@ struct TokenPlan {
     exp: (u8, u32),
     aud: u8,
     upper: bool,
+    /// `nbf` at `iat - n` (valid whatever the step's `now`, since `iat <= now + leeway`).
+    nbf: Option<u8>,
+    /// Parents named in the other letter case than their own `jti` (ECT-CLM-5).
+    par_case: bool,
     reuse: Option<u16>,
     hashes: (Option<u8>, Option<u8>),
     ext: Option<ExtPlan>,
@@ -255,6 +265,8 @@ fn token_plan() -> impl Strategy<Value = TokenPlan> {
             (any::<u8>(), any::<u32>()),
             (any::<u8>(), any::<u32>()),
             any::<u8>(),
+            prop::option::weighted(0.1, prop_oneof![Just(0u8), any::<u8>()]),
+            prop::bool::weighted(0.1),
         ),
         (
             prop::bool::weighted(0.1),
@@ -268,7 +280,7 @@ fn token_plan() -> impl Strategy<Value = TokenPlan> {
     )
         .prop_map(
             |(
-                (scope, agent, parents, iat, exp, aud),
+                (scope, agent, parents, iat, exp, aud, nbf, par_case),
                 (upper, reuse, hashes, ext, pol, header, exec_act),
             )| TokenPlan {
                 scope: scope.into(),
@@ -278,6 +290,8 @@ fn token_plan() -> impl Strategy<Value = TokenPlan> {
                 exp,
                 aud,
                 upper,
+                nbf,
+                par_case,
                 reuse,
                 hashes,
                 ext,
@@ -296,9 +310,12 @@ pub fn valid_workflow() -> impl Strategy<Value = Workflow> {
 /// Valid workflows within `cfg`, presented through a [`crate::MemoryLedger`]. Every token is
 /// accepted in order under the workflow's policy at its step's `now`.
 pub fn valid_workflow_with(cfg: WorkflowConfig) -> impl Strategy<Value = Workflow> {
+    // The smallest and the largest workflow are drawn on purpose, not left to chance.
+    let (fewest, most) = (*cfg.tokens.start(), *cfg.tokens.end());
+    let count = prop_oneof![1 => Just(fewest), 1 => Just(most), 6 => cfg.tokens.clone()];
     (
         settings(&cfg),
-        prop::collection::vec(token_plan(), cfg.tokens.clone()),
+        count.prop_flat_map(|n| prop::collection::vec(token_plan(), n)),
     )
         .prop_map(|(settings, plans)| build(&settings, &plans))
 }
@@ -467,7 +484,7 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
             steps
                 .iter()
                 .zip(&scope_of)
-                .any(|(s, &sc)| sc == scope && s.claims.jti == jti)
+                .any(|(s, &sc)| sc == scope && s.claims.jti.eq_ignore_ascii_case(jti))
         };
         let reusable: Vec<&str> = steps
             .iter()
@@ -502,11 +519,19 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
             aud,
             iat,
             exp,
+            nbf: plan.nbf.map(|back| iat.saturating_sub(back.into())),
             jti,
             exec_act: plan.exec_act.clone(),
             par: parents[i]
                 .iter()
-                .map(|&p| steps[p].claims.jti.clone())
+                .map(|&p| {
+                    let jti = &steps[p].claims.jti;
+                    if plan.par_case {
+                        flip_case(jti)
+                    } else {
+                        jti.clone()
+                    }
+                })
                 .collect(),
             wid: wids[scope].clone(),
             inp_hash: hash(plan.hashes.0),

@@ -2,18 +2,20 @@
 
 use std::collections::BTreeSet;
 
-use wimse_ect::rules::{EXTENSION_CODES, RULES};
+use wimse_ect::rules::{EXTENSION_CODES, RULES, Status};
 use wimse_ect::testing::Mutation;
 
 use crate::mutations::PROPERTIES;
 
 /// `(rule, code)` pairs of SPEC.md's table (`src/rules.rs`, checked against SPEC.md by
-/// tests/rule_table.rs) that no mutation breaks.
+/// tests/rule_table.rs) that no mutation breaks, among the rules this crate implements (the
+/// planned `draft-01` rules have no mutation yet).
 fn uncovered() -> Vec<(&'static str, &'static str)> {
     let mutated: BTreeSet<(&str, &str)> =
         Mutation::ALL.iter().map(|m| (m.rule(), m.code())).collect();
     RULES
         .iter()
+        .filter(|r| r.status == Status::Implemented)
         .flat_map(|r| r.codes.iter().map(move |c| (r.id, *c)))
         .filter(|pair| !mutated.contains(pair))
         .collect()

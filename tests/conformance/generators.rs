@@ -55,6 +55,8 @@ fn token_features(wf: &Workflow, c: &Claims, seen: &mut BTreeSet<&'static str>) 
     see(c.exp == (1 << 53) - 1, "exp at 2^53 - 1");
     see(c.exp == c.iat + 1, "exp at iat + 1");
     see(c.wid.is_some(), "wid present");
+    see(c.nbf.is_some(), "nbf present");
+    see(c.nbf == Some(c.iat), "nbf at iat");
     see(c.wid.is_none(), "wid absent");
     see(c.inp_hash.is_some() && c.out_hash.is_some(), "both hashes");
     see(c.pol.is_some(), "policy claims");
@@ -78,20 +80,28 @@ fn generators_reach_every_documented_boundary_and_shape() {
         token_features(&wf, &wf.steps[0].claims, &mut seen);
     }
     for wf in sample(valid_workflow(), 120) {
-        let mut children: HashMap<(Option<&str>, &str), usize> = HashMap::new();
-        let mut jtis: HashMap<&str, BTreeSet<Option<&str>>> = HashMap::new();
-        let by_id: HashMap<(Option<&str>, &str), &Claims> = wf
+        // UUIDs compare case-insensitively (ECT-CLM-5): keys are lower-cased.
+        let key = |wid: Option<&str>, jti: &str| {
+            (wid.map(str::to_ascii_lowercase), jti.to_ascii_lowercase())
+        };
+        let mut children: HashMap<(Option<String>, String), usize> = HashMap::new();
+        let mut jtis: HashMap<String, BTreeSet<Option<String>>> = HashMap::new();
+        let by_id: HashMap<(Option<String>, String), &Claims> = wf
             .steps
             .iter()
-            .map(|s| ((s.claims.wid.as_deref(), s.claims.jti.as_str()), &s.claims))
+            .map(|s| (key(s.claims.wid.as_deref(), &s.claims.jti), &s.claims))
             .collect();
         for s in &wf.steps {
             let c = &s.claims;
             token_features(&wf, c, &mut seen);
-            jtis.entry(&c.jti).or_default().insert(c.wid.as_deref());
+            let (wid, jti) = key(c.wid.as_deref(), &c.jti);
+            jtis.entry(jti).or_default().insert(wid);
             for p in &c.par {
-                *children.entry((c.wid.as_deref(), p)).or_default() += 1;
-                let parent = by_id[&(c.wid.as_deref(), p.as_str())];
+                *children.entry(key(c.wid.as_deref(), p)).or_default() += 1;
+                let parent = by_id[&key(c.wid.as_deref(), p)];
+                if *p != parent.jti {
+                    seen.insert("a parent named in another letter case");
+                }
                 if parent.iat == c.iat + wf.policy.dag.skew_seconds
                     && wf.policy.dag.skew_seconds > 0
                 {
@@ -148,6 +158,9 @@ fn generators_reach_every_documented_boundary_and_shape() {
         "exp at iat + 1",
         "wid present",
         "wid absent",
+        "nbf present",
+        "nbf at iat",
+        "a parent named in another letter case",
         "both hashes",
         "policy claims",
         "aud of several ids",

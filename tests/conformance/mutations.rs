@@ -110,6 +110,7 @@ mutation_properties! {
     ect_time_2_expired_token_is_rejected => Expired,
     ect_time_3_future_token_is_rejected => NotYetValid,
     ect_time_4_old_token_is_rejected => TooOld,
+    ect_time_6_token_before_nbf_is_rejected => NotBefore,
     ect_aud_1_other_audience_is_rejected => AudienceMismatch,
     ect_rpl_1_replay_is_rejected => Replay,
     ect_rpl_1_full_replay_cache_refuses => ReplayCacheFull,

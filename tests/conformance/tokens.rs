@@ -22,7 +22,7 @@ fn failed(e: impl std::fmt::Display) -> TestCaseError {
 proptest! {
     #![proptest_config(config(256))]
 
-    /// ECT-CLM-1..13, ECT-TIME-1..5: `EctBuilder` with every claim of a generated claim set
+    /// ECT-CLM-1..13, ECT-TIME-1..6: `EctBuilder` with every claim of a generated claim set
     /// (optional claims sometimes present, values at their limits) signs a token that
     /// verifies to exactly those claims.
     #[test]
@@ -34,6 +34,9 @@ proptest! {
             .issued_at(c.iat)
             .expires_at(c.exp)
             .jti(c.jti.clone());
+        if let Some(nbf) = c.nbf {
+            b = b.not_before(nbf);
+        }
         b = match &c.aud {
             Audience::One(a) => b.audience(a.clone()),
             Audience::Many(all) => b.audiences(all.clone()),
