@@ -47,7 +47,11 @@ impl Kit {
             )
             .unwrap();
         }
-        assert_eq!(vectors.len(), ids.len(), "every id names a committed vector");
+        assert_eq!(
+            vectors.len(),
+            ids.len(),
+            "every id names a committed vector"
+        );
         Kit { dir, vectors }
     }
 
@@ -56,7 +60,10 @@ impl Kit {
     }
 
     fn vector(&self, id: &str) -> &Vector {
-        self.vectors.iter().find(|v| v.id == id).expect("a kit vector")
+        self.vectors
+            .iter()
+            .find(|v| v.id == id)
+            .expect("a kit vector")
     }
 
     /// Writes the answers file: one JSON answer per line, found by its `id`.
@@ -123,8 +130,7 @@ fn last_line(o: &Output) -> String {
 }
 
 fn json_doc(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
 /// The right answer to `v`: its verdict (the reference's for `acceptable`), its code, and
@@ -252,7 +258,11 @@ fn an_adapter_that_reads_stdin_to_the_end_first_gets_a_hint() {
     let o = kit.run(&adapter, &["--timeout", "0.5", "--format", "json"]);
     let doc = json_doc(&o);
     assert_eq!(
-        (&doc["passed"], &doc["failed"], &doc["failures"]["timed_out"]),
+        (
+            &doc["passed"],
+            &doc["failed"],
+            &doc["failures"]["timed_out"]
+        ),
         (&json!(0), &json!(2), &json!(2))
     );
     assert_eq!(o.status.code(), Some(1));
@@ -263,7 +273,11 @@ fn an_adapter_that_reads_stdin_to_the_end_first_gets_a_hint() {
         "{err}"
     );
     // Said once, not per case.
-    assert_eq!(err.matches("answer each line as it arrives").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("answer each line as it arrives").count(),
+        1,
+        "{err}"
+    );
 }
 
 const HTTP4: &[&str] = &[
@@ -278,7 +292,10 @@ fn http_tokens_must_come_back_complete_and_in_order() {
     let kit = Kit::new(HTTP4);
     let mut answers = Vec::new();
     for v in &kit.vectors {
-        let tokens = v.tokens.clone().expect("valid http vectors list their tokens");
+        let tokens = v
+            .tokens
+            .clone()
+            .expect("valid http vectors list their tokens");
         answers.push(match v.id.as_str() {
             "http/one-token" => right(v),
             "http/list/two" => json!({"id": v.id, "result": "valid"}), // no tokens
@@ -292,7 +309,11 @@ fn http_tokens_must_come_back_complete_and_in_order() {
     let o = kit.run(&kit.adapter("", ""), &["--format", "json"]);
     let doc = json_doc(&o);
     assert_eq!(
-        (&doc["passed"], &doc["failed"], &doc["failures"]["wrong_tokens"]),
+        (
+            &doc["passed"],
+            &doc["failed"],
+            &doc["failures"]["wrong_tokens"]
+        ),
         (&json!(1), &json!(3), &json!(3))
     );
     assert_eq!(o.status.code(), Some(1));
@@ -352,7 +373,10 @@ fn markdown_shows_a_rule_whose_cases_were_all_skipped_as_skipped() {
             .to_owned()
     };
     assert_eq!(row("ECT-TIME-2"), "| ECT-TIME-2 | 1 | 0 | 0 | 0 | ✅ |");
-    assert_eq!(row("ECT-RPL-1"), "| ECT-RPL-1 | 0 | 0 | 1 | 0 | ⏭️ skipped |");
+    assert_eq!(
+        row("ECT-RPL-1"),
+        "| ECT-RPL-1 | 0 | 0 | 1 | 0 | ⏭️ skipped |"
+    );
     assert!(
         text.contains("A vector is counted under every rule it lists"),
         "{text}"
@@ -391,4 +415,21 @@ fn verdict_only_scoring_is_stated_in_every_format() {
     assert_eq!(doc["scoring"], json!("verdict-only"));
     let doc = json_doc(&kit.run(&adapter, &["--format", "json"]));
     assert_eq!(doc["scoring"], json!("strict"));
+}
+
+#[test]
+fn a_timeout_that_is_no_duration_is_a_usage_error() {
+    let kit = Kit::new(&INVALID3[..1]);
+    for timeout in ["1e300", "0", "-1", "NaN", "inf"] {
+        let o = kit.run("cat", &[&format!("--timeout={timeout}")]);
+        assert_eq!(
+            (o.status.code(), stdout(&o).as_str(), stderr(&o).as_str()),
+            (
+                Some(2),
+                "",
+                "ect: --timeout must be a positive number of seconds\n"
+            ),
+            "--timeout {timeout}"
+        );
+    }
 }
