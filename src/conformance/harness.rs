@@ -771,7 +771,7 @@ fn tokens(v: &Vector, answer: &Answer) -> Status {
         return Status::Fail(
             Failure::WrongTokens,
             format!(
-                "accepted without `tokens`, expected {} tokens",
+                "accepted without `tokens`, expected the {} token(s) of the field",
                 expected.len()
             ),
         );
@@ -1022,8 +1022,9 @@ fn notes_lines(report: &Report) -> Vec<String> {
         return vec!["protocol notes: none (every stdout line was an answer)".to_owned()];
     }
     let mut out = vec![format!(
-        "protocol notes: {} stdout lines ignored ({} not an answer, {} answer for another case)",
+        "protocol notes: {} stdout line{} ignored ({} not an answer, {} answer for another case)",
         p.count(),
+        if p.count() == 1 { "" } else { "s" },
         p.not_an_answer,
         p.other_id
     )];
