@@ -155,25 +155,35 @@ enum Command {
         command: VectorsCommand,
     },
     /// Run every vector against the reference implementation or, with --impl, against an
-    /// external one speaking the JSON-lines protocol; exit 0 when nothing failed, 1 otherwise.
-    Conformance {
-        /// The vectors directory.
-        #[arg(long, default_value = "vectors")]
-        vectors: PathBuf,
-        /// The implementation's command, run with `sh -c`; without it, the reference.
-        #[arg(long = "impl")]
-        implementation: Option<String>,
-        /// Expected failures `{"xfails": {"<id>": "<reason>"}}`; strict: a listed vector that
-        /// passes fails the run.
-        #[arg(long)]
-        xfails: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-        format: ReportFormat,
-        /// Seconds to wait for each answer of an external implementation.
-        #[arg(long, default_value_t = 10.0)]
-        timeout: f64,
-    },
+    /// external one speaking the JSON-lines protocol (README, "Test your implementation");
+    /// exit 0 when nothing failed and at least one case passed, 1 otherwise.
+    Conformance(ConformanceArgs),
+}
+
+/// The arguments of `ect conformance`.
+#[derive(Args, Debug)]
+struct ConformanceArgs {
+    /// The vectors directory.
+    #[arg(long, default_value = "vectors")]
+    vectors: PathBuf,
+    /// The implementation's command, run with `sh -c`; without it, the reference.
+    #[arg(long = "impl")]
+    implementation: Option<String>,
+    /// Expected failures `{"xfails": {"<id>": "<reason>"}}`; strict: a listed vector that
+    /// passes fails the run.
+    #[arg(long)]
+    xfails: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Seconds to wait for each answer of an external implementation.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Score verdicts only: a rejection passes whatever its error code (for an
+    /// implementation that has not mapped its errors to SPEC.md's codes yet). Every
+    /// output states it.
+    #[arg(long)]
+    verdict_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -467,20 +477,7 @@ where
             .map(|()| EXIT_OK)
             .map_err(io_error),
         Command::Vectors { command } => vectors(command, out),
-        Command::Conformance {
-            vectors,
-            implementation,
-            xfails,
-            format,
-            timeout,
-        } => conformance(
-            &vectors,
-            implementation.as_deref(),
-            xfails.as_deref(),
-            format,
-            timeout,
-            out,
-        ),
+        Command::Conformance(args) => conformance(&args, out, err),
     };
     match result {
         Ok(status) => status,
@@ -518,14 +515,21 @@ fn vectors(command: VectorsCommand, out: &mut dyn Write) -> Result<u8, ConfigErr
 
 /// `ect conformance`.
 fn conformance(
-    dir: &Path,
-    implementation: Option<&str>,
-    xfails: Option<&Path>,
-    format: ReportFormat,
-    timeout: f64,
+    args: &ConformanceArgs,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    use crate::conformance::harness::{self, External, Reference, Xfails};
+    use crate::conformance::harness::{self, External, Options, Reference, Scoring, Xfails};
+    let ConformanceArgs {
+        vectors: dir,
+        implementation,
+        xfails,
+        format,
+        timeout,
+        verdict_only,
+    } = args;
+    let (implementation, xfails, timeout) =
+        (implementation.as_deref(), xfails.as_deref(), *timeout);
     let vectors = harness::load(dir).map_err(ConfigError::new)?;
     if vectors.is_empty() {
         return Err(ConfigError::new(format!("no vectors in {}", dir.display())));
@@ -534,31 +538,43 @@ fn conformance(
         Some(path) => Xfails::load(path).map_err(ConfigError::new)?,
         None => Xfails::default(),
     };
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(ConfigError::new(
-            "--timeout must be a positive number of seconds",
-        ));
-    }
-    let report = match implementation {
-        Some(cmd) => harness::run(
-            &vectors,
-            &mut External::new(cmd, std::time::Duration::from_secs_f64(timeout)),
-            &xfails,
-        ),
-        None => harness::run(&vectors, &mut Reference, &xfails),
+    // try_from: a timeout too long for a Duration (1e300) is a usage error, not a panic.
+    let timeout = match std::time::Duration::try_from_secs_f64(timeout) {
+        Ok(t) if timeout > 0.0 => t,
+        _ => {
+            return Err(ConfigError::new(
+                "--timeout must be a positive number of seconds",
+            ));
+        }
     };
-    let format = match format {
+    let options = Options {
+        scoring: if *verdict_only {
+            Scoring::VerdictOnly
+        } else {
+            Scoring::Strict
+        },
+        ..Options::default()
+    };
+    let report = match implementation {
+        Some(cmd) => harness::run_with(
+            &vectors,
+            &mut External::new(cmd, timeout),
+            &xfails,
+            &options,
+            err,
+        ),
+        None => harness::run_with(&vectors, &mut Reference, &xfails, &options, err),
+    };
+    let format = match *format {
         ReportFormat::Table => harness::Format::Table,
         ReportFormat::Json => harness::Format::Json,
         ReportFormat::Markdown => harness::Format::Markdown,
     };
     out.write_all(harness::render(&report, format).as_bytes())
         .map_err(io_error)?;
-    Ok(if report.failed() == 0 {
-        EXIT_OK
-    } else {
-        EXIT_INVALID
-    })
+    // A run in which no case passed shows nothing about the implementation: it fails even
+    // when nothing failed (everything skipped, or failed as expected).
+    Ok(if report.ok() { EXIT_OK } else { EXIT_INVALID })
 }
 
 fn io_error(e: std::io::Error) -> ConfigError {

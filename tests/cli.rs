@@ -1433,6 +1433,10 @@ fn conformance_of_the_reference_over_the_committed_vectors() {
         (Some(passed as u64), Some(0))
     );
     assert_eq!(doc["rules"]["ECT-SIG-1"]["failed"], json!(0));
+    assert_eq!(
+        (&doc["scoring"], &doc["ok"], &doc["protocol_notes"]["count"]),
+        (&json!("strict"), &json!(true), &json!(0))
+    );
     let o = ect(&["conformance", "--format", "markdown"], None, &[]);
     assert!(stdout(&o).contains("| ECT-DAG-4 |"));
 }
@@ -1449,7 +1453,9 @@ fn conformance_xfails_are_strict() {
     .unwrap();
     let o = ect(&["conformance", "--xfails", &xfails], None, &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("FAIL time/expired/at-boundary (ECT-TIME-2): unexpected pass"));
+    assert!(stdout(&o).contains(
+        "FAIL time/expired/at-boundary (ECT-TIME-2) [unexpected pass]: passed, but listed as an expected failure (claimed)\n"
+    ));
     // A reason is required; an unreadable file is a usage error.
     std::fs::write(&xfails, r#"{"xfails": {"time/expired/at-boundary": ""}}"#).unwrap();
     assert_eq!(

@@ -7,11 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
-use wimse_ect::conformance::harness::{self, External, Loaded, Reference, Status, Xfails};
+use serde_json::{Value, json};
+use wimse_ect::conformance::harness::{
+    self, External, Failure, Loaded, Options, Reference, Scoring, Status, Xfails,
+};
+use wimse_ect::conformance::reference::evaluate;
 use wimse_ect::conformance::vector::{VectorFile, Verdict};
 use wimse_ect::conformance::{self, NOTES};
-use wimse_ect::rules::RULES;
+use wimse_ect::rules::{EXTENSION_CODES, RULES};
 
 const DIR: &str = "vectors";
 
@@ -74,6 +77,12 @@ fn every_file_validates_against_the_committed_schema() {
         .expect("a vector")
         .remove("result");
     assert!(!validator.is_valid(&broken));
+    // ... and an empty `alt_codes`, or one code twice.
+    for alt in [json!([]), json!(["time.too_old", "time.too_old"])] {
+        let mut broken = serde_json::to_value(file).expect("serializes");
+        broken["vectors"][0]["alt_codes"] = alt.clone();
+        assert!(!validator.is_valid(&broken), "{alt}");
+    }
 }
 
 #[test]
@@ -81,9 +90,15 @@ fn data_lint_finds_nothing() {
     let mut problems = Vec::new();
     let mut ids = BTreeSet::new();
     let mut tc_ids = BTreeSet::new();
-    // Serialized case → (id, result, code).
-    let mut inputs: BTreeMap<String, (String, Verdict, Option<String>)> = BTreeMap::new();
+    // Serialized case → (id, result, codes).
+    let mut inputs: BTreeMap<String, (String, Verdict, Vec<String>)> = BTreeMap::new();
     let known_rules: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
+    // SPEC.md's codes, and the codes it leaves to the implementation (`key.invalid`, ...).
+    let known_codes: BTreeSet<&str> = RULES
+        .iter()
+        .flat_map(|r| r.codes.iter().copied())
+        .chain(EXTENSION_CODES.iter().map(|(code, _, _)| *code))
+        .collect();
     for (name, file) in files() {
         for v in &file.vectors {
             let at = format!("{name} {}", v.id);
@@ -94,12 +109,26 @@ fn data_lint_finds_nothing() {
                 problems.push(format!("{at}: duplicate tcId {}", v.tc_id));
             }
             let input = serde_json::to_string(&v.case).expect("serializes");
-            if let Some((other, result, code)) = inputs.get(&input)
-                && (*result != v.result || *code != v.code)
+            let codes: Vec<String> = v.code.iter().chain(&v.alt_codes).cloned().collect();
+            if let Some((other, result, other_codes)) = inputs.get(&input)
+                && (*result != v.result || *other_codes != codes)
             {
                 problems.push(format!("{at}: same input as {other}, different result"));
             }
-            inputs.insert(input, (v.id.clone(), v.result, v.code.clone()));
+            inputs.insert(input, (v.id.clone(), v.result, codes.clone()));
+            // Several acceptable codes (SPEC.md: a defect read as two rule failures): only
+            // beside `code`, each a SPEC.md code, none twice (`code` included).
+            if !v.alt_codes.is_empty() && v.code.is_none() {
+                problems.push(format!("{at}: alt_codes without code"));
+            }
+            for (i, c) in codes.iter().enumerate() {
+                if !known_codes.contains(c.as_str()) {
+                    problems.push(format!("{at}: {c} is not a SPEC.md code"));
+                }
+                if codes[..i].contains(c) {
+                    problems.push(format!("{at}: code {c} listed twice"));
+                }
+            }
             match v.result {
                 Verdict::Acceptable if v.flags.is_empty() => {
                     problems.push(format!("{at}: acceptable without a flag"));
@@ -217,17 +246,67 @@ fn the_reference_passes_every_vector() {
     let failures: Vec<_> = report
         .cases
         .iter()
-        .filter(|c| matches!(c.status, Status::Fail(_)))
+        .filter(|c| matches!(c.status, Status::Fail(..)))
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(
         report.summary(),
         format!("{} passed, 0 failed", report.cases.len())
     );
+    assert!(report.ok());
+    // Strict scoring: no pass carries a note (every code matched, every http split compared).
+    assert!(report.cases.iter().all(|c| c.status == Status::Pass(None)));
+}
+
+/// `claims/numeric-date/iat-negative-zero` lists `time.too_old` as its alternative code: the
+/// same token with `iat` read as the integer 0 is rejected with exactly that code under the
+/// vector's settings (TIME-1 and TIME-2 pass: `exp` is in the future).
+#[test]
+fn the_integer_reading_of_negative_zero_gives_the_alternative_code() {
+    let (_, file) = files()
+        .into_iter()
+        .find(|(name, _)| name == "claims.json")
+        .expect("claims.json");
+    let v = file
+        .vectors
+        .iter()
+        .find(|v| v.id == "claims/numeric-date/iat-negative-zero")
+        .expect("the vector");
+    assert_eq!(
+        (v.result, v.code.as_deref(), v.alt_codes.as_slice()),
+        (
+            Verdict::Invalid,
+            Some("claims.type"),
+            &["time.too_old".to_owned()][..]
+        )
+    );
+    let intermediate = v.intermediate.as_ref().expect("intermediate values");
+    let payload = intermediate.payload.as_deref().expect("a payload");
+    assert_eq!(payload.matches("\"iat\":-0,").count(), 1, "{payload}");
+    let key = serde_json::to_vec(&file.keys["agent-a"]).expect("serializes");
+    let key = wimse_ect::SigningKey::from_jwk_json(&key).expect("the vector's key");
+    let mut case = v.case.clone();
+    case.token = Some(wimse_ect::sign_raw(
+        intermediate.header.as_deref().expect("a header").as_bytes(),
+        payload.replace("\"iat\":-0,", "\"iat\":0,").as_bytes(),
+        &key,
+    ));
+    let outcome = evaluate(&case).expect("a well-formed case");
+    assert_eq!(
+        outcome.error.map(|e| (e.code(), e.rule())),
+        Some(("time.too_old", "ECT-TIME-4"))
+    );
+    // And the vector's own token, for the record: the float reading.
+    let outcome = evaluate(&v.case).expect("a well-formed case");
+    assert_eq!(
+        outcome.error.map(|e| (e.code(), e.rule())),
+        Some(("claims.type", "ECT-TIME-5"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
-// The harness with external implementations (tiny shell programs).
+// The harness with external implementations (tiny shell programs). More, through the CLI and
+// with adapters that answer right, in tests/harness.rs.
 // ---------------------------------------------------------------------------------------------
 
 /// The first `n` vectors.
@@ -239,32 +318,40 @@ fn external(script: &str, timeout_ms: u64) -> External {
     External::new(script, Duration::from_millis(timeout_ms))
 }
 
+fn failure(report: &harness::Report, i: usize) -> (Failure, &str) {
+    match &report.cases[i].status {
+        Status::Fail(f, why) => (*f, why.as_str()),
+        other => panic!("case {i} did not fail: {other:?}"),
+    }
+}
+
 #[test]
 fn garbage_crash_and_hang_each_fail_their_case_and_the_run_goes_on() {
     let vectors = first(3);
-    // Answers garbage to every line.
+    // Answers garbage to every line: ignored (protocol notes), so every case times out.
     let report = harness::run(
         &vectors,
-        &mut external("while read l; do echo 'not json'; done", 5_000),
+        &mut external("while read l; do echo 'not json'; done", 300),
         &Xfails::default(),
     );
     assert_eq!((report.passed(), report.failed()), (0, 3));
-    assert!(
-        matches!(&report.cases[0].status, Status::Fail(w) if w.starts_with("not an answer line"))
-    );
+    assert_eq!(report.failed_by(Failure::TimedOut), 3);
+    assert_eq!(report.protocol.not_an_answer, 3);
+    assert_eq!(report.protocol.notes[0].line, "not json");
+    assert_eq!(report.protocol.notes[0].awaiting, vectors[0].vector.id);
     // Exits at once: every case fails as a crash (the program is restarted each time).
     let report = harness::run(&vectors, &mut external("exit 3", 5_000), &Xfails::default());
-    assert_eq!(report.failed(), 3);
-    assert!(matches!(&report.cases[2].status, Status::Fail(w) if w.contains("exited")));
+    assert_eq!(report.failed_by(Failure::Crashed), 3);
+    let (_, why) = failure(&report, 2);
+    assert!(why.contains("exited"), "{why}");
     // Hangs: each case times out.
     let report = harness::run(&vectors, &mut external("sleep 30", 200), &Xfails::default());
-    assert_eq!(report.failed(), 3);
-    assert!(
-        matches!(&report.cases[0].status, Status::Fail(w) if w.starts_with("no answer within"))
-    );
+    assert_eq!(report.failed_by(Failure::TimedOut), 3);
+    let (_, why) = failure(&report, 0);
+    assert!(why.starts_with("no answer within 0.2 s"), "{why}");
 }
 
-/// A shell program answering every case with `result` (and the case's id).
+/// A shell program answering every case with `result` and `unmapped` (and the case's id).
 fn answering(result: &str) -> String {
     format!(
         r#"while read l; do id=$(printf '%s' "$l" | sed 's/^{{"id":"\([^"]*\)".*/\1/'); printf '{{"id":"%s","result":"{result}","code":"unmapped"}}\n' "$id"; done"#
@@ -292,15 +379,35 @@ fn answers_are_judged_by_verdict_and_code_with_strict_expected_failures() {
         &Xfails::default(),
     );
     assert_eq!((report.passed(), report.failed()), (1, 1));
-    // "invalid"/unmapped to everything: the invalid one passes with a note.
+    assert_eq!(report.failed_by(Failure::WrongVerdict), 1);
+    // "invalid"/unmapped to everything: both fail, the invalid one as unmapped.
     let report = harness::run(
         &both,
         &mut external(&answering("invalid"), 5_000),
         &Xfails::default(),
     );
+    assert_eq!((report.passed(), report.failed()), (0, 2));
+    assert_eq!(failure(&report, 0).0, Failure::WrongVerdict);
+    assert_eq!(failure(&report, 1).0, Failure::Unmapped);
+    assert!(!report.ok());
+    // Verdict-only: the unmapped rejection passes, with a note saying the code was not
+    // compared.
+    let options = Options {
+        scoring: Scoring::VerdictOnly,
+        ..Options::default()
+    };
+    let report = harness::run_with(
+        &both,
+        &mut external(&answering("invalid"), 5_000),
+        &Xfails::default(),
+        &options,
+        &mut std::io::sink(),
+    );
     assert_eq!((report.passed(), report.failed()), (1, 1));
-    assert!(matches!(&report.cases[1].status, Status::Pass(Some(n)) if n.starts_with("unmapped")));
-    // Skips are neither passed nor failed.
+    assert!(
+        matches!(&report.cases[1].status, Status::Pass(Some(n)) if n.starts_with("code unmapped not compared (verdict-only)"))
+    );
+    // Skips are neither passed nor failed, and a run without a pass is not ok.
     let report = harness::run(
         &both,
         &mut external(&answering("skip"), 5_000),
@@ -310,6 +417,7 @@ fn answers_are_judged_by_verdict_and_code_with_strict_expected_failures() {
         (report.passed(), report.failed(), report.skipped()),
         (0, 0, 2)
     );
+    assert!(!report.ok());
     // Expected failures: a listed failure is expected, a listed pass and an unknown id fail.
     let xfails = Xfails(BTreeMap::from([
         (invalid.vector.id.clone(), "answers valid".to_owned()),
@@ -320,5 +428,109 @@ fn answers_are_judged_by_verdict_and_code_with_strict_expected_failures() {
     assert_eq!(report.xfailed(), 1);
     assert_eq!(report.failed(), 2);
     assert_eq!(report.unknown_xfails, vec!["no/such/vector".to_owned()]);
-    assert!(matches!(&report.cases[0].status, Status::Fail(w) if w.starts_with("unexpected pass")));
+    let (f, why) = failure(&report, 0);
+    assert_eq!(f, Failure::UnexpectedPass);
+    assert_eq!(
+        why,
+        "passed, but listed as an expected failure (claimed to fail)"
+    );
+}
+
+#[test]
+fn a_malformed_answer_for_the_awaited_case_is_a_protocol_error() {
+    let vectors = first(2);
+    // Right id, a `result` that is not one of the three.
+    let script = r#"while read l; do id=$(printf '%s' "$l" | sed 's/^{"id":"\([^"]*\)".*/\1/'); printf '{"id":"%s","result":"maybe"}\n' "$id"; done"#;
+    let report = harness::run(&vectors, &mut external(script, 5_000), &Xfails::default());
+    assert_eq!(report.failed_by(Failure::Crashed), 2);
+    let (_, why) = failure(&report, 0);
+    assert!(
+        why.starts_with("protocol error: a malformed answer"),
+        "{why}"
+    );
+    assert_eq!(report.protocol.count(), 0);
+}
+
+#[test]
+fn a_program_that_never_reads_stdin_cannot_block_the_runner() {
+    // The biggest case lines (tokens at the 64 KiB limit) fill a pipe that nobody reads.
+    let mut vectors = loaded();
+    vectors
+        .sort_by_key(|l| std::cmp::Reverse(serde_json::to_string(&l.vector.case).unwrap().len()));
+    vectors.truncate(3);
+    let started = std::time::Instant::now();
+    let report = harness::run(&vectors, &mut external("sleep 30", 300), &Xfails::default());
+    assert_eq!(report.failed_by(Failure::TimedOut), 3);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_restart_kills_what_the_adapter_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // Starts a background sleeper, records its pid, never answers.
+    let script = format!(
+        "sleep 30 & echo $! >> '{}'; while read l; do :; done",
+        pids.display()
+    );
+    let report = harness::run(&first(2), &mut external(&script, 300), &Xfails::default());
+    assert_eq!(report.failed_by(Failure::TimedOut), 2);
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    let pids: Vec<&str> = pids.lines().collect();
+    assert_eq!(
+        pids.len(),
+        2,
+        "one program per case (restarted after the timeout)"
+    );
+    for pid in pids {
+        let alive = || {
+            std::process::Command::new("kill")
+                .args(["-0", pid])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "sleeper {pid} outlived its adapter");
+    }
+}
+
+#[test]
+fn progress_and_the_first_ignored_line_go_to_the_log() {
+    let vectors = first(2);
+    let script = r#"echo 'hello from the adapter'; while read l; do id=$(printf '%s' "$l" | sed 's/^{"id":"\([^"]*\)".*/\1/'); printf '{"id":"%s","result":"skip"}\n' "$id"; done"#;
+    let options = Options {
+        progress_every: Duration::ZERO,
+        ..Options::default()
+    };
+    let mut log = Vec::new();
+    let report = harness::run_with(
+        &vectors,
+        &mut external(script, 5_000),
+        &Xfails::default(),
+        &options,
+        &mut log,
+    );
+    assert_eq!(report.skipped(), 2);
+    let log = String::from_utf8(log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "ect conformance: ignored a stdout line (not an answer) while awaiting {}: hello \
+                 from the adapter (every such line is counted under \"protocol notes\" in the \
+                 report)",
+                vectors[0].vector.id
+            )
+            .as_str(),
+            "ect conformance: 1/2 cases done",
+            "ect conformance: 2/2 cases done",
+            "ect conformance: 2/2 cases done",
+        ]
+    );
 }

@@ -145,6 +145,7 @@ pub struct V {
     rules: Vec<String>,
     result: Verdict,
     code: Option<String>,
+    alt_codes: Vec<String>,
     reference: Option<Verdict>,
     flags: Vec<String>,
     case: Case,
@@ -158,6 +159,7 @@ impl V {
             rules: rules.iter().map(|r| (*r).to_owned()).collect(),
             result: Verdict::Valid,
             code: None,
+            alt_codes: Vec::new(),
             reference: None,
             flags: Vec::new(),
             case: Case {
@@ -214,6 +216,14 @@ impl V {
     pub fn invalid(mut self, code: &str) -> Self {
         self.result = Verdict::Invalid;
         self.code = Some(code.into());
+        self
+    }
+
+    /// Another acceptable code of the rejection (`alt_codes`): the defect can honestly be
+    /// read as another rule's failure (SPEC.md, "How a vector's expected result is chosen").
+    /// The generator cannot check it against the reference; the vector's tests must.
+    pub fn alt_code(mut self, code: &str) -> Self {
+        self.alt_codes.push(code.into());
         self
     }
 
@@ -301,6 +311,25 @@ fn finish(v: V, tc_id: u32) -> Result<Vector, String> {
             outcome.error.map(|e| e.to_string())
         ));
     }
+    if !v.alt_codes.is_empty() {
+        let known = |c: &str| {
+            crate::rules::RULES.iter().any(|r| r.codes.contains(&c))
+                || crate::rules::EXTENSION_CODES
+                    .iter()
+                    .any(|(x, _, _)| *x == c)
+        };
+        let mut seen = v.code.iter().collect::<Vec<_>>();
+        for c in &v.alt_codes {
+            if v.code.is_none() || seen.contains(&c) || !known(c) {
+                return Err(format!(
+                    "{}: alternative code {c:?} is a duplicate, a code of no SPEC.md rule, or \
+                     on a vector without a code",
+                    v.id
+                ));
+            }
+            seen.push(c);
+        }
+    }
     let intermediate = match (&v.case.kind, &v.case.token) {
         (Kind::Token, Some(t)) => intermediate(t),
         _ => None,
@@ -315,6 +344,7 @@ fn finish(v: V, tc_id: u32) -> Result<Vector, String> {
         rules: v.rules,
         result: v.result,
         code: v.code,
+        alt_codes: v.alt_codes,
         reference: v.reference,
         flags: v.flags,
         case: v.case,

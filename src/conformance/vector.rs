@@ -65,6 +65,14 @@ pub struct Vector {
     /// `valid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Other acceptable codes of a rejection, for a defect that can honestly be read as two
+    /// different rule failures (SPEC.md, "How a vector's expected result is chosen"): `code` is
+    /// the reference's, these are the others; a rejection with `code` or any of these passes.
+    /// Absent when there is none; when present, never empty, without duplicates, never
+    /// containing `code`, and only on a vector that has `code`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
+    pub alt_codes: Vec<String>,
     /// For `acceptable`: the choice the reference implementation makes (`valid` or
     /// `invalid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +227,30 @@ pub struct Answer {
     /// The error code of an `invalid` answer (`unmapped` when the implementation has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// A `valid` answer to an `http` case: the tokens the field lines split into, in order
+    /// (ECT-HTTP-2). Compared with the vector's `tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<String>>,
+}
+
+impl Answer {
+    /// Reads one stdout line of an implementation: `Ok(None)` when the line does not have the
+    /// shape of an answer (not JSON, not an object, or without a string `id` and a `result`
+    /// member: a log line, say), `Ok(Some)` for an answer, `Err` for a line that has the
+    /// shape but not the content of one (`result` not `valid`/`invalid`/`skip`, `code` not a
+    /// string, `tokens` not an array of strings). Members beyond these are ignored.
+    pub fn parse_line(line: &[u8]) -> Result<Option<Answer>, (String, String)> {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(line) else {
+            return Ok(None);
+        };
+        let id = match object.get("id") {
+            Some(Value::String(id)) if object.contains_key("result") => id.clone(),
+            _ => return Ok(None),
+        };
+        serde_json::from_value(Value::Object(object))
+            .map(Some)
+            .map_err(|e| (id, e.to_string()))
+    }
 }
 
 /// An implementation's verdict.

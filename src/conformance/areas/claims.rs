@@ -430,11 +430,13 @@ pub fn vectors() -> Vec<V> {
         .invalid("claims.type"),
         V::token(
             "claims/numeric-date/iat-negative-zero",
-            "iat = -0 (a float in JSON parsers that keep the sign)",
+            "iat = -0: a float in JSON parsers that keep the sign (claims.type), the integer 0 \
+             in others (then too old: time.too_old)",
             &t5,
             raw("iat", "-0"),
         )
         .invalid("claims.type")
+        .alt_code("time.too_old")
         .flag("NegativeZero"),
         V::token(
             "claims/numeric-date/iat-fraction",
