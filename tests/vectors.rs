@@ -14,7 +14,7 @@ use wimse_ect::conformance::harness::{
 use wimse_ect::conformance::reference::evaluate;
 use wimse_ect::conformance::vector::{VectorFile, Verdict};
 use wimse_ect::conformance::{self, NOTES};
-use wimse_ect::rules::{EXTENSION_CODES, RULES};
+use wimse_ect::rules::{self, EXTENSION_CODES, RULES};
 
 const DIR: &str = "vectors";
 
@@ -173,6 +173,7 @@ fn data_lint_finds_nothing() {
 const FLAGGED_REJECTIONS: &[(&str, &str)] = &[
     ("ECT-JWS-5", "DuplicateMember"),
     ("ECT-CLM-12", "ExtLimits"),
+    ("ECT-TIME-6", "NotBefore"),
 ];
 
 #[test]
@@ -188,11 +189,15 @@ fn every_coded_rule_has_a_valid_and_an_invalid_vector() {
                 Verdict::Valid => {
                     valid.insert(r.clone());
                 }
-                // An invalid vector covers the rules whose code it expects (a vector that also
-                // lists rules to show the order of checks does not cover those).
+                // An invalid vector covers the rules whose code it expects, every acceptable
+                // code included (a vector that also lists rules to show the order of checks does
+                // not cover those, nor does one that another reading rejects under another
+                // rule).
                 Verdict::Invalid
                     if RULES.iter().any(|x| {
-                        x.id == r && v.code.as_deref().is_some_and(|c| x.codes.contains(&c))
+                        x.id == r
+                            && v.code.as_deref().is_some_and(|c| x.codes.contains(&c))
+                            && v.alt_codes.iter().all(|c| x.codes.contains(&c.as_str()))
                     }) =>
                 {
                     invalid.insert(r.clone());
@@ -208,7 +213,11 @@ fn every_coded_rule_has_a_valid_and_an_invalid_vector() {
         }
     }
     let mut missing = Vec::new();
-    for r in RULES.iter().filter(|r| !r.codes.is_empty()) {
+    // The planned rules (profile draft-01, SPEC.md §10) have no vectors yet.
+    for r in RULES
+        .iter()
+        .filter(|r| !r.codes.is_empty() && r.status == rules::Status::Implemented)
+    {
         if !valid.contains(r.id) {
             missing.push(format!("{} has no valid vector", r.id));
         }
@@ -517,7 +526,19 @@ fn progress_and_the_first_ignored_line_go_to_the_log() {
     );
     assert_eq!(report.skipped(), 2);
     let log = String::from_utf8(log).unwrap();
-    let lines: Vec<&str> = log.lines().collect();
+    // A "waiting" line appears only when a progress tick falls while an answer is awaited,
+    // which depends on the machine's load: such lines are checked for their form, the others
+    // exactly.
+    let (waiting, lines): (Vec<&str>, Vec<&str>) = log
+        .lines()
+        .partition(|l| l.contains(" cases done, waiting "));
+    for w in &waiting {
+        assert!(
+            w.starts_with("ect conformance: 0/2 cases done, waiting ")
+                || w.starts_with("ect conformance: 1/2 cases done, waiting "),
+            "{w}"
+        );
+    }
     assert_eq!(
         lines,
         [

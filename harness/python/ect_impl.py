@@ -548,7 +548,8 @@ def load_jwks(jwks: Any) -> dict[str, TrustedKey]:
 
     Refused (``key.invalid``): anything the reference cannot read as a JSON object (including
     nesting deeper than its parser allows), a missing, non-array or empty ``keys``, any bad key
-    (see :func:`ect_key_3_load_jwk`), and a ``kid`` that repeats.
+    (see :func:`ect_key_3_load_jwk`), a ``kid`` that repeats, and one public key under two
+    ``kid``s (SPEC.md ECT-KEY-3: its holder could choose its issuer binding through ``kid``).
     """
     if not isinstance(jwks, dict) or json_container_depth(jwks) >= JSON_DEPTH_LIMIT:
         raise _key_invalid("not a JWK Set object")
@@ -558,10 +559,16 @@ def load_jwks(jwks: Any) -> dict[str, TrustedKey]:
     if not keys:
         raise _key_invalid("the key set is empty")
     out: dict[str, TrustedKey] = {}
+    kid_of_point: dict[tuple[int, int], str] = {}
     for jwk in keys:
         key = ect_key_3_load_jwk(jwk)
         if key.kid in out:
             raise _key_invalid(f"duplicate kid {key.kid!r}")
+        numbers = key.public_key.public_numbers()
+        point = (numbers.x, numbers.y)
+        if point in kid_of_point:
+            raise _key_invalid(f"kid {key.kid!r} is the same public key as {kid_of_point[point]!r}")
+        kid_of_point[point] = key.kid
         out[key.kid] = key
     return out
 
@@ -679,7 +686,7 @@ def split_compact(token: str, max_token_bytes: int) -> Compact:
 
 
 def _ascii_lower(text: str) -> str:
-    """Lower-cases ASCII letters only (media types compare ASCII case-insensitively)."""
+    """Lower-cases ASCII letters only (media types and UUIDs compare ASCII case-insensitively)."""
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
@@ -781,6 +788,7 @@ class Claims:
     exec_act: str
     par: list[str]
     wid: Optional[str] = None
+    nbf: Optional[int] = None
     inp_hash: Optional[str] = None
     out_hash: Optional[str] = None
     ext: Optional[dict[str, Any]] = None
@@ -789,8 +797,15 @@ class Claims:
 
     @property
     def scope(self) -> tuple[Optional[str], str]:
-        """The ``(wid, jti)`` pair: replay scope (ECT-RPL-1) and store key (§7)."""
-        return (self.wid, self.jti)
+        """The ``(wid, jti)`` pair, lower-cased: replay scope (ECT-RPL-1) and store key (§7)."""
+        return scope_key(self.wid, self.jti)
+
+
+def scope_key(wid: Optional[str], jti: str) -> tuple[Optional[str], str]:
+    """A ``(wid, jti)`` key. UUID hex is case-insensitive (SPEC.md ECT-CLM-5), so both are
+    compared ASCII-lower-cased everywhere: replay, DAG uniqueness and lookup."""
+    return (None if wid is None else _ascii_lower(wid), _ascii_lower(jti))
+
 
 
 def ect_clm_1_required(payload: dict[str, Any]) -> None:
@@ -829,9 +844,9 @@ def _string_array(value: Any, name: str) -> list[str]:
 
 
 def ect_time_5_numeric_date(payload: dict[str, Any], name: str) -> int:
-    """ECT-TIME-5 (part of ECT-CLM-2): an integer in ``0 ..= 2^53-1``. A non-number is a type
-    error (ECT-CLM-2); a fraction, exponent syntax, negative or too large value is ECT-TIME-5,
-    code ``claims.type`` either way."""
+    """ECT-TIME-5 (part of ECT-CLM-2): an integer in ``0 ..= 2^53-1`` (``iat``, ``exp``, and
+    ``nbf`` when present). A non-number is a type error (ECT-CLM-2); a fraction, exponent
+    syntax, negative or too large value is ECT-TIME-5, code ``claims.type`` either way."""
     value = payload[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _type_error(name)
@@ -850,6 +865,7 @@ def ect_clm_2_types(payload: dict[str, Any]) -> Claims:
         aud, aud_is_array = _string_array(aud_raw, "aud"), True
     iat = ect_time_5_numeric_date(payload, "iat")
     exp = ect_time_5_numeric_date(payload, "exp")
+    nbf = ect_time_5_numeric_date(payload, "nbf") if "nbf" in payload else None
     jti = _required_string(payload, "jti")
     exec_act = _required_string(payload, "exec_act")
     par = _string_array(payload["par"], "par")
@@ -860,7 +876,8 @@ def ect_clm_2_types(payload: dict[str, Any]) -> Claims:
     pol = _string_claim(payload, "pol")
     pol_decision = _string_claim(payload, "pol_decision")
     return Claims(
-        iss=iss, aud=aud, aud_is_array=aud_is_array, iat=iat, exp=exp, jti=jti, exec_act=exec_act,
+        iss=iss, aud=aud, aud_is_array=aud_is_array, iat=iat, exp=exp, nbf=nbf, jti=jti,
+        exec_act=exec_act,
         par=par, wid=wid, inp_hash=inp_hash, out_hash=out_hash, ext=ext, pol=pol,
         pol_decision=pol_decision,
     )
@@ -910,19 +927,20 @@ def ect_clm_7_exec_act(c: Claims) -> None:
 
 
 def ect_clm_8_par(c: Claims) -> None:
-    """ECT-CLM-8: every ``par`` element a UUID; no element twice (decision)."""
+    """ECT-CLM-8: every ``par`` element a UUID; no element twice, in any letter case
+    (decision; ECT-CLM-5)."""
     seen: set[str] = set()
     for p in c.par:
         if not is_uuid(p):
             raise EctError("claims.par", "ECT-CLM-8", f"{p!r} is not a UUID")
-        if p in seen:
+        if _ascii_lower(p) in seen:
             raise EctError("claims.par", "ECT-CLM-8", f"{p!r} appears twice")
-        seen.add(p)
+        seen.add(_ascii_lower(p))
 
 
 def ect_clm_9_par_self(c: Claims) -> None:
-    """ECT-CLM-9: ``par`` does not contain the token's own ``jti`` (exact strings)."""
-    if c.jti in c.par:
+    """ECT-CLM-9: ``par`` does not contain the token's own ``jti``, in any letter case."""
+    if _ascii_lower(c.jti) in (_ascii_lower(p) for p in c.par):
         raise EctError("claims.par_self", "ECT-CLM-9")
 
 
@@ -987,7 +1005,7 @@ def check_claim_values(c: Claims, max_par: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Time and audience (ECT-TIME-1..4, ECT-AUD-1)
+# Time and audience (ECT-TIME-1..4, ECT-TIME-6, ECT-AUD-1)
 # --------------------------------------------------------------------------------------------
 
 
@@ -1013,6 +1031,12 @@ def ect_time_4_age(c: Claims, s: Settings) -> None:
     """ECT-TIME-4: too old iff ``now - iat > max_iat_age`` (an iat ahead of now is age 0)."""
     if max(0, s.now - c.iat) > s.max_iat_age:
         raise EctError("time.too_old", "ECT-TIME-4")
+
+
+def ect_time_6_not_before(c: Claims, s: Settings) -> None:
+    """ECT-TIME-6: ``nbf``, when present, is honoured: not yet valid iff ``nbf > now + leeway``."""
+    if c.nbf is not None and c.nbf > s.now + s.leeway:
+        raise EctError("time.not_yet_valid", "ECT-TIME-6")
 
 
 def ect_aud_1_audience(c: Claims, s: Settings) -> None:
@@ -1044,11 +1068,11 @@ class TokenStore:
 
     def get(self, wid: Optional[str], jti: str) -> Optional[Claims]:
         """The stored token with this ``jti`` in scope ``wid``."""
-        return self._tokens.get((wid, jti))
+        return self._tokens.get(scope_key(wid, jti))
 
     def is_referenced(self, wid: Optional[str], jti: str) -> bool:
         """Whether a stored token names ``jti`` (in scope ``wid``) as a parent."""
-        return (wid, jti) in self._referenced
+        return scope_key(wid, jti) in self._referenced
 
     def insert(self, claims: Claims) -> bool:
         """Adds a token; keeps the first of two with the same scope key."""
@@ -1056,7 +1080,7 @@ class TokenStore:
             return False
         for parent in claims.par:
             if not self._dangling_only or self.get(claims.wid, parent) is None:
-                self._referenced.add((claims.wid, parent))
+                self._referenced.add(scope_key(claims.wid, parent))
         self._tokens[claims.scope] = claims
         return True
 
@@ -1107,7 +1131,7 @@ def ect_dag_4_5_acyclic(c: Claims, parents: list[Claims], store: TokenStore, bud
     while stack:
         node = stack.pop()
         for p in node.par:
-            if p == c.jti:
+            if _ascii_lower(p) == _ascii_lower(c.jti):
                 raise EctError("dag.cycle", "ECT-DAG-4", node.jti)
             nxt = store.get(c.wid, p)
             if nxt is not None and nxt.scope not in visited:
@@ -1171,6 +1195,7 @@ def check_token(
         ect_time_2_expired(claims, s)
         ect_time_3_future(claims, s)
         ect_time_4_age(claims, s)
+        ect_time_6_not_before(claims, s)
         ect_aud_1_audience(claims, s)
     return claims
 

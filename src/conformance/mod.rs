@@ -49,7 +49,10 @@ pub const NOTES: &[(&str, &str)] = &[
     (
         "UppercaseUuid",
         "A UUID in upper-case hex. RFC 9562 says parsers accept either case; the reference \
-         accepts and compares identifiers as exact strings.",
+         accepts, and compares UUIDs case-insensitively everywhere (SPEC.md ECT-CLM-5: replay \
+         scope, DAG uniqueness and lookup, duplicate and self parents). An implementation that \
+         rejects upper-case hex answers the UUID rule's code (listed in alt_codes where the \
+         reference reports another rule).",
     ),
     (
         "DuplicateParent",
@@ -89,6 +92,28 @@ pub const NOTES: &[(&str, &str)] = &[
         "Exactly at, or one unit beyond, a numeric limit.",
     ),
     (
+        "Bom",
+        "A header or payload starting with a UTF-8 byte order mark. RFC 8259 §8.1 lets a \
+         parser ignore it; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "LoneSurrogate",
+        "A string holding a lone UTF-16 surrogate escape (\\ud800). RFC 8259 §8.2 calls the \
+         behaviour unpredictable; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "NestingLimit",
+        "JSON nested deeper than 127 levels, the top object included. RFC 8259 §9 lets a parser \
+         set its limit; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "NotBefore",
+        "A token with nbf. The draft does not mention nbf; RFC 7519 §4.1.5 says a token MUST \
+         NOT be accepted before it. The reference honours it (time.not_yet_valid, \
+         ECT-TIME-6, when nbf > now + leeway; claims.type when it is not a NumericDate); an \
+         implementation that ignores nbf accepts.",
+    ),
+    (
         "TrailingWhitespace",
         "JSON whitespace after the header or payload object. RFC 8259 makes it part of the JSON \
          text; SPEC.md forbids trailing bytes without saying whether whitespace counts. The \
@@ -103,8 +128,10 @@ pub const NOTES: &[(&str, &str)] = &[
     (
         "KeySetStrictness",
         "A trusted key set this crate refuses beyond SPEC.md's ECT-KEY-3 list (README, \
-         Decisions): a kid missing, empty, not a string or repeated, the same key twice, alg \
-         other than ES256, use other than sig, an empty set. Accepting it is harmless or merely \
+         Decisions): a kid missing, empty, not a string or repeated, one public key twice \
+         (under any kids: with different iss bindings its holder could choose its issuer \
+         through kid; SPEC.md ECT-KEY-3), alg other than ES256, use other than sig, an empty \
+         set. Accepting it is harmless or merely \
          ambiguous; the reference refuses (key.invalid).",
     ),
     (

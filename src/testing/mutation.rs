@@ -505,6 +505,8 @@ impl Mutator {
         step.claims.par = par;
         step.claims.iat = iat;
         step.claims.exp = step.claims.exp.max(iat + 1);
+        // nbf never after iat, so that no `now` that accepts iat refuses nbf (ECT-TIME-6).
+        step.claims.nbf = step.claims.nbf.map(|nbf| nbf.min(iat));
         step.claims.pol = None;
         step.now = NOW;
         step.field_lines = None;
@@ -1477,6 +1479,8 @@ impl Mutator {
         let iat = latest_parent - skew - 1 - self.rng.next() % 2;
         let step = &mut self.wf.steps[t];
         step.claims.iat = iat;
+        // nbf moves back with iat, so that the earlier now does not break ECT-TIME-6.
+        step.claims.nbf = step.claims.nbf.map(|nbf| nbf.min(iat));
         step.now = NOW.min(iat + max_age);
         self.resign(t);
         self.describe(format!(

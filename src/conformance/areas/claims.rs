@@ -746,11 +746,13 @@ pub fn vectors() -> Vec<V> {
         .invalid("claims.par_self"),
         V::token(
             "claims/par-self/other-case",
-            "par holds the own jti in upper case (identifiers compare as exact strings)",
+            "par holds the own jti in upper case: the same UUID (ECT-CLM-5), so the token itself",
             &c9,
             par(&[&uuid(1).to_uppercase()]),
         )
-        .acceptable("claims.par", Verdict::Valid, "UppercaseUuid"),
+        .invalid("claims.par_self")
+        .alt_code("claims.par")
+        .flag("UppercaseUuid"),
         // ECT-CLM-10: par length.
         V::token(
             "claims/par-length/root",
@@ -1032,20 +1034,21 @@ pub fn vectors() -> Vec<V> {
             set("sub", json!("spiffe://example.org/user")),
         )
         .valid(),
+        // nbf is not an unknown claim any more (ECT-TIME-6); the ids stay.
         V::token(
             "claims/unknown/nbf-future",
-            "nbf an hour after now (ignored)",
-            &c2,
+            "nbf an hour after now: honoured (ECT-TIME-6)",
+            &["ECT-TIME-6"],
             set("nbf", json!(NOW + 3600)),
         )
-        .valid(),
+        .acceptable("time.not_yet_valid", Verdict::Invalid, "NotBefore"),
         V::token(
             "claims/unknown/nbf-string",
-            "nbf a string (ignored, no type check)",
-            &c2,
+            "nbf a string: typed like iat by an implementation that honours nbf",
+            &["ECT-CLM-2", "ECT-TIME-6"],
             set("nbf", json!("tomorrow")),
         )
-        .valid(),
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore"),
         V::token(
             "claims/unknown/custom",
             "a custom claim holding an object",
@@ -1100,6 +1103,27 @@ pub fn vectors() -> Vec<V> {
         .flag("ExtLimits")
         .flag("NumberFormat")
         .flag("Boundary"),
+        // ECT-CLM-5: UUIDs compare case-insensitively, in duplicate and self parents too.
+        V::token(
+            "claims/par/duplicate-other-case",
+            "the same parent twice, once in upper case: one UUID listed twice",
+            &["ECT-CLM-8", "ECT-CLM-5"],
+            par(&[&uuid(2), &uuid(2).to_uppercase()]),
+        )
+        .acceptable("claims.par", Verdict::Invalid, "DuplicateParent")
+        .flag("UppercaseUuid"),
+        V::token(
+            "claims/par-self/upper-case-jti",
+            "jti in upper case, par holding it in lower case: the token itself",
+            &["ECT-CLM-9", "ECT-CLM-5"],
+            with(|c| {
+                c.insert("jti".into(), uuid(1).to_uppercase().into());
+                c.insert("par".into(), json!([uuid(1)]));
+            }),
+        )
+        .invalid("claims.par_self")
+        .alt_code("claims.jti")
+        .flag("UppercaseUuid"),
     ]);
     v
 }

@@ -328,5 +328,54 @@ pub fn vectors() -> Vec<V> {
             .ledger_after(chain(1, 4))
             .settings(|s| s.ancestor_budget = 2)
             .acceptable("dag.budget", Verdict::Valid, "LazyCycleWalk"),
+        // ECT-CLM-5: UUIDs compare case-insensitively in DAG uniqueness and lookups, and in the
+        // cycle walk. The upper-case spelling is always in the token under test, so an
+        // implementation that rejects upper-case hex answers the UUID rule's code (alt_codes).
+        V::token("dag/case/duplicate-jti-upper", "the ledger holds a jti in lower case; the token has the same UUID in upper case", &["ECT-DAG-1", "ECT-CLM-5"], upper_jti(task_claims_of(0xabc, &[])))
+            .ledger_after(vec![task(0xabc, &[], IAT)])
+            .invalid("dag.duplicate_jti")
+            .alt_code("claims.jti")
+            .flag("UppercaseUuid"),
+        V::token("dag/case/parent-upper", "the ledger holds the parent in lower case; the child names it in upper case", &["ECT-DAG-2", "ECT-CLM-5"], sign_a(&child(&uuid(0xbcd), &[&uuid(0xabc).to_uppercase()], IAT)))
+            .ledger_after(vec![task(0xabc, &[], IAT)])
+            .acceptable("claims.par", Verdict::Valid, "UppercaseUuid"),
+        V::token("dag/case/parent-upper-in-store", "the store holds the parent in lower case; the child names it in upper case", &["ECT-DAG-2", "ECT-CLM-5"], sign_a(&child(&uuid(0xbcd), &[&uuid(0xabc).to_uppercase()], IAT)))
+            .in_store(vec![task(0xabc, &[], IAT)])
+            .acceptable("claims.par", Verdict::Valid, "UppercaseUuid"),
+        V::token("dag/case/wid-upper-duplicate", "the ledger holds jti 1 in a wid written in lower case; the token has jti 1 in the same wid in upper case", &["ECT-DAG-1", "ECT-CLM-5"], {
+            let mut c = claims_of(1, &[], IAT);
+            c.insert("wid".into(), uuid(0xdef).to_uppercase().into());
+            sign_a(&c)
+        })
+        .ledger_after(vec![task_in(0xdef, 1, &[])])
+        .invalid("dag.duplicate_jti")
+        .alt_code("claims.wid")
+        .flag("UppercaseUuid"),
+        V::token("dag/case/wid-upper-parent", "the parent is in a wid written in lower case; the child is in the same wid written in upper case", &["ECT-DAG-2", "ECT-CLM-5"], {
+            let mut c = claims_of(2, &[1], IAT);
+            c.insert("wid".into(), uuid(0xdef).to_uppercase().into());
+            sign_a(&c)
+        })
+        .ledger_after(vec![task_in(0xdef, 1, &[])])
+        .acceptable("claims.wid", Verdict::Valid, "UppercaseUuid"),
+        V::token("dag/case/cycle-upper-jti", "partial mode: 1 names the missing 0xabc; 0xabc arrives in upper case naming 1, closing the cycle", &["ECT-DAG-4", "ECT-CLM-5"], upper_jti(task_claims_of(0xabc, &[1])))
+            .ledger_after(vec![task(1, &[0xabc], IAT)])
+            .settings(partial)
+            .invalid("dag.cycle")
+            .alt_code("claims.jti")
+            .flag("PartialMode")
+            .flag("UppercaseUuid"),
     ]
+}
+
+/// The claims of [`task`] at [`IAT`].
+fn task_claims_of(n: u32, par: &[u32]) -> Map<String, Value> {
+    claims_of(n, par, IAT)
+}
+
+/// Agent A's token for `claims` with its `jti` written in upper case.
+fn upper_jti(mut claims: Map<String, Value>) -> String {
+    let jti = claims["jti"].as_str().expect("a string jti").to_uppercase();
+    claims.insert("jti".into(), jti.into());
+    sign_a(&claims)
 }

@@ -349,5 +349,19 @@ pub fn vectors() -> Vec<V> {
             Value::Object(jwk_a(|_| {})),
         )
         .invalid("key.invalid"),
+        V::jwks(
+            "keys/invalid/same-key-two-kids",
+            "agent A's public key under kid agent-a bound to agent A and under kid agent-a2 bound to agent B: its holder could choose its issuer through kid",
+            &k3,
+            json!({"keys": [
+                Value::Object(key_a().to_public_jwk(Some(ISS_A))),
+                Value::Object({
+                    let mut twin = key_a().to_public_jwk(Some(ISS_B));
+                    twin.insert("kid".into(), "agent-a2".into());
+                    twin
+                }),
+            ]}),
+        )
+        .acceptable("key.invalid", Verdict::Invalid, "KeySetStrictness"),
     ]
 }

@@ -7,7 +7,6 @@
 use serde_json::{Map, Value};
 
 use crate::conformance::build::*;
-use crate::conformance::vector::Verdict;
 
 /// Agent A's claims for task `uuid(n)`, with `wid` [`uuid`]`(w)` when `w` is given.
 fn task_claims(n: u32, wid: Option<u32>) -> Map<String, Value> {
@@ -90,8 +89,19 @@ pub fn vectors() -> Vec<V> {
         V::token("replay/after-aud-check", "a seen jti whose new token names another audience: aud.mismatch, not replay", &["ECT-RPL-1", "ECT-AUD-1"], task_with(1, "aud", "spiffe://example.org/other".into()))
             .verify_after(vec![task(1, None)])
             .invalid("aud.mismatch"),
-        V::token("replay/jti-case", "a jti accepted in lower case, then the same UUID in upper case: identifiers compare as exact strings", &r, sign_a(&claims(&uuid(0xabc).to_uppercase())))
+        V::token("replay/jti-case", "a jti accepted in lower case, then the same UUID in upper case: UUIDs compare case-insensitively (ECT-CLM-5), so a replay", &r, sign_a(&claims(&uuid(0xabc).to_uppercase())))
             .verify_after(vec![task(0xabc, None)])
-            .acceptable("claims.jti", Verdict::Valid, "UppercaseUuid"),
+            .invalid("replay.jti")
+            .alt_code("claims.jti")
+            .flag("UppercaseUuid"),
+        V::token("replay/wid-case", "a (wid, jti) accepted with wid in lower case, then with the same wid in upper case: the same scope (ECT-CLM-5), so a replay", &r, {
+            let mut c = task_claims(0xabc, None);
+            c.insert("wid".into(), uuid(0xdef).to_uppercase().into());
+            sign_a(&c)
+        })
+        .verify_after(vec![task(0xabc, Some(0xdef))])
+        .invalid("replay.jti")
+        .alt_code("claims.wid")
+        .flag("UppercaseUuid"),
     ]
 }

@@ -1,7 +1,10 @@
-//! SPEC.md §6: ECT-TIME-1..4 boundaries and ECT-AUD-1. (ECT-TIME-5, the NumericDate syntax,
-//! is in `claims`.) Defaults: leeway 30 s, maximum age 900 s, `now` = [`NOW`].
+//! SPEC.md §6: ECT-TIME-1..4 boundaries, ECT-AUD-1, and ECT-TIME-6 (`nbf`, appended last).
+//! (ECT-TIME-5, the NumericDate syntax, is in `claims`.) Defaults: leeway 30 s, maximum age
+//! 900 s, `now` = [`NOW`].
 
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::conformance::vector::Verdict;
 
 use crate::conformance::build::*;
 
@@ -20,6 +23,16 @@ fn aud(aud: serde_json::Value) -> String {
     sign_a(&c)
 }
 
+/// Agent A's token for [`uuid`]`(1)` with `nbf` set, and `extra` members set too.
+fn nbf(nbf: Value, extra: &[(&str, Value)]) -> String {
+    let mut c = claims(&uuid(1));
+    c.insert("nbf".into(), nbf);
+    for (name, value) in extra {
+        c.insert((*name).into(), value.clone());
+    }
+    sign_a(&c)
+}
+
 /// The vectors, in order.
 pub fn vectors() -> Vec<V> {
     let t1 = ["ECT-TIME-1"];
@@ -27,6 +40,9 @@ pub fn vectors() -> Vec<V> {
     let t3 = ["ECT-TIME-3"];
     let t4 = ["ECT-TIME-4"];
     let a1 = ["ECT-AUD-1"];
+    let t6 = ["ECT-TIME-6"];
+    let t5_t6 = ["ECT-TIME-5", "ECT-TIME-6"];
+    let c2_t6 = ["ECT-CLM-2", "ECT-TIME-6"];
     vec![
         V::token(
             "time/exp-after-iat/by-one",
@@ -173,5 +189,94 @@ pub fn vectors() -> Vec<V> {
             aud(json!(format!("{AUD}/"))),
         )
         .invalid("aud.mismatch"),
+        // ECT-TIME-6: nbf, when present, is honoured (RFC 7519 §4.1.5); an implementation that
+        // ignores it (the draft does not mention nbf) accepts: NotBefore.
+        V::token(
+            "time/nbf/at-now-plus-leeway",
+            "nbf = now + leeway",
+            &t6,
+            nbf(json!(NOW + 30), &[]),
+        )
+        .valid()
+        .flag("NotBefore")
+        .flag("Boundary"),
+        V::token(
+            "time/nbf/one-second-over",
+            "nbf = now + leeway + 1",
+            &t6,
+            nbf(json!(NOW + 31), &[]),
+        )
+        .acceptable("time.not_yet_valid", Verdict::Invalid, "NotBefore")
+        .flag("Boundary"),
+        V::token(
+            "time/nbf/past",
+            "nbf a minute before now, before iat",
+            &t6,
+            nbf(json!(NOW - 120), &[]),
+        )
+        .valid()
+        .flag("NotBefore"),
+        V::token(
+            "time/nbf/zero",
+            "nbf 0",
+            &t6,
+            nbf(json!(0), &[]),
+        )
+        .valid()
+        .flag("NotBefore"),
+        V::token(
+            "time/nbf/negative",
+            "nbf -1: not a NumericDate in 0..=2^53-1",
+            &t5_t6,
+            nbf(json!(-1), &[]),
+        )
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore"),
+        V::token(
+            "time/nbf/fraction",
+            "nbf 1771999000.5",
+            &t5_t6,
+            nbf(json!(1_771_999_000.5), &[]),
+        )
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore")
+        .flag("FractionalNumericDate"),
+        V::token(
+            "time/nbf/over-2-53",
+            "nbf 2^53",
+            &t5_t6,
+            nbf(json!(1u64 << 53), &[]),
+        )
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore")
+        .flag("Boundary"),
+        V::token(
+            "time/nbf/string",
+            "nbf a numeric string",
+            &c2_t6,
+            nbf(json!(NOW.to_string()), &[]),
+        )
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore"),
+        V::token(
+            "time/nbf/null",
+            "nbf null",
+            &c2_t6,
+            nbf(Value::Null, &[]),
+        )
+        .acceptable("claims.type", Verdict::Invalid, "NotBefore"),
+        V::token(
+            "time/nbf/after-too-old",
+            "iat older than the maximum age and nbf in the future: ECT-TIME-4 is checked first",
+            &["ECT-TIME-4", "ECT-TIME-6"],
+            nbf(json!(NOW + 3600), &[("iat", json!(NOW - 901))]),
+        )
+        .invalid("time.too_old")
+        .flag("NotBefore"),
+        V::token(
+            "time/nbf/before-audience",
+            "nbf in the future and aud without the verifier: ECT-TIME-6 is checked before ECT-AUD-1 (an implementation ignoring nbf reports aud.mismatch)",
+            &["ECT-TIME-6", "ECT-AUD-1"],
+            nbf(json!(NOW + 3600), &[("aud", json!("spiffe://example.org/other"))]),
+        )
+        .invalid("time.not_yet_valid")
+        .alt_code("aud.mismatch")
+        .flag("NotBefore"),
     ]
 }
