@@ -942,10 +942,8 @@ mod tests {
                 .sign(&key)
                 .unwrap()
         };
-        let dir = std::env::temp_dir().join(format!("ect-ledger-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("failing.jsonl");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing.jsonl");
         let ledger = FileLedger::open(&path).unwrap();
         let first = token("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
         verifier.accept(&first, NOW, &ledger).unwrap();
@@ -970,7 +968,5 @@ mod tests {
         drop(ledger);
         let reopened = FileLedger::open(&path).unwrap();
         assert_eq!((reopened.len(), reopened.torn_tail()), (2, None));
-        drop(reopened);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -48,7 +48,7 @@ pub mod conformance;
 pub mod dag;
 pub mod dot;
 mod error;
-// Temporary directories and signature encodings: used by the conformance runner, public
+// Signature encodings: used by the vector generator and the fuzz oracles, public
 // through `testing`.
 mod fixtures;
 pub mod header;

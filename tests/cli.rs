@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 
 const NOW: u64 = 1_772_000_000;
 const ISS: &str = "spiffe://example.org/agent-a";
@@ -55,10 +55,13 @@ struct Dir(TempDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        Dir(TempDir::new(&format!("cli-{name}")))
+        Dir(tempfile::Builder::new()
+            .prefix(&format!("wimse-ect-cli-{name}-"))
+            .tempdir()
+            .unwrap())
     }
     fn path(&self, file: &str) -> String {
-        self.0.file(file).to_str().unwrap().to_owned()
+        self.0.path().join(file).to_str().unwrap().to_owned()
     }
 }
 

@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{AUD, ISS_A, ISS_B, NOW, key_a, key_b, trusted_keys, verifier};
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 use wimse_ect::{
     AuditReport, ChainHash, EctBuilder, Error, FileLedger, Finding, Ledger, Policy, RawEntry,
     SigningKey, TornTail, audit_file,
@@ -93,7 +93,7 @@ struct Fixture {
 
 impl Fixture {
     fn build(dir: &TempDir, n: usize) -> Self {
-        let path = dir.file("ledger.jsonl");
+        let path = dir.path().join("ledger.jsonl");
         let tokens: Vec<String> = fixture_tokens().into_iter().take(n).collect();
         let ledger = FileLedger::open(&path).expect("open a new ledger");
         assert_eq!(ledger.torn_tail(), None);
@@ -199,7 +199,7 @@ fn chain_message(err: &Error) -> &str {
 
 #[test]
 fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
-    let dir = TempDir::new("truncate");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let n = fx.n();
     let start = fx.line_start(n - 1);
@@ -259,7 +259,7 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
 
 #[test]
 fn a_torn_tail_after_the_last_entry_is_dropped_and_a_new_token_appends() {
-    let dir = TempDir::new("torn-append");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 3);
     // A crash while appending the fourth entry left half of its line.
     let tokens = fixture_tokens();
@@ -295,8 +295,8 @@ fn a_torn_tail_after_the_last_entry_is_dropped_and_a_new_token_appends() {
 
 #[test]
 fn a_file_that_is_only_a_torn_line_opens_empty() {
-    let dir = TempDir::new("torn-only");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     fs::write(&path, b"{\"seq\":0,\"at\":17").unwrap();
     let (mem, torn) = FileLedger::read(&path).unwrap();
     assert_eq!(torn, Some(TornTail { offset: 0, len: 16 }));
@@ -316,7 +316,7 @@ fn a_file_that_is_only_a_torn_line_opens_empty() {
 #[test]
 fn every_byte_flip_before_the_final_newline_is_a_chain_error() {
     const MASKS: [u8; 3] = [0x01, 0x20, 0x80];
-    let dir = TempDir::new("flip");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let n = fx.n();
     let mut flips = 0;
@@ -354,7 +354,7 @@ fn every_byte_flip_before_the_final_newline_is_a_chain_error() {
 
 #[test]
 fn removed_swapped_and_duplicated_lines_are_chain_errors() {
-    let dir = TempDir::new("lines");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let l = &fx.lines;
 
@@ -394,7 +394,7 @@ fn removed_swapped_and_duplicated_lines_are_chain_errors() {
 
 #[test]
 fn edited_entries_are_chain_errors() {
-    let dir = TempDir::new("edit");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let other = sign(
         ISS_A,
@@ -484,7 +484,7 @@ fn edited_entries_are_chain_errors() {
 
 #[test]
 fn non_canonical_lines_are_chain_errors() {
-    let dir = TempDir::new("canonical");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let raw = fx.raw(1);
     const NOT_CANONICAL: &str = "line 2: not a ledger entry: not in canonical form";
@@ -570,7 +570,7 @@ fn non_canonical_lines_are_chain_errors() {
 
 #[test]
 fn empty_lines_and_crlf_are_chain_errors() {
-    let dir = TempDir::new("blank");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let l = &fx.lines;
 
@@ -613,7 +613,7 @@ fn empty_lines_and_crlf_are_chain_errors() {
 
 #[test]
 fn corruption_before_a_torn_tail_leaves_the_file_untouched() {
-    let dir = TempDir::new("corrupt-torn");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let mut raw = fx.raw(1);
     raw.at += 1;
@@ -626,7 +626,7 @@ fn corruption_before_a_torn_tail_leaves_the_file_untouched() {
 
 #[test]
 fn a_consistently_chained_duplicate_jti_is_a_duplicate_error() {
-    let dir = TempDir::new("duplicate");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
 
     // Entry 4 is a second copy of entry 1's token (same wid, same jti), hashes all correct.
@@ -665,7 +665,7 @@ fn a_consistently_chained_duplicate_jti_is_a_duplicate_error() {
 
 #[test]
 fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
-    let dir = TempDir::new("audit");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let mut lines = fx.lines.clone();
 
@@ -776,7 +776,7 @@ fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
 
 #[test]
 fn a_second_open_of_a_locked_ledger_fails_until_the_first_is_dropped() {
-    let dir = TempDir::new("lock");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 3);
     let first = FileLedger::open(&fx.path).unwrap();
 
@@ -823,8 +823,8 @@ fn dev_null_is_refused() {
 
 #[test]
 fn a_directory_is_refused() {
-    let dir = TempDir::new("dir");
-    let sub = dir.file("sub");
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
     fs::create_dir(&sub).unwrap();
     let policy = Policy::new(AUD);
     assert_io(FileLedger::open(&sub));
@@ -849,8 +849,8 @@ fn mkfifo(path: &Path) {
 #[test]
 fn a_fifo_is_refused_by_open() {
     use std::os::unix::fs::FileTypeExt as _;
-    let dir = TempDir::new("fifo-open");
-    let fifo = dir.file("ledger.fifo");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ledger.fifo");
     mkfifo(&fifo);
     assert_io(FileLedger::open(&fifo));
     assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
@@ -868,8 +868,8 @@ fn a_fifo_is_refused_by_open() {
 fn a_fifo_is_refused_by_read_and_audit_file_without_blocking() {
     use std::sync::mpsc;
     use std::time::Duration;
-    let dir = TempDir::new("fifo-read");
-    let fifo = dir.file("ledger.fifo");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ledger.fifo");
     mkfifo(&fifo);
     type Call = fn(&Path) -> Result<(), Error>;
     let calls: [(&str, Call); 2] = [
@@ -901,12 +901,12 @@ fn a_fifo_is_refused_by_read_and_audit_file_without_blocking() {
 
 #[test]
 fn a_missing_directory_or_file_is_an_io_error() {
-    let dir = TempDir::new("missing");
-    let path = dir.file("no-such-dir").join("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("ledger.jsonl");
     let policy = Policy::new(AUD);
     assert_io(FileLedger::open(&path));
-    assert!(!dir.file("no-such-dir").exists());
-    let absent = dir.file("absent.jsonl");
+    assert!(!dir.path().join("no-such-dir").exists());
+    let absent = dir.path().join("absent.jsonl");
     assert_io(FileLedger::read(&absent));
     assert_io(audit_file(&absent, &policy, None));
     assert!(!absent.exists(), "read-only paths must not create the file");
@@ -924,8 +924,8 @@ fn a_missing_directory_or_file_is_an_io_error() {
 
 #[test]
 fn every_acknowledged_append_is_already_in_the_file() {
-    let dir = TempDir::new("durable");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let ledger = FileLedger::open(&path).unwrap();
     assert_eq!(fs::read(&path).unwrap(), b"");
     let v = verifier();

@@ -24,7 +24,7 @@ use wimse_ect::{
     audit_file, sign_raw,
 };
 
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 
 use crate::cases;
 
@@ -579,7 +579,7 @@ impl Backend for MemoryLedger {
 
     fn reopen(self, dir: &TempDir) -> Self {
         let text: String = self.entries().iter().map(|e| e.to_line() + "\n").collect();
-        let path = dir.file("rebuilt.jsonl");
+        let path = dir.path().join("rebuilt.jsonl");
         std::fs::write(&path, text).expect("write the entries' lines");
         let (rebuilt, torn) =
             FileLedger::read(&path).expect("a memory ledger's lines read back as a ledger");
@@ -604,13 +604,14 @@ impl Backend for FileLedger {
     const LABEL: &'static str = "file";
 
     fn create(dir: &TempDir) -> Self {
-        FileLedger::open(dir.file(LEDGER_FILE)).expect("create a new ledger file")
+        FileLedger::open(dir.path().join(LEDGER_FILE)).expect("create a new ledger file")
     }
 
     fn reopen(self, dir: &TempDir) -> Self {
         // Dropping releases the file's exclusive lock, so it can be opened again.
         drop(self);
-        let reopened = FileLedger::open(dir.file(LEDGER_FILE)).expect("reopen the ledger file");
+        let reopened =
+            FileLedger::open(dir.path().join(LEDGER_FILE)).expect("reopen the ledger file");
         assert_eq!(
             reopened.torn_tail(),
             None,
@@ -706,7 +707,10 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
     type Reference = LedgerModel;
 
     fn init_test(_: &Model) -> Sut<B> {
-        let dir = TempDir::new(B::LABEL);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("wimse-ect-{}-", B::LABEL))
+            .tempdir()
+            .unwrap();
         Sut {
             ledger: B::create(&dir),
             verifier: verifier(),
