@@ -20,7 +20,7 @@ use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use wimse_ect::{
     AuditReport, ChainHash, DagValidator, EctBuilder, Error, FileLedger, KeyResolver, KeySet,
-    Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, TornTail, Verifier,
+    Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail, Verifier,
     audit_file, sign_raw,
 };
 
@@ -567,7 +567,7 @@ trait Backend: Ledger + Sized {
         &self,
         policy: &Policy,
         keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)>;
+    ) -> Option<(AuditReport, Option<Tail>)>;
 }
 
 impl Backend for MemoryLedger {
@@ -595,7 +595,7 @@ impl Backend for MemoryLedger {
         &self,
         _: &Policy,
         _: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)> {
+    ) -> Option<(AuditReport, Option<Tail>)> {
         None
     }
 }
@@ -612,11 +612,7 @@ impl Backend for FileLedger {
         drop(self);
         let reopened =
             FileLedger::open(dir.path().join(LEDGER_FILE)).expect("reopen the ledger file");
-        assert_eq!(
-            reopened.torn_tail(),
-            None,
-            "every acknowledged line is complete"
-        );
+        assert_eq!(reopened.tail(), None, "every acknowledged line is complete");
         reopened
     }
 
@@ -628,7 +624,7 @@ impl Backend for FileLedger {
         &self,
         policy: &Policy,
         keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)> {
+    ) -> Option<(AuditReport, Option<Tail>)> {
         Some(audit_file(self.path(), policy, Some(keys)).expect("audit the ledger file"))
     }
 }
