@@ -205,8 +205,10 @@ enum ReportFormat {
 
 #[derive(Subcommand, Debug)]
 enum LedgerCommand {
-    /// Verify one token and append it to the ledger file (created if absent); exit 0
-    /// appended, 1 rejected, 2 usage/configuration error or a broken ledger file.
+    /// Verify one token and append it to the ledger file (created by the first accepted
+    /// token; a rejected token changes nothing); exit 0 appended, 1 rejected, 2
+    /// usage/configuration error or a broken ledger file. Opening repairs the file's end
+    /// (cuts a torn final line off, adds a missing final newline) and says so on stderr.
     Append {
         /// The ledger file.
         #[arg(long)]

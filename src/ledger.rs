@@ -70,9 +70,29 @@
 //! ```
 //!
 //! A line that differs in any byte from this canonical form is corruption (`ledger.chain`).
-//! A final segment without its `\n` is a write cut short by a crash: it was never
-//! acknowledged (acknowledgement follows the `fsync` of the whole line), so it is reported
-//! ([`FileLedger::torn_tail`]) and dropped, and every earlier entry is kept.
+//!
+//! # Recovery
+//!
+//! An append writes its line, `\n` included, and acknowledges it only once the write is
+//! `fsync`ed. A crash during the write leaves a prefix of the line after the file's last `\n`.
+//! What follows the last `\n` is therefore read as one of two things ([`Tail`]):
+//!
+//! * **A torn tail** ([`Tail::Torn`]): a strict prefix of some canonical entry line (the
+//!   shape above, any values), which no complete entry is. It was never acknowledged and is
+//!   not an entry.
+//! * **The last line, missing its `\n`** ([`Tail::MissingNewline`]): anything else, for
+//!   example a complete entry whose newline was lost (a crash between the line and its `\n`
+//!   on a file system that reorders, a tool that strips final newlines), or bytes no write of
+//!   this format leaves. It is checked like every other line: the last entry if it is the
+//!   canonical, correctly chained next entry with a token that parses and no duplicate;
+//!   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets.
+//!
+//! Who changes the file: only [`FileLedger::open`] (and [`FileLedger::open_with`]), under its
+//! exclusive lock, after the whole file verified: it cuts a torn tail off, or appends the
+//! missing `\n` of a complete last entry, `fsync`s, and reports what it did
+//! ([`FileLedger::tail`]). [`FileLedger::read`] and [`crate::audit_file`] never change the
+//! file; they report the same [`Tail`] (a torn tail is ignored, a last line without `\n` is
+//! read). A file that does not verify is never changed by anyone.
 //!
 //! A hash chain detects a changed, removed or reordered entry, and any entry appended after a
 //! removed tail. It cannot by itself detect that the newest entries were cut off: compare
