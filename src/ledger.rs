@@ -1454,4 +1454,58 @@ mod tests {
         line.push(b'\n');
         assert_eq!(std::fs::read(&path).unwrap(), line);
     }
+
+    proptest::proptest! {
+        /// For any entry (any token string), every strict prefix of its line is a torn tail
+        /// and the line itself is not.
+        #[test]
+        fn every_strict_prefix_of_any_line_is_a_torn_tail(
+            seq: u64,
+            at: u64,
+            prev: [u8; 32],
+            hash: [u8; 32],
+            token: String,
+        ) {
+            let line = RawEntry { seq, at, prev: ChainHash(prev), hash: ChainHash(hash), token }
+                .to_line();
+            let bytes = line.as_bytes();
+            for cut in 1..bytes.len() {
+                proptest::prop_assert!(is_strict_line_prefix(&bytes[..cut]), "{} of {}", cut, line);
+            }
+            proptest::prop_assert!(!is_strict_line_prefix(bytes));
+        }
+
+        /// A line's prefix with one byte changed, or any bytes: no panic, and a torn tail
+        /// never parses as an entry (so a kept entry is never mistaken for one, nor the
+        /// reverse).
+        #[test]
+        fn a_torn_tail_is_never_an_entry(
+            token: String,
+            cut: proptest::sample::Index,
+            change: Option<(proptest::sample::Index, u8)>,
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let line = RawEntry { seq: 1, at: 2, prev: ChainHash([3; 32]), hash: ChainHash([4; 32]), token }
+                .to_line();
+            let mut bytes = line.as_bytes()[..=cut.index(line.len())].to_vec();
+            if let Some((at, byte)) = change {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            for candidate in [bytes, noise] {
+                if candidate.is_empty() {
+                    continue;
+                }
+                if is_strict_line_prefix(&candidate) {
+                    proptest::prop_assert!(RawEntry::parse_line(&candidate).is_err());
+                }
+                let (lines, tail) = split_lines(&candidate);
+                if !candidate.contains(&b'\n') {
+                    // One segment: a torn tail (no line) or the last line.
+                    let last = usize::from(tail.is_some_and(|t| t.torn().is_none()));
+                    proptest::prop_assert_eq!(lines.count(), last);
+                }
+            }
+        }
+    }
 }
