@@ -85,7 +85,9 @@
 //!   on a file system that reorders, a tool that strips final newlines), or bytes no write of
 //!   this format leaves. It is checked like every other line: the last entry if it is the
 //!   canonical, correctly chained next entry with a token that parses and no duplicate;
-//!   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets.
+//!   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets. (Such an
+//!   entry may not have been acknowledged; keeping it is safe: its token passed every check
+//!   before it was written, and the same token presented again is refused as a duplicate.)
 //!
 //! Who changes the file: only [`FileLedger::open`] (and [`FileLedger::open_with`]), under its
 //! exclusive lock, after the whole file verified: it cuts a torn tail off, or appends the
