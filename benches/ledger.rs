@@ -175,15 +175,19 @@ fn presigned(shape: Shape) -> &'static [Presigned] {
     })
 }
 
-/// A per-run scratch directory for the ledger files, under cargo's target tmp dir.
+/// The per-run scratch directory for the ledger files (random name, created exclusively under
+/// cargo's target tmp dir, removed at the end of `main`).
+static SCRATCH: OnceLock<tempfile::TempDir> = OnceLock::new();
+
 fn scratch_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("ledger-bench-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("create the scratch directory");
-        dir
-    })
+    SCRATCH
+        .get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("ledger-bench-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .expect("create the scratch directory")
+        })
+        .path()
 }
 
 /// Writes the canonical ledger file of `tokens`, each accepted at `NOW`.
@@ -480,10 +484,9 @@ fn main() {
     bench_validate_all(&mut c);
     bench_timer(&mut c);
     c.final_summary();
-    // The ledger files (a few hundred MB at 100k) are only for this run.
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ledger-bench-{}", std::process::id()));
-    if dir.exists() {
-        fs::remove_dir_all(&dir).expect("remove the scratch directory");
+    // The ledger files (a few hundred MB at 100k) are only for this run (a static is never
+    // dropped, so the directory is removed here).
+    if let Some(dir) = SCRATCH.get() {
+        fs::remove_dir_all(dir.path()).expect("remove the scratch directory");
     }
 }

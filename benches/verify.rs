@@ -149,10 +149,12 @@ fn pool() -> &'static [String] {
 }
 
 /// The prefilled ledger's file (canonical lines, every entry accepted at `now()`), written
-/// once per run under cargo's target tmp dir.
+/// once per run under cargo's target tmp dir (random name, created exclusively, removed at the
+/// end of `main`).
+static LEDGER_FILE: OnceLock<PathBuf> = OnceLock::new();
+
 fn ledger_file() -> &'static Path {
-    static FILE: OnceLock<PathBuf> = OnceLock::new();
-    FILE.get_or_init(|| {
+    LEDGER_FILE.get_or_init(|| {
         let started = Instant::now();
         let n = ledger_size();
         let tokens: Vec<String> = (0..n).into_par_iter().map(filler).collect();
@@ -172,9 +174,14 @@ fn ledger_file() -> &'static Path {
             text.push('\n');
             prev = hash;
         }
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("verify-bench-{}.jsonl", std::process::id()));
-        std::fs::write(&path, text).expect("write the ledger file");
+        let mut file = tempfile::Builder::new()
+            .prefix("verify-bench-")
+            .suffix(".jsonl")
+            .tempfile_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("create the ledger file");
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("write the ledger file");
+        // Kept until the end of `main` (the benches read it by path).
+        let (_, path) = file.keep().expect("keep the ledger file");
         eprintln!(
             "wrote a {n}-entry ledger in {:.1} s (not timed)",
             started.elapsed().as_secs_f64()
@@ -345,9 +352,12 @@ fn end_to_end_group(c: &mut Criterion) {
             black_box(report)
         })
     });
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify-bench-vectors");
+    let out = tempfile::Builder::new()
+        .prefix("verify-bench-vectors-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("create the export directory");
     g.bench_function("vectors_export", |b| {
-        b.iter(|| black_box(wimse_ect::conformance::export(&out).expect("export")))
+        b.iter(|| black_box(wimse_ect::conformance::export(out.path()).expect("export")))
     });
     g.finish();
     VECTORS.set(vectors.len()).expect("set once");
@@ -581,4 +591,7 @@ fn main() {
     c.final_summary();
     print_ratios(started);
     paired_ratios();
+    if let Some(path) = LEDGER_FILE.get() {
+        std::fs::remove_file(path).expect("remove the ledger file");
+    }
 }

@@ -23,7 +23,7 @@ use crate::claims::Claims;
 use crate::dag::{DagMode, check_parent_policy};
 use crate::error::{Error, Result};
 use crate::keys::KeyResolver;
-use crate::ledger::{ChainHash, RawEntry, TornTail, read_regular_file, split_lines};
+use crate::ledger::{ChainHash, RawEntry, Tail, read_regular_file, split_lines};
 use crate::store::{ScopeKey, lookup};
 use crate::verify::{Policy, check_token};
 
@@ -202,18 +202,20 @@ pub fn audit(
     }
 }
 
-/// Audits a ledger file without changing it. Every complete line is examined, unparseable
-/// ones reported as `ledger.chain`; a torn final line is returned, not audited.
+/// Audits a ledger file without changing it. Every line is examined, unparseable ones
+/// reported as `ledger.chain`, and what follows the last `\n` is returned (see "Recovery" in
+/// [`crate::ledger`]): a torn tail, which is not audited, or a last line without its `\n`,
+/// which is audited like the others.
 pub fn audit_file(
     path: impl AsRef<Path>,
     policy: &Policy,
     keys: Option<&dyn KeyResolver>,
-) -> Result<(AuditReport, Option<TornTail>)> {
+) -> Result<(AuditReport, Option<Tail>)> {
     let path = path.as_ref();
     let bytes = read_regular_file(path)?;
-    let (lines, torn) = split_lines(&bytes);
+    let (lines, tail) = split_lines(&bytes);
     let entries: Vec<Result<RawEntry>> = lines.map(RawEntry::parse_line).collect();
-    Ok((audit(&entries, policy, keys), torn))
+    Ok((audit(&entries, policy, keys), tail))
 }
 
 /// Tarjan's algorithm, iterative (no recursion, so any chain length): the component number of

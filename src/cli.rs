@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dot::{DotNode, NodeStatus, workflow_dot};
 use crate::{
-    ChainHash, ConfigError, DagMode, EctBuilder, Error, FileLedger, KeySet, Ledger, MemoryLedger,
-    Policy, PolicyDecision, ReplayProtection, SigningKey, TornTail, Verifier, audit_file,
+    ChainHash, ConfigError, CreateMode, DagMode, EctBuilder, Error, FileLedger, KeySet, Ledger,
+    MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail, Verifier, audit_file,
     random_uuid,
 };
 
@@ -215,8 +215,10 @@ enum ReportFormat {
 
 #[derive(Subcommand, Debug)]
 enum LedgerCommand {
-    /// Verify one token and append it to the ledger file (created if absent); exit 0
-    /// appended, 1 rejected, 2 usage/configuration error or a broken ledger file.
+    /// Verify one token and append it to the ledger file (created by the first accepted
+    /// token; a rejected token changes nothing); exit 0 appended, 1 rejected, 2
+    /// usage/configuration error or a broken ledger file. Opening repairs the file's end
+    /// (cuts a torn final line off, adds a missing final newline) and says so on stderr.
     Append {
         /// The ledger file.
         #[arg(long)]
@@ -942,27 +944,37 @@ fn ledger_error(path: &Path, e: &Error) -> ConfigError {
     ConfigError::new(format!("ledger {}: {e}", path.display()))
 }
 
-/// Warns on stderr about a torn final line (a write cut short by a crash, never acknowledged).
-fn warn_torn_tail(
+/// Warns on stderr about what follows a ledger file's last `\n` (README, "Crash recovery"):
+/// a torn final line, or a last line without its `\n`. `repaired`: whether the file was
+/// opened for appending, which repairs it (cuts the torn line off, appends the newline).
+fn warn_tail(
     err: &mut dyn Write,
     path: &Path,
-    torn: Option<TornTail>,
-    dropped: bool,
+    tail: Option<Tail>,
+    repaired: bool,
 ) -> Result<(), ConfigError> {
-    let Some(t) = torn else { return Ok(()) };
-    let action = if dropped {
-        "cut off the file"
-    } else {
-        "ignored, the file is unchanged"
+    let what = match tail {
+        None => return Ok(()),
+        Some(Tail::Torn(t)) => format!(
+            "torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: {}",
+            t.offset,
+            t.len,
+            if repaired {
+                "cut off the file"
+            } else {
+                "ignored, the file is unchanged"
+            }
+        ),
+        Some(Tail::MissingNewline { offset, len }) => format!(
+            "the last line (offset {offset}, length {len} bytes) has no final newline: {}",
+            if repaired {
+                "it is a complete entry: the newline was added to the file"
+            } else {
+                "read as a line, the file is unchanged"
+            }
+        ),
     };
-    writeln!(
-        err,
-        "ect: warning: ledger {}: torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: {action}",
-        path.display(),
-        t.offset,
-        t.len
-    )
-    .map_err(io_error)
+    writeln!(err, "ect: warning: ledger {}: {what}", path.display()).map_err(io_error)
 }
 
 fn ledger_append(
@@ -975,8 +987,11 @@ fn ledger_append(
 ) -> Result<u8, ConfigError> {
     let verifier = accept_verifier(args)?;
     let token = read_token(token, verifier.policy(), stdin)?;
-    let ledger = FileLedger::open(path).map_err(|e| ledger_error(path, &e))?;
-    warn_torn_tail(err, path, ledger.torn_tail(), true)?;
+    // The file is created by the first accepted token, not before: a rejected token, or an
+    // error before the append, leaves no file behind.
+    let ledger = FileLedger::open_with(path, CreateMode::OnFirstAppend)
+        .map_err(|e| ledger_error(path, &e))?;
+    warn_tail(err, path, ledger.tail(), true)?;
     let (status, report) = match verifier.accept(&token, args.now, &ledger) {
         Ok(accepted) => (
             EXIT_OK,
@@ -1019,13 +1034,13 @@ fn ledger_verify(
             })
         })
         .transpose()?;
-    let (report, torn) = audit_file(
+    let (report, tail) = audit_file(
         path,
         &policy,
         keys.as_ref().map(|k| k as &dyn crate::KeyResolver),
     )
     .map_err(|e| ledger_error(path, &e))?;
-    warn_torn_tail(err, path, torn, false)?;
+    warn_tail(err, path, tail, false)?;
     // An empty ledger's head is the genesis value, as `Ledger::head` says.
     let actual_head = if report.entries == 0 {
         Some(ChainHash::GENESIS)
@@ -1058,7 +1073,11 @@ fn ledger_verify(
         "head": report.head.map(|h| h.to_string()),
         "findings": findings,
         "missing_parents": missing,
-        "torn_tail": torn.map(|t| json!({ "offset": t.offset, "len": t.len })),
+        "torn_tail": tail.and_then(|t| t.torn()).map(|t| json!({ "offset": t.offset, "len": t.len })),
+        "missing_newline": match tail {
+            Some(Tail::MissingNewline { offset, len }) => json!({ "offset": offset, "len": len }),
+            _ => Value::Null,
+        },
     });
     if let Some(matches) = head_matches {
         result["head_matches"] = matches.into();
@@ -1073,8 +1092,8 @@ fn ledger_show(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    let (ledger, torn) = FileLedger::read(path).map_err(|e| ledger_error(path, &e))?;
-    warn_torn_tail(err, path, torn, false)?;
+    let (ledger, tail) = FileLedger::read(path).map_err(|e| ledger_error(path, &e))?;
+    warn_tail(err, path, tail, false)?;
     let entries = ledger.entries();
     match format {
         Format::Json => {

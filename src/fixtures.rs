@@ -1,8 +1,5 @@
 //! Small fixtures shared by the vector generator, the conformance runner, the `testing`
-//! generators and test suites: temporary directories and raw signature encodings.
-
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+//! generators and test suites: raw signature encodings.
 
 /// The P-256 group order n, big-endian (signature scalars must lie in `1..n`, ECT-SIG-1).
 pub const P256_ORDER: [u8; 32] = [
@@ -61,53 +58,6 @@ pub fn high_s_twin(sig: &[u8]) -> Vec<u8> {
     [&sig[..32], &sub_be(&P256_ORDER, &s)[..]].concat()
 }
 
-/// A fresh, empty temporary directory, removed with its content when dropped.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A new directory under the system's temporary directory, named after `label`, the
-    /// process and a counter, so concurrent tests and test binaries never share one.
-    pub fn try_new(label: &str) -> std::io::Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "wimse-ect-{label}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempDir(dir))
-    }
-
-    /// Like [`TempDir::try_new`], for tests.
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
-    ///
-    /// # Panics
-    ///
-    /// If the directory cannot be created.
-    pub fn new(label: &str) -> Self {
-        Self::try_new(label).expect("create a temporary directory")
-    }
-
-    /// The directory.
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The path of `name` inside the directory.
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,16 +84,5 @@ mod tests {
         n_minus_1[31] -= 1;
         assert_eq!(&twin[32..], &n_minus_1[..]);
         assert_eq!(sub_be(&[0; 32], &[0; 32]), [0; 32]);
-    }
-
-    #[test]
-    fn temp_dirs_are_distinct_and_removed() {
-        let a = TempDir::new("t");
-        let b = TempDir::new("t");
-        assert_ne!(a.path(), b.path());
-        let path = a.file("x");
-        std::fs::write(&path, b"x").unwrap();
-        drop(a);
-        assert!(!path.exists());
     }
 }

@@ -70,9 +70,31 @@
 //! ```
 //!
 //! A line that differs in any byte from this canonical form is corruption (`ledger.chain`).
-//! A final segment without its `\n` is a write cut short by a crash: it was never
-//! acknowledged (acknowledgement follows the `fsync` of the whole line), so it is reported
-//! ([`FileLedger::torn_tail`]) and dropped, and every earlier entry is kept.
+//!
+//! # Recovery
+//!
+//! An append writes its line, `\n` included, and acknowledges it only once the write is
+//! `fsync`ed. A crash during the write leaves a prefix of the line after the file's last `\n`.
+//! What follows the last `\n` is therefore read as one of two things ([`Tail`]):
+//!
+//! * **A torn tail** ([`Tail::Torn`]): a strict prefix of some canonical entry line (the
+//!   shape above, any values), which no complete entry is. It was never acknowledged and is
+//!   not an entry.
+//! * **The last line, missing its `\n`** ([`Tail::MissingNewline`]): anything else, for
+//!   example a complete entry whose newline was lost (a crash between the line and its `\n`
+//!   on a file system that reorders, a tool that strips final newlines), or bytes no write of
+//!   this format leaves. It is checked like every other line: the last entry if it is the
+//!   canonical, correctly chained next entry with a token that parses and no duplicate;
+//!   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets. (Such an
+//!   entry may not have been acknowledged; keeping it is safe: its token passed every check
+//!   before it was written, and the same token presented again is refused as a duplicate.)
+//!
+//! Who changes the file: only [`FileLedger::open`] (and [`FileLedger::open_with`]), under its
+//! exclusive lock, after the whole file verified: it cuts a torn tail off, or appends the
+//! missing `\n` of a complete last entry, `fsync`s, and reports what it did
+//! ([`FileLedger::tail`]). [`FileLedger::read`] and [`crate::audit_file`] never change the
+//! file; they report the same [`Tail`] (a torn tail is ignored, a last line without `\n` is
+//! read). A file that does not verify is never changed by anyone.
 //!
 //! A hash chain detects a changed, removed or reordered entry, and any entry appended after a
 //! removed tail. It cannot by itself detect that the newest entries were cut off: compare
@@ -281,13 +303,62 @@ impl RawEntry {
     }
 }
 
-/// A final line cut short by a crash, found and dropped when a ledger file was read.
+/// A final line cut short by a crash: a strict prefix of an entry line after the file's last
+/// `\n` (module documentation, "Recovery").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TornTail {
     /// Byte offset where the incomplete line starts (the length of the intact part).
     pub offset: u64,
     /// Length of the incomplete line in bytes.
     pub len: u64,
+}
+
+/// What a ledger file holds after its last `\n`, when it holds anything (module
+/// documentation, "Recovery"). Reported by [`FileLedger::tail`], [`FileLedger::read`] and
+/// [`crate::audit_file`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tail {
+    /// A strict prefix of an entry line: a write cut short, never acknowledged, not an entry.
+    /// [`FileLedger::open`] cuts it off the file; [`FileLedger::read`] and
+    /// [`crate::audit_file`] ignore it.
+    Torn(TornTail),
+    /// The last line has no `\n` but is not a torn write: it is read as a line. When
+    /// [`FileLedger::open`] or [`FileLedger::read`] succeed it was a complete entry, the last
+    /// one; [`FileLedger::open`] then appended the missing `\n` to the file.
+    MissingNewline {
+        /// Byte offset where the last line starts.
+        offset: u64,
+        /// Length of the last line in bytes (without the missing `\n`).
+        len: u64,
+    },
+}
+
+impl Tail {
+    /// The torn tail, if this is one.
+    pub fn torn(&self) -> Option<TornTail> {
+        match self {
+            Tail::Torn(t) => Some(*t),
+            Tail::MissingNewline { .. } => None,
+        }
+    }
+}
+
+/// When [`FileLedger::open_with`] creates a ledger file that does not exist. Either way the
+/// file is created exclusively (`create_new`): never through a symbolic link, never over a
+/// file that appeared meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CreateMode {
+    /// While opening: an empty file exists (and is locked) once `open` returns. What
+    /// [`FileLedger::open`] does.
+    #[default]
+    OnOpen,
+    /// At the first append, just before the entry is written: until a token is accepted, no
+    /// file exists, so a ledger that only ever refuses tokens leaves nothing on disk. Opening
+    /// checks that the parent directory exists. While the file does not exist this process
+    /// holds no lock on it; if another process creates it first, the append fails
+    /// (`ledger.io`, nothing appended) and the ledger must be reopened.
+    OnFirstAppend,
 }
 
 /// The in-memory state every ledger keeps: entries, the `(wid, jti)` index, the dangling
@@ -489,10 +560,10 @@ impl Chain {
         Ok(())
     }
 
-    /// Reads a ledger file's content: every complete line must be the next valid entry; a
-    /// final line without `\n` is returned as a torn tail.
-    fn load(bytes: &[u8]) -> Result<(Chain, Option<TornTail>)> {
-        let (lines, torn) = split_lines(bytes);
+    /// Reads a ledger file's content: every line, the last one even without its `\n`, must be
+    /// the next valid entry; a torn final segment is returned, not read (see [`split_lines`]).
+    fn load(bytes: &[u8]) -> Result<(Chain, Option<Tail>)> {
+        let (lines, tail) = split_lines(bytes);
         let mut chain = Chain::default();
         for (i, line) in lines.enumerate() {
             let at_line = |e: Error| match e {
@@ -517,21 +588,162 @@ impl Chain {
                 ect: Arc::new(ect),
             });
         }
-        Ok((chain, torn))
+        Ok((chain, tail))
     }
 }
 
-/// Splits a ledger file into its complete lines (without their `\n`) and the torn final
-/// segment, if the file does not end with `\n`.
-pub(crate) fn split_lines(bytes: &[u8]) -> (impl Iterator<Item = &[u8]>, Option<TornTail>) {
+/// Splits a ledger file into its lines (without their `\n`) and says what follows the last
+/// `\n`, if anything (module documentation, "Recovery"):
+///
+/// * a strict prefix of some canonical entry line is a torn tail: not a line;
+/// * anything else is the last line, missing its `\n`: returned with the other lines, so it is
+///   checked like them.
+pub(crate) fn split_lines(bytes: &[u8]) -> (impl Iterator<Item = &[u8]>, Option<Tail>) {
     let intact = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let torn = (intact < bytes.len()).then(|| TornTail {
-        offset: intact as u64,
-        len: (bytes.len() - intact) as u64,
-    });
+    let rest = &bytes[intact..];
+    let (offset, len) = (intact as u64, rest.len() as u64);
+    let (last, tail) = if rest.is_empty() {
+        (None, None)
+    } else if is_strict_line_prefix(rest) {
+        (None, Some(Tail::Torn(TornTail { offset, len })))
+    } else {
+        (Some(rest), Some(Tail::MissingNewline { offset, len }))
+    };
     // `split` yields one more, empty, piece after the final `\n`; `take` leaves it out.
     let count = bytes[..intact].iter().filter(|&&b| b == b'\n').count();
-    (bytes[..intact].split(|&b| b == b'\n').take(count), torn)
+    let lines = bytes[..intact].split(|&b| b == b'\n').take(count);
+    (lines.chain(last), tail)
+}
+
+/// Whether `segment` is a strict prefix of some canonical entry line (without its `\n`), i.e.
+/// what an interrupted write of a line can leave:
+/// `{"seq":U64,"at":U64,"prev":"H","hash":"H","token":S}` where `U64` is a decimal `u64`
+/// without leading zeros, `H` 43 characters of canonical unpadded base64url (32 bytes) and `S`
+/// a string as serde_json writes it (`"`, `\` and control characters escaped, the controls
+/// without a short escape as `\u00xx`, everything else as UTF-8). A complete line is not a
+/// strict prefix.
+fn is_strict_line_prefix(segment: &[u8]) -> bool {
+    /// How one part of the line matched the start of the rest of the segment.
+    enum Step<'a> {
+        /// The part matched in full; the segment goes on with this.
+        Next(&'a [u8]),
+        /// The segment ended inside the part (a possible prefix).
+        End,
+        /// No line continues like this.
+        No,
+    }
+    fn literal<'a>(rest: &'a [u8], lit: &[u8]) -> Step<'a> {
+        match rest.strip_prefix(lit) {
+            Some(next) => Step::Next(next),
+            None if lit.starts_with(rest) => Step::End,
+            None => Step::No,
+        }
+    }
+    /// A `u64` in canonical decimal (`rest` is not empty). Every non-empty prefix of such a
+    /// number is one itself.
+    fn integer(rest: &[u8]) -> Step<'_> {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let text = &rest[..digits];
+        let canonical = !text.is_empty()
+            && (text == b"0" || text[0] != b'0')
+            && std::str::from_utf8(text).is_ok_and(|t| t.parse::<u64>().is_ok());
+        match (canonical, digits == rest.len()) {
+            (false, _) => Step::No,
+            (true, true) => Step::End,
+            (true, false) => Step::Next(&rest[digits..]),
+        }
+    }
+    fn hash(rest: &[u8]) -> Step<'_> {
+        const LEN: usize = 43;
+        let b64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+        if rest.len() < LEN {
+            return if rest.iter().all(b64) {
+                Step::End
+            } else {
+                Step::No
+            };
+        }
+        match ChainHash::parse(std::str::from_utf8(&rest[..LEN]).unwrap_or("")) {
+            Some(_) => Step::Next(&rest[LEN..]),
+            None => Step::No,
+        }
+    }
+    /// The string's content and its closing `"` (the opening `"` is already matched).
+    fn string(rest: &[u8]) -> Step<'_> {
+        let mut i = 0;
+        while i < rest.len() {
+            match rest[i] {
+                b'"' => return Step::Next(&rest[i + 1..]),
+                b'\\' => {
+                    let escape = &rest[i + 1..];
+                    let n = match escape.first() {
+                        None => return Step::End,
+                        Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => 1,
+                        Some(b'u') => {
+                            // serde_json writes `\u00xx` (lower-case hex) exactly for the
+                            // control characters without a short escape.
+                            let digits = &escape[1..escape.len().min(5)];
+                            let possible = (0u8..0x20)
+                                .filter(|c| !matches!(c, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d))
+                                .any(|c| format!("{c:04x}").as_bytes().starts_with(digits));
+                            match (possible, digits.len() == 4) {
+                                (false, _) => return Step::No,
+                                (true, false) => return Step::End,
+                                (true, true) => 5,
+                            }
+                        }
+                        Some(_) => return Step::No,
+                    };
+                    i += 1 + n;
+                }
+                b if b < 0x20 => return Step::No,
+                _ => {
+                    // One UTF-8 character, possibly cut at the end of the segment.
+                    let take = &rest[i..rest.len().min(i + 4)];
+                    let n = match std::str::from_utf8(take) {
+                        Ok(s) => s.chars().next().map_or(1, char::len_utf8),
+                        Err(e) if e.valid_up_to() > 0 => {
+                            let valid = std::str::from_utf8(&take[..e.valid_up_to()]);
+                            valid.map_or(1, |s| s.chars().next().map_or(1, char::len_utf8))
+                        }
+                        Err(e) if e.error_len().is_none() => return Step::End,
+                        Err(_) => return Step::No,
+                    };
+                    i += n;
+                }
+            }
+        }
+        Step::End
+    }
+
+    type Part = fn(&[u8]) -> Step<'_>;
+    let parts: [Part; 11] = [
+        |r| literal(r, br#"{"seq":"#),
+        integer,
+        |r| literal(r, br#","at":"#),
+        integer,
+        |r| literal(r, br#","prev":""#),
+        hash,
+        |r| literal(r, br#"","hash":""#),
+        hash,
+        |r| literal(r, br#"","token":""#),
+        string,
+        |r| literal(r, b"}"),
+    ];
+    let mut rest = segment;
+    for part in parts {
+        // The segment ended between two parts (never before the first: it is not empty).
+        if rest.is_empty() {
+            return true;
+        }
+        match part(rest) {
+            Step::Next(next) => rest = next,
+            Step::End => return true,
+            Step::No => return false,
+        }
+    }
+    // Every part matched: a complete line (or more), not a strict prefix.
+    false
 }
 
 mod sealed {
@@ -682,23 +894,31 @@ chain_backed!(MemoryLedger);
 /// documentation), the CLI's default.
 ///
 /// * Each append writes one line and `fsync`s it before it is acknowledged.
-/// * [`FileLedger::open`] verifies the whole chain; a final line cut short by a crash is
-///   reported by [`FileLedger::torn_tail`] and cut off the file; any other damage (an edited,
-///   removed or reordered entry) is a `ledger.chain` error and the file is left untouched.
+/// * [`FileLedger::open`] verifies the whole chain and recovers the end of the file as the
+///   module documentation says ("Recovery"): a torn final line is cut off, a last entry
+///   missing only its `\n` gets it back; [`FileLedger::tail`] reports which. Any other damage
+///   (an edited, removed or reordered entry) is a `ledger.chain` error and the file is left
+///   untouched.
 /// * The file is locked exclusively while open, so two processes cannot interleave appends.
 /// * If a write fails, the file is cut back to its last acknowledged entry; if even that
 ///   fails, the ledger refuses every further append (`ledger.io`) until reopened.
+/// * A missing file is created exclusively, at open ([`FileLedger::open`]) or at the first
+///   append ([`FileLedger::open_with`] and [`CreateMode::OnFirstAppend`]).
+/// * An existing path is opened as given: a symbolic link is followed (the caller chose the
+///   path, and a link to a ledger kept elsewhere is legitimate); only regular files are
+///   accepted. A file is never created through a link.
 #[derive(Debug)]
 pub struct FileLedger {
     path: PathBuf,
-    torn_tail: Option<TornTail>,
+    tail: Option<Tail>,
     state: RwLock<FileState>,
 }
 
 #[derive(Debug)]
 struct FileState {
     chain: Chain,
-    file: LockedFile,
+    /// `None` while the file does not exist yet ([`CreateMode::OnFirstAppend`]).
+    file: Option<LockedFile>,
     len: u64,
     broken: Option<String>,
     /// Fault injection for the unit tests: write this many bytes of the next line, then fail.
@@ -708,14 +928,14 @@ struct FileState {
 
 impl FileState {
     /// Appends `bytes` and waits until they are on disk.
-    fn write_durably(&self, bytes: &[u8]) -> std::io::Result<()> {
+    fn write_durably(&self, file: &LockedFile, bytes: &[u8]) -> std::io::Result<()> {
         #[cfg(test)]
         if let Some(n) = self.fail_after {
-            (&self.file.0).write_all(&bytes[..n.min(bytes.len())])?;
+            (&file.0).write_all(&bytes[..n.min(bytes.len())])?;
             return Err(std::io::Error::other("injected write failure"));
         }
-        (&self.file.0).write_all(bytes)?;
-        self.file.sync_data()
+        (&file.0).write_all(bytes)?;
+        file.sync_data()
     }
 }
 
@@ -747,43 +967,123 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
     Error::LedgerIo(format!("{what} {}: {e}", path.display()))
 }
 
-impl FileLedger {
-    /// Opens the ledger file at `path`, creating it if absent, and verifies it.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let existed = path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(|e| io_error(&path, "cannot open", e))?;
-        ensure_regular_file(&file, &path)?;
-        file.try_lock().map_err(|e| {
-            Error::LedgerIo(format!(
-                "{} is in use by another process: {e}",
-                path.display()
-            ))
-        })?;
-        let mut file = LockedFile(file);
-        if !existed {
-            sync_parent_dir(&path)?;
+/// Takes the exclusive lock of an open ledger file.
+fn lock(file: File, path: &Path) -> Result<LockedFile> {
+    file.try_lock().map_err(|e| {
+        Error::LedgerIo(format!(
+            "{} is in use by another process: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(LockedFile(file))
+}
+
+/// Creates the ledger file at `path`, empty, exclusively (`create_new`: never through a
+/// symbolic link, never over an existing file), locks it and makes its directory entry
+/// durable.
+fn create_locked(path: &Path) -> Result<LockedFile> {
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_error(path, "cannot create", e))?;
+    let file = lock(file, path)?;
+    // Another process may have opened, locked and appended to the new file between its
+    // creation and the lock above: then it is no longer this process's empty file.
+    let len = file
+        .metadata()
+        .map_err(|e| io_error(path, "cannot inspect", e))?
+        .len();
+    if len != 0 {
+        return Err(Error::LedgerIo(format!(
+            "{} was written by another process while it was being created: reopen it",
+            path.display()
+        )));
+    }
+    if let Err(e) = sync_parent_dir(path) {
+        remove_created(path, &file);
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// Removes the file this process created at `path` and still holds locked and empty, after
+/// an operational error, so the error leaves nothing behind. Best effort: on Unix only if
+/// `path` still names that file.
+fn remove_created(path: &Path, file: &LockedFile) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let same = match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()) && a.len() == 0,
+            _ => false,
+        };
+        if same {
+            let _ = std::fs::remove_file(path);
         }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, file);
+}
+
+impl FileLedger {
+    /// Opens the ledger file at `path`, creating it (empty) if absent, verifies it and
+    /// recovers its end (module documentation, "Recovery"). The same as
+    /// [`FileLedger::open_with`] with [`CreateMode::OnOpen`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, CreateMode::OnOpen)
+    }
+
+    /// Opens the ledger file at `path`, verifies it and recovers its end (module
+    /// documentation, "Recovery"); a missing file is created as `create` says.
+    ///
+    /// ```
+    /// use wimse_ect::{CreateMode, FileLedger, Ledger};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("audit.ledger");
+    /// let ledger = FileLedger::open_with(&path, CreateMode::OnFirstAppend)?;
+    /// assert_eq!(ledger.len(), 0);
+    /// assert!(!path.exists()); // created by the first accepted token, not before
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(path: impl AsRef<Path>, create: CreateMode) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let existing = OpenOptions::new().read(true).append(true).open(&path);
+        let file = match existing {
+            Ok(file) => {
+                ensure_regular_file(&file, &path)?;
+                lock(file, &path)?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match create {
+                CreateMode::OnOpen => create_locked(&path)?,
+                CreateMode::OnFirstAppend => {
+                    ensure_parent_dir(&path)?;
+                    return Ok(Self::new(path, None, Chain::default(), None, 0));
+                }
+            },
+            Err(e) => return Err(io_error(&path, "cannot open", e)),
+        };
         let mut bytes = Vec::new();
-        file.0
+        (&file.0)
             .read_to_end(&mut bytes)
             .map_err(|e| io_error(&path, "cannot read", e))?;
-        let (chain, torn_tail) = Chain::load(&bytes)?;
-        let mut len = bytes.len() as u64;
-        if let Some(torn) = torn_tail {
-            file.set_len(torn.offset)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| io_error(&path, "cannot drop the torn final line of", e))?;
-            len = torn.offset;
-        }
-        Ok(FileLedger {
+        let (chain, tail) = Chain::load(&bytes)?;
+        let len = recover(&file, &path, bytes.len() as u64, tail)?;
+        Ok(Self::new(path, tail, chain, Some(file), len))
+    }
+
+    fn new(
+        path: PathBuf,
+        tail: Option<Tail>,
+        chain: Chain,
+        file: Option<LockedFile>,
+        len: u64,
+    ) -> Self {
+        FileLedger {
             path,
-            torn_tail,
+            tail,
             state: RwLock::new(FileState {
                 chain,
                 file,
@@ -792,21 +1092,22 @@ impl FileLedger {
                 #[cfg(test)]
                 fail_after: None,
             }),
-        })
+        }
     }
 
-    /// Reads and verifies the ledger file at `path` without changing it (a torn final line is
-    /// reported, not cut off), into an in-memory copy. For inspection while no other process
-    /// holds the file open.
-    pub fn read(path: impl AsRef<Path>) -> Result<(MemoryLedger, Option<TornTail>)> {
+    /// Reads and verifies the ledger file at `path` without changing it, into an in-memory
+    /// copy, and says what follows its last `\n` (module documentation, "Recovery"): a torn
+    /// tail is reported and ignored, a last entry without its `\n` is read and reported. For
+    /// inspection while no other process holds the file open.
+    pub fn read(path: impl AsRef<Path>) -> Result<(MemoryLedger, Option<Tail>)> {
         let path = path.as_ref();
         let bytes = read_regular_file(path)?;
-        let (chain, torn) = Chain::load(&bytes)?;
+        let (chain, tail) = Chain::load(&bytes)?;
         Ok((
             MemoryLedger {
                 chain: RwLock::new(chain),
             },
-            torn,
+            tail,
         ))
     }
 
@@ -815,13 +1116,50 @@ impl FileLedger {
         &self.path
     }
 
+    /// What [`FileLedger::open`] found after the file's last `\n` and repaired: a torn tail
+    /// it cut off, or a last entry whose missing `\n` it appended.
+    pub fn tail(&self) -> Option<Tail> {
+        self.tail
+    }
+
     /// The incomplete final line found and cut off by [`FileLedger::open`], if any.
     pub fn torn_tail(&self) -> Option<TornTail> {
-        self.torn_tail
+        self.tail.and_then(|t| t.torn())
     }
 
     fn with_chain<R>(&self, f: impl FnOnce(&Chain) -> R) -> R {
         f(&read_lock(&self.state).chain)
+    }
+}
+
+/// Repairs the end of a verified ledger file of `len` bytes (module documentation,
+/// "Recovery") and returns its new length: a torn tail is cut off, a missing final `\n` of
+/// the last entry appended; both are on disk before this returns. On failure the file is as
+/// it was, or, if even that could not be ensured, the error says so.
+fn recover(file: &LockedFile, path: &Path, len: u64, tail: Option<Tail>) -> Result<u64> {
+    match tail {
+        None => Ok(len),
+        Some(Tail::Torn(torn)) => {
+            file.set_len(torn.offset)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error(path, "cannot cut off the torn final line of", e))?;
+            Ok(torn.offset)
+        }
+        Some(Tail::MissingNewline { .. }) => {
+            match (&file.0).write_all(b"\n").and_then(|()| file.sync_data()) {
+                Ok(()) => Ok(len + 1),
+                Err(e) => {
+                    let error = io_error(path, "cannot append the missing final newline to", e);
+                    match file.set_len(len).and_then(|()| file.sync_all()) {
+                        Ok(()) => Err(error),
+                        Err(e2) => Err(Error::LedgerIo(format!(
+                            "{}; cutting the file back failed too ({e2})",
+                            error.message()
+                        ))),
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -837,6 +1175,25 @@ fn ensure_regular_file(file: &File, path: &Path) -> Result<()> {
             "{} is not a regular file",
             path.display()
         )))
+    }
+}
+
+/// Checks that the directory a ledger file will be created in exists, so that a path in a
+/// missing directory fails when it is opened rather than at the first append.
+fn ensure_parent_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::LedgerIo(format!(
+            "cannot create {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        Err(e) => Err(Error::LedgerIo(format!(
+            "cannot create {}: directory {}: {e}",
+            path.display(),
+            dir.display()
+        ))),
     }
 }
 
@@ -859,11 +1216,16 @@ pub(crate) fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
-    };
+    }
+}
+
+fn sync_parent_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
     // Directories can be opened and fsynced on Unix; elsewhere this is best effort.
     match File::open(dir) {
         Ok(d) => d
@@ -890,19 +1252,31 @@ impl sealed::Append for FileLedger {
         let entry = state.chain.admit(ect, at, admit)?;
         let mut bytes = entry.to_line().into_bytes();
         bytes.push(b'\n');
+        // A ledger opened with `CreateMode::OnFirstAppend` creates its file now, once the
+        // token passed every check.
+        let created = state.file.is_none();
+        if created {
+            state.file = Some(create_locked(&self.path)?);
+        }
+        let file = state.file.as_ref().expect("the file exists now");
         // Acknowledged only once the whole line is on disk.
-        if let Err(e) = state.write_durably(&bytes) {
+        if let Err(e) = state.write_durably(file, &bytes) {
             let error = io_error(&self.path, "cannot append to", e);
             // Cut back to the last acknowledged entry so the file stays a valid ledger.
-            if let Err(e2) = state
-                .file
-                .set_len(state.len)
-                .and_then(|()| state.file.sync_all())
-            {
-                state.broken = Some(format!(
-                    "{}; cutting the file back failed too ({e2}): reopen the ledger",
-                    error.message()
-                ));
+            match file.set_len(state.len).and_then(|()| file.sync_all()) {
+                // A file this append created is removed again: a failed append leaves
+                // nothing behind.
+                Ok(()) if created => {
+                    remove_created(&self.path, file);
+                    state.file = None;
+                }
+                Ok(()) => {}
+                Err(e2) => {
+                    state.broken = Some(format!(
+                        "{}; cutting the file back failed too ({e2}): reopen the ledger",
+                        error.message()
+                    ));
+                }
             }
             return Err(error);
         }
@@ -942,10 +1316,8 @@ mod tests {
                 .sign(&key)
                 .unwrap()
         };
-        let dir = std::env::temp_dir().join(format!("ect-ledger-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("failing.jsonl");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing.jsonl");
         let ledger = FileLedger::open(&path).unwrap();
         let first = token("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
         verifier.accept(&first, NOW, &ledger).unwrap();
@@ -970,7 +1342,172 @@ mod tests {
         drop(ledger);
         let reopened = FileLedger::open(&path).unwrap();
         assert_eq!((reopened.len(), reopened.torn_tail()), (2, None));
-        drop(reopened);
-        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every strict prefix of a canonical line, whatever its token, is a torn tail; the
+    /// complete line and anything no line starts with are not.
+    #[test]
+    fn strict_line_prefixes() {
+        let entry = |seq, at, prev, hash, token: &str| RawEntry {
+            seq,
+            at,
+            prev: ChainHash(prev),
+            hash: ChainHash(hash),
+            token: token.to_owned(),
+        };
+        let lines = [
+            entry(0, 0, [0; 32], [0xff; 32], "eyJhbGciOi.eyJpc3Mi.c2ln").to_line(),
+            entry(u64::MAX, NOW, [7; 32], [0x80; 32], "").to_line(),
+            // Every escape serde_json writes, and 2-, 3- and 4-byte UTF-8.
+            entry(
+                12,
+                345,
+                [1; 32],
+                [2; 32],
+                "a\"b\\c\u{0}\u{8}\t\n\u{c}\r\u{1f}\u{7f}é€😀}",
+            )
+            .to_line(),
+        ];
+        assert!(
+            lines[2].contains(r#"\"b\\c\u0000\b\t\n\f\r\u001f"#),
+            "{}",
+            lines[2]
+        );
+        for line in &lines {
+            let bytes = line.as_bytes();
+            for cut in 1..bytes.len() {
+                assert!(is_strict_line_prefix(&bytes[..cut]), "{cut} of {line}");
+            }
+            assert!(!is_strict_line_prefix(bytes), "{line}");
+            assert!(!is_strict_line_prefix(format!("{line} ").as_bytes()));
+            assert!(!is_strict_line_prefix(format!("{line}}}").as_bytes()));
+        }
+        let h = "A".repeat(43);
+        let start = format!(r#"{{"seq":1,"at":2,"prev":"{h}","hash":"{h}","token":""#);
+        assert!(is_strict_line_prefix(start.as_bytes()));
+        let not_prefixes: Vec<Vec<u8>> = vec![
+            b"garbage".to_vec(),
+            b"\0\0\0\0".to_vec(),
+            b" {".to_vec(),
+            b"{\"seq\": 1".to_vec(),
+            b"{\"seq\":01".to_vec(),
+            b"{\"seq\":-1".to_vec(),
+            b"{\"seq\":18446744073709551616".to_vec(),
+            b"{\"seq\":1,\"at\":2,\"prev\":\"AAA=".to_vec(),
+            // 42 characters, then the closing quote.
+            format!(r#"{{"seq":1,"at":2,"prev":"{}""#, "A".repeat(42)).into_bytes(),
+            // Non-canonical last character (unused bits set).
+            format!(r#"{{"seq":1,"at":2,"prev":"{}B""#, "A".repeat(42)).into_bytes(),
+            // Escapes serde_json never writes, a raw control character, invalid UTF-8.
+            format!(r#"{start}\u0041"#).into_bytes(),
+            format!(r#"{start}\u000a"#).into_bytes(),
+            format!(r#"{start}\u001F"#).into_bytes(),
+            format!(r#"{start}\/"#).into_bytes(),
+            format!("{start}\t").into_bytes(),
+            [start.as_bytes(), b"\xff"].concat(),
+            [start.as_bytes(), b"\xc3("].concat(),
+        ];
+        for bytes in &not_prefixes {
+            assert!(
+                !is_strict_line_prefix(bytes),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // Cut inside an escape or a multi-byte character: still a prefix.
+        for partial in [r"\", r"\u", r"\u00", r"\u001"] {
+            assert!(is_strict_line_prefix(
+                format!("{start}{partial}").as_bytes()
+            ));
+        }
+        assert!(is_strict_line_prefix(
+            &[start.as_bytes(), b"\xf0\x9f"].concat()
+        ));
+    }
+
+    /// `CreateMode::OnFirstAppend`: a first append whose write fails removes the file it
+    /// created, so the failure leaves nothing behind; the next append creates it again.
+    #[test]
+    fn a_failed_first_append_removes_the_file_it_created() {
+        let key = crate::SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
+        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
+        let verifier = Verifier::new(keys, Policy::new(AUD)).unwrap();
+        let token = EctBuilder::new("spiffe://example.org/a", "step")
+            .audience(AUD)
+            .jti("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+            .issued_at(NOW)
+            .expires_at(NOW + 600)
+            .sign(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lazy.jsonl");
+        let ledger = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+        for cut in [0, 10] {
+            write_lock(&ledger.state).fail_after = Some(cut);
+            let err = verifier.accept(&token, NOW, &ledger).unwrap_err();
+            assert_eq!(err.code(), "ledger.io");
+            assert!(err.message().ends_with("injected write failure"), "{err}");
+            assert_eq!(ledger.len(), 0);
+            assert!(!path.exists(), "cut {cut}");
+        }
+        write_lock(&ledger.state).fail_after = None;
+        let accepted = verifier.accept(&token, NOW, &ledger).unwrap();
+        let mut line = accepted.entry.to_line().into_bytes();
+        line.push(b'\n');
+        assert_eq!(std::fs::read(&path).unwrap(), line);
+    }
+
+    proptest::proptest! {
+        /// For any entry (any token string), every strict prefix of its line is a torn tail
+        /// and the line itself is not.
+        #[test]
+        fn every_strict_prefix_of_any_line_is_a_torn_tail(
+            seq: u64,
+            at: u64,
+            prev: [u8; 32],
+            hash: [u8; 32],
+            token: String,
+        ) {
+            let line = RawEntry { seq, at, prev: ChainHash(prev), hash: ChainHash(hash), token }
+                .to_line();
+            let bytes = line.as_bytes();
+            for cut in 1..bytes.len() {
+                proptest::prop_assert!(is_strict_line_prefix(&bytes[..cut]), "{} of {}", cut, line);
+            }
+            proptest::prop_assert!(!is_strict_line_prefix(bytes));
+        }
+
+        /// A line's prefix with one byte changed, or any bytes: no panic, and a torn tail
+        /// never parses as an entry (so a kept entry is never mistaken for one, nor the
+        /// reverse).
+        #[test]
+        fn a_torn_tail_is_never_an_entry(
+            token: String,
+            cut: proptest::sample::Index,
+            change: Option<(proptest::sample::Index, u8)>,
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let line = RawEntry { seq: 1, at: 2, prev: ChainHash([3; 32]), hash: ChainHash([4; 32]), token }
+                .to_line();
+            let mut bytes = line.as_bytes()[..=cut.index(line.len())].to_vec();
+            if let Some((at, byte)) = change {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            for candidate in [bytes, noise] {
+                if candidate.is_empty() {
+                    continue;
+                }
+                if is_strict_line_prefix(&candidate) {
+                    proptest::prop_assert!(RawEntry::parse_line(&candidate).is_err());
+                }
+                let (lines, tail) = split_lines(&candidate);
+                if !candidate.contains(&b'\n') {
+                    // One segment: a torn tail (no line) or the last line.
+                    let last = usize::from(tail.is_some_and(|t| t.torn().is_none()));
+                    proptest::prop_assert_eq!(lines.count(), last);
+                }
+            }
+        }
     }
 }

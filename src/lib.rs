@@ -48,7 +48,7 @@ pub mod conformance;
 pub mod dag;
 pub mod dot;
 mod error;
-// Temporary directories and signature encodings: used by the conformance runner, public
+// Signature encodings: used by the vector generator and the fuzz oracles, public
 // through `testing`.
 mod fixtures;
 pub mod header;
@@ -74,7 +74,9 @@ pub use header::{Algorithm, Header};
 pub use json::parse_object;
 pub use jws::sign_raw;
 pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey};
-pub use ledger::{ChainHash, FileLedger, Ledger, LedgerEntry, MemoryLedger, RawEntry, TornTail};
+pub use ledger::{
+    ChainHash, CreateMode, FileLedger, Ledger, LedgerEntry, MemoryLedger, RawEntry, Tail, TornTail,
+};
 pub use profile::{DRAFT_00, Profile};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use store::{EctStore, StoredEct, TokenStore};

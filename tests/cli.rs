@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 
 const NOW: u64 = 1_772_000_000;
 const ISS: &str = "spiffe://example.org/agent-a";
@@ -55,10 +55,13 @@ struct Dir(TempDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        Dir(TempDir::new(&format!("cli-{name}")))
+        Dir(tempfile::Builder::new()
+            .prefix(&format!("wimse-ect-cli-{name}-"))
+            .tempdir()
+            .unwrap())
     }
     fn path(&self, file: &str) -> String {
-        self.0.file(file).to_str().unwrap().to_owned()
+        self.0.path().join(file).to_str().unwrap().to_owned()
     }
 }
 
@@ -1027,6 +1030,83 @@ fn ledger_append_creates_the_file_and_chains_entries() {
     assert_eq!(std::fs::read_to_string(&ledger).unwrap(), both + &line2);
 }
 
+/// The names in `dir`, sorted.
+fn dir_listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Regression: `ect ledger append` created the ledger file before it checked the token, so a
+/// rejected token (exit 1) on a path that did not exist left an empty file behind. A rejected
+/// token now changes nothing on disk: no file, no directory entry. An operational error
+/// (exit 2) creates nothing either. Only an accepted token creates the file.
+#[test]
+fn ledger_append_with_a_rejected_token_on_a_missing_path_creates_no_file() {
+    let LedgerFixture {
+        dir,
+        jwks,
+        ledger,
+        root,
+        left: _,
+    } = LedgerFixture::new("ledger-rejected-missing");
+    let top = Path::new(&ledger).parent().unwrap().to_owned();
+    let before = dir_listing(&top);
+    assert_eq!(before, ["t.jwks"]);
+    let other = write_jwks(&dir, "other.jwks", &other_key());
+    let before = dir_listing(&top);
+
+    let expired = token(RIGHT, "r", NOW, &[]);
+    let orphan = token(ORPHAN, "orphan", NOW + 2, &[GONE]);
+    let rejections: [(&str, u64, &str, &str); 4] = [
+        (jwks.as_str(), NOW + 700, expired.as_str(), "time.expired"),
+        (
+            jwks.as_str(),
+            NOW + 10,
+            orphan.as_str(),
+            "dag.parent_missing",
+        ),
+        (other.as_str(), NOW + 10, root.as_str(), "key.unknown"),
+        (jwks.as_str(), NOW + 10, "not-a-token", "jws.malformed"),
+    ];
+    for (keys, now, token, code) in rejections {
+        let o = append(&ledger, keys, now, &[], token);
+        assert_eq!(o.status.code(), Some(1), "{code}: {}", stderr_text(&o));
+        assert_eq!(json_out(&o)["error"]["code"], code);
+        assert_eq!(stderr_text(&o), "", "{code}");
+        assert!(
+            !Path::new(&ledger).exists(),
+            "{code}: a rejected token created {ledger}"
+        );
+        assert_eq!(dir_listing(&top), before, "{code}");
+    }
+
+    // An operational error (the directory does not exist): exit 2, nothing created.
+    let nested = dir.path("no-such-dir/audit.ledger");
+    let o = append(&nested, &jwks, NOW + 10, &[], &root);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_text(&o));
+    assert!(
+        stderr_text(&o).starts_with(&format!("ect: ledger {nested}: ledger.io (ECT-LED-1): ")),
+        "{}",
+        stderr_text(&o)
+    );
+    assert_eq!(dir_listing(&top), before);
+
+    // An accepted token creates the file, with exactly its entry.
+    let o = append(&ledger, &jwks, NOW + 10, &[], &root);
+    assert_eq!((o.status.code(), stderr_text(&o)), (Some(0), String::new()));
+    assert_eq!(json_out(&o)["seq"], 0);
+    let (line0, _) = ledger_line(0, NOW + 10, &ChainHash::GENESIS, &root);
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), line0);
+    let mut after = before.clone();
+    after.push("audit.ledger".to_owned());
+    after.sort();
+    assert_eq!(dir_listing(&top), after);
+}
+
 #[test]
 fn ledger_append_warns_about_and_cuts_a_torn_tail() {
     let LedgerFixture {
@@ -1058,6 +1138,65 @@ fn ledger_append_warns_about_and_cuts_a_torn_tail() {
     assert_eq!(json_out(&o)["seq"], 1);
     let (line1, _) = ledger_line(1, NOW + 11, &h0, &left);
     assert_eq!(std::fs::read_to_string(&ledger).unwrap(), line0 + &line1);
+}
+
+/// Regression: a last entry that lost only its final `\n` was cut off by `ect ledger append`
+/// as a torn tail. It is an entry: `verify` and `show` read it and report the missing newline
+/// without changing the file; `append` keeps it, adds the newline and says so on stderr.
+#[test]
+fn ledger_commands_keep_a_complete_last_entry_without_its_newline() {
+    let LedgerFixture {
+        dir: _dir,
+        jwks,
+        ledger,
+        root,
+        left,
+    } = LedgerFixture::new("ledger-newline");
+    let (line0, h0) = ledger_line(0, NOW + 10, &ChainHash::GENESIS, &root);
+    let (line1, h1) = ledger_line(1, NOW + 11, &h0, &left);
+    let stripped = line0.clone() + line1.trim_end_matches('\n');
+    std::fs::write(&ledger, &stripped).unwrap();
+    let (offset, len) = (line0.len(), line1.len() - 1);
+    let warning = |action: &str| {
+        format!(
+            "ect: warning: ledger {ledger}: the last line (offset {offset}, length {len} bytes) has no final newline: {action}\n"
+        )
+    };
+
+    let o = ledger_verify(&ledger, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_text(&o));
+    assert_eq!(
+        json_out(&o),
+        json!({"valid": true, "entries": 2, "head": h1.to_string(), "findings": [],
+               "missing_parents": [], "torn_tail": null,
+               "missing_newline": {"offset": offset, "len": len}})
+    );
+    assert_eq!(
+        stderr_text(&o),
+        warning("read as a line, the file is unchanged")
+    );
+    let o = ledger_show(&ledger, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json_lines(&o).len(), 2);
+    assert_eq!(
+        stderr_text(&o),
+        warning("read as a line, the file is unchanged")
+    );
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), stripped);
+
+    let right = token(RIGHT, "r", NOW + 2, &[]);
+    let o = append(&ledger, &jwks, NOW + 12, &[], &right);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_text(&o));
+    assert_eq!(
+        stderr_text(&o),
+        warning("it is a complete entry: the newline was added to the file")
+    );
+    assert_eq!(json_out(&o)["seq"], 2);
+    let (line2, _) = ledger_line(2, NOW + 12, &h1, &right);
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap(),
+        line0 + &line1 + &line2
+    );
 }
 
 #[test]
@@ -1166,7 +1305,7 @@ fn ledger_verify_reports_findings_missing_parents_head_and_torn_tail() {
     assert_eq!(
         json_out(&o),
         json!({"valid": true, "entries": 0, "head": null, "findings": [], "missing_parents": [],
-               "torn_tail": null, "head_matches": true})
+               "torn_tail": null, "missing_newline": null, "head_matches": true})
     );
 
     assert_eq!(
@@ -1186,11 +1325,12 @@ fn ledger_verify_reports_findings_missing_parents_head_and_torn_tail() {
                "findings": [{"seq": 1, "jti": ORPHAN, "code": "dag.parent_missing",
                              "rule": "ECT-DAG-2",
                              "message": format!("parent \"{GONE}\" is not in the store")}],
-               "missing_parents": [], "torn_tail": null})
+               "missing_parents": [], "torn_tail": null, "missing_newline": null})
     );
     // Partial: listed, valid; with the right keys the signatures are checked too.
     let clean = json!({"valid": true, "entries": 2, "head": head, "findings": [],
-                       "missing_parents": [{"seq": 1, "parent": GONE}], "torn_tail": null});
+                       "missing_parents": [{"seq": 1, "parent": GONE}], "torn_tail": null,
+                       "missing_newline": null});
     let o = ledger_verify(&ledger, &["--partial"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(json_out(&o), clean);

@@ -105,9 +105,9 @@ fn committed_regressions() {
 
 #[test]
 fn seed_corpora_is_deterministic() {
-    let dir = wimse_ect::testing::TempDir::new("fuzz-seeds");
-    let a = dir.file("a");
-    let b = dir.file("b");
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
     let n = wimse_ect::testing::fuzz::seed_corpora(&root().join("vectors"), &a).unwrap();
     assert_eq!(
         wimse_ect::testing::fuzz::seed_corpora(&root().join("vectors"), &b).unwrap(),

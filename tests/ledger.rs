@@ -16,7 +16,6 @@ use std::sync::{Arc, Barrier, LazyLock};
 use std::thread;
 
 use common::*;
-use wimse_ect::testing::TempDir;
 use wimse_ect::{
     Accepted, AuditReport, ChainHash, DagValidator, EctBuilder, EctStore, Error, FileLedger,
     KeyResolver, KeySet, Ledger, LedgerEntry, MemoryLedger, MemoryReplayCache, MissingParent,
@@ -202,8 +201,8 @@ fn ect_led_1_file_ledger_matches_memory_ledger() {
     let tokens = five_tokens();
     let memory = MemoryLedger::new();
     check_led_1(&memory, &tokens);
-    let dir = TempDir::new("led1");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     {
         let file = FileLedger::open(&path).unwrap();
         assert_eq!(file.torn_tail(), None);
@@ -289,8 +288,8 @@ fn ect_led_2_lookup_in_scope_returns_the_stored_token() {
 
 #[test]
 fn ect_led_2_lookup_after_reopening_a_file_ledger() {
-    let dir = TempDir::new("led2");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let w = wid(1);
     let a = tok(&id(1), T0, &[]);
     let b = sign(&ect(&id(1), T0).wid(&w));
@@ -468,8 +467,8 @@ fn ect_led_3_rejections_leave_memory_ledger_unchanged() {
 
 #[test]
 fn ect_led_3_rejections_leave_file_ledger_unchanged() {
-    let dir = TempDir::new("led3");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let ledger = FileLedger::open(&path).unwrap();
     check_rejections_change_nothing(&ledger, Some(&path));
 }
@@ -503,8 +502,8 @@ fn ect_led_3_audit_reports_duplicate_jti() {
 fn ect_led_3_file_ledger_refuses_a_file_with_a_duplicate() {
     let j = id(1);
     let raws = chained(&[&tok(&j, T0, &[]), &tok(&j, T0 + 1, &[])], NOW);
-    let dir = TempDir::new("led3dup");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     write_lines(&path, &raws);
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
@@ -770,8 +769,8 @@ fn ect_led_4_audit_reports_planted_cycles_on_their_members() {
 
     // A ledger file holding such a cycle still loads (the chain is valid), and validate_all
     // reports the same.
-    let dir = TempDir::new("led4cycle");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     write_lines(&path, &raws);
     let (loaded, torn) = FileLedger::read(&path).unwrap();
     assert_eq!(torn, None);
@@ -969,8 +968,8 @@ fn concurrent_distinct_tokens_memory_ledger() {
 
 #[test]
 fn concurrent_distinct_tokens_file_ledger() {
-    let dir = TempDir::new("conc");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let (head, entries) = {
         let ledger = FileLedger::open(&path).unwrap();
         check_parallel_appends(&ledger);
@@ -1029,8 +1028,8 @@ fn concurrent_same_token_exactly_one_accepted() {
     let tokens = vec![token.clone(); 2 * THREADS];
     assert_eq!(single_winner(&MemoryLedger::new(), &tokens, &id(1)), token);
 
-    let dir = TempDir::new("same");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     {
         let ledger = FileLedger::open(&path).unwrap();
         assert_eq!(single_winner(&ledger, &tokens, &id(1)), token);
@@ -1045,8 +1044,8 @@ fn concurrent_same_jti_different_tokens_exactly_one_accepted() {
         .collect();
     single_winner(&MemoryLedger::new(), &tokens, &id(1));
 
-    let dir = TempDir::new("samejti");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let winner = {
         let ledger = FileLedger::open(&path).unwrap();
         single_winner(&ledger, &tokens, &id(1))

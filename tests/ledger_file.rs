@@ -12,10 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{AUD, ISS_A, ISS_B, NOW, key_a, key_b, trusted_keys, verifier};
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 use wimse_ect::{
-    AuditReport, ChainHash, EctBuilder, Error, FileLedger, Finding, Ledger, Policy, RawEntry,
-    SigningKey, TornTail, audit_file,
+    AuditReport, ChainHash, CreateMode, EctBuilder, Error, FileLedger, Finding, Ledger, Policy,
+    RawEntry, SigningKey, Tail, TornTail, audit_file,
 };
 
 /// The workflow id of the fixture's `wid` entries.
@@ -93,7 +93,7 @@ struct Fixture {
 
 impl Fixture {
     fn build(dir: &TempDir, n: usize) -> Self {
-        let path = dir.file("ledger.jsonl");
+        let path = dir.path().join("ledger.jsonl");
         let tokens: Vec<String> = fixture_tokens().into_iter().take(n).collect();
         let ledger = FileLedger::open(&path).expect("open a new ledger");
         assert_eq!(ledger.torn_tail(), None);
@@ -197,9 +197,11 @@ fn chain_message(err: &Error) -> &str {
 // 1. Torn final line at every byte offset.
 // ---------------------------------------------------------------------------------------------
 
+/// Every strict prefix of the last line (the line without its `\n` is complete, not torn: see
+/// `a_complete_last_entry_without_its_newline_is_kept`).
 #[test]
 fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
-    let dir = TempDir::new("truncate");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let n = fx.n();
     let start = fx.line_start(n - 1);
@@ -207,7 +209,7 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
     assert_eq!(full, start + fx.lines[n - 1].len() + 1);
     let intact = &fx.bytes[..start];
     let mut cuts = 0;
-    for cut in start..full {
+    for cut in start..full - 1 {
         let truncated = &fx.bytes[..cut];
         let expected_torn = (cut > start).then_some(TornTail {
             offset: start as u64,
@@ -216,8 +218,8 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
         fs::write(&fx.path, truncated).unwrap();
 
         // The read-only path reports the torn tail and leaves the file alone.
-        let (mem, torn) = FileLedger::read(&fx.path).expect("read a torn ledger");
-        assert_eq!(torn, expected_torn, "cut at {cut}");
+        let (mem, tail) = FileLedger::read(&fx.path).expect("read a torn ledger");
+        assert_eq!(tail, expected_torn.map(Tail::Torn), "cut at {cut}");
         assert_eq!(mem.len(), (n - 1) as u64);
         assert_eq!(mem.head(), fx.heads[n - 1]);
         mem.verify_chain().unwrap();
@@ -230,6 +232,7 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
         // Opening drops the torn tail from the file and keeps every earlier entry.
         let ledger = FileLedger::open(&fx.path).expect("open a torn ledger");
         assert_eq!(ledger.torn_tail(), expected_torn, "cut at {cut}");
+        assert_eq!(ledger.tail(), expected_torn.map(Tail::Torn), "cut at {cut}");
         assert_eq!(ledger.len(), (n - 1) as u64);
         assert_eq!(ledger.head(), fx.heads[n - 1]);
         ledger.verify_chain().unwrap();
@@ -254,12 +257,12 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
         reopened.verify_chain().unwrap();
         cuts += 1;
     }
-    assert_eq!(cuts, fx.lines[n - 1].len() + 1);
+    assert_eq!(cuts, fx.lines[n - 1].len());
 }
 
 #[test]
 fn a_torn_tail_after_the_last_entry_is_dropped_and_a_new_token_appends() {
-    let dir = TempDir::new("torn-append");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 3);
     // A crash while appending the fourth entry left half of its line.
     let tokens = fixture_tokens();
@@ -295,11 +298,11 @@ fn a_torn_tail_after_the_last_entry_is_dropped_and_a_new_token_appends() {
 
 #[test]
 fn a_file_that_is_only_a_torn_line_opens_empty() {
-    let dir = TempDir::new("torn-only");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     fs::write(&path, b"{\"seq\":0,\"at\":17").unwrap();
-    let (mem, torn) = FileLedger::read(&path).unwrap();
-    assert_eq!(torn, Some(TornTail { offset: 0, len: 16 }));
+    let (mem, tail) = FileLedger::read(&path).unwrap();
+    assert_eq!(tail, Some(Tail::Torn(TornTail { offset: 0, len: 16 })));
     assert_eq!((mem.len(), mem.head()), (0, ChainHash::GENESIS));
     assert_eq!(fs::read(&path).unwrap(), b"{\"seq\":0,\"at\":17");
 
@@ -310,13 +313,173 @@ fn a_file_that_is_only_a_torn_line_opens_empty() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 1b. A complete final line without its `\n`.
+// ---------------------------------------------------------------------------------------------
+
+/// Regression: `FileLedger::open` cut off any final segment without `\n`, so a last entry that
+/// was written in full but lost its newline (a tool that strips it, or a crash between the
+/// line and its `\n`) was dropped. A complete, correctly chained last entry is an entry:
+/// `read` and `audit_file` count it and leave the file alone; `open` keeps it and restores
+/// the newline, so the file is canonical again.
+#[test]
+fn a_complete_last_entry_without_its_newline_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::build(&dir, 4);
+    let n = fx.n();
+    let stripped = &fx.bytes[..fx.bytes.len() - 1];
+    fs::write(&fx.path, stripped).unwrap();
+
+    let missing = Tail::MissingNewline {
+        offset: fx.line_start(n - 1) as u64,
+        len: fx.lines[n - 1].len() as u64,
+    };
+
+    // Read-only: the entry is counted and the missing newline reported, the file unchanged.
+    let (mem, tail) = FileLedger::read(&fx.path).unwrap();
+    assert_eq!(tail, Some(missing));
+    assert_eq!((mem.len(), mem.head()), (n as u64, fx.heads[n]));
+    mem.verify_chain().unwrap();
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+    let (report, tail) = audit_file(&fx.path, &Policy::new(AUD), Some(&trusted_keys())).unwrap();
+    assert_eq!(tail, Some(missing));
+    assert_eq!(
+        report,
+        AuditReport {
+            entries: n as u64,
+            head: Some(fx.heads[n]),
+            findings: vec![],
+            missing_parents: vec![],
+        }
+    );
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+
+    // Opening keeps the entry and restores the newline: the file is the fixture again.
+    let ledger = FileLedger::open(&fx.path).unwrap();
+    assert_eq!((ledger.tail(), ledger.torn_tail()), (Some(missing), None));
+    assert_eq!((ledger.len(), ledger.head()), (n as u64, fx.heads[n]));
+    assert_eq!(fs::read(&fx.path).unwrap(), fx.bytes);
+    // The next token appends after it.
+    let accepted = verifier()
+        .accept(&fixture_tokens()[n], at(n), &ledger)
+        .unwrap();
+    assert_eq!(accepted.entry.seq(), n as u64);
+    let mut lines = fx.lines.clone();
+    lines.push(accepted.entry.to_line());
+    assert_eq!(fs::read(&fx.path).unwrap(), join(&lines));
+    drop(ledger);
+    let reopened = FileLedger::open(&fx.path).unwrap();
+    assert_eq!(reopened.tail(), None);
+    assert_eq!(
+        (reopened.len(), reopened.head()),
+        (n as u64 + 1, accepted.entry.hash())
+    );
+}
+
+/// The same for a ledger of one entry: the whole file is that entry's line.
+#[test]
+fn a_single_entry_without_its_newline_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::build(&dir, 1);
+    let stripped = fx.lines[0].as_bytes();
+    fs::write(&fx.path, stripped).unwrap();
+    let missing = Tail::MissingNewline {
+        offset: 0,
+        len: stripped.len() as u64,
+    };
+    let (mem, tail) = FileLedger::read(&fx.path).unwrap();
+    assert_eq!(
+        (mem.len(), mem.head(), tail),
+        (1, fx.heads[1], Some(missing))
+    );
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+    let ledger = FileLedger::open(&fx.path).unwrap();
+    assert_eq!(
+        (ledger.len(), ledger.head(), ledger.tail()),
+        (1, fx.heads[1], Some(missing))
+    );
+    assert_eq!(fs::read(&fx.path).unwrap(), fx.bytes);
+}
+
+/// A final segment without `\n` that is not a strict prefix of an entry line cannot have been
+/// left by an interrupted write, so it is read as a line, and a line that is not the next
+/// entry is an error like any other: the file is left untouched (never cut), `audit_file`
+/// reports it as a finding.
+#[test]
+fn a_complete_but_bad_last_line_without_its_newline_is_an_error_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::build(&dir, 4);
+    let tokens = fixture_tokens();
+    let policy = Policy::new(AUD);
+    let without_newline = |last: &str| {
+        let mut bytes = join(&fx.lines[..3]);
+        bytes.extend_from_slice(last.as_bytes());
+        bytes
+    };
+    let chain = |why: &str| Error::LedgerChain(why.to_owned());
+
+    let mut wrong_hash = fx.raw(3);
+    wrong_hash.at += 1;
+    let cases: Vec<(String, Error, Error)> = vec![
+        // Consistent in itself, linked to entry 1 instead of entry 2.
+        (
+            rehashed(3, at(3), fx.heads[2], &tokens[3]).to_line(),
+            chain("line 4: entry 3 does not link to the previous entry's hash"),
+            chain("entry 3 does not link to the previous entry's hash"),
+        ),
+        // `at` edited, hash not recomputed.
+        (
+            wrong_hash.to_line(),
+            chain("line 4: entry 3 has a wrong hash"),
+            chain("entry 3 has a wrong hash"),
+        ),
+        // Not canonical (a space after a colon).
+        (
+            fx.lines[3].replacen(r#""seq":3"#, r#""seq": 3"#, 1),
+            chain("line 4: not a ledger entry: not in canonical form"),
+            chain("not a ledger entry: not in canonical form"),
+        ),
+        // Entry 0's token again, correctly chained.
+        (
+            rehashed(3, at(3), fx.heads[3], &tokens[0]).to_line(),
+            Error::LedgerDuplicate(JTI[0].to_owned()),
+            Error::LedgerDuplicate(JTI[0].to_owned()),
+        ),
+    ];
+    for (last, open_error, finding) in cases {
+        let bytes = without_newline(&last);
+        let err = open_fails(&fx.path, &bytes);
+        assert_eq!(err, open_error, "{last}");
+        assert_eq!(FileLedger::read(&fx.path).unwrap_err(), open_error);
+        let (report, tail) = audit_file(&fx.path, &policy, None).unwrap();
+        assert_eq!(
+            tail,
+            Some(Tail::MissingNewline {
+                offset: fx.line_start(3) as u64,
+                len: last.len() as u64
+            })
+        );
+        assert_eq!(report.entries, 4, "{last}");
+        assert_eq!(
+            report
+                .findings
+                .iter()
+                .map(|f| (f.seq, f.error.clone()))
+                .collect::<Vec<_>>(),
+            [(3, finding)],
+            "{last}"
+        );
+        assert_eq!(fs::read(&fx.path).unwrap(), bytes);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 2. Single-byte flips.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
 fn every_byte_flip_before_the_final_newline_is_a_chain_error() {
     const MASKS: [u8; 3] = [0x01, 0x20, 0x80];
-    let dir = TempDir::new("flip");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let n = fx.n();
     let mut flips = 0;
@@ -354,7 +517,7 @@ fn every_byte_flip_before_the_final_newline_is_a_chain_error() {
 
 #[test]
 fn removed_swapped_and_duplicated_lines_are_chain_errors() {
-    let dir = TempDir::new("lines");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let l = &fx.lines;
 
@@ -394,7 +557,7 @@ fn removed_swapped_and_duplicated_lines_are_chain_errors() {
 
 #[test]
 fn edited_entries_are_chain_errors() {
-    let dir = TempDir::new("edit");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let other = sign(
         ISS_A,
@@ -484,7 +647,7 @@ fn edited_entries_are_chain_errors() {
 
 #[test]
 fn non_canonical_lines_are_chain_errors() {
-    let dir = TempDir::new("canonical");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let raw = fx.raw(1);
     const NOT_CANONICAL: &str = "line 2: not a ledger entry: not in canonical form";
@@ -570,7 +733,7 @@ fn non_canonical_lines_are_chain_errors() {
 
 #[test]
 fn empty_lines_and_crlf_are_chain_errors() {
-    let dir = TempDir::new("blank");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let l = &fx.lines;
 
@@ -613,7 +776,7 @@ fn empty_lines_and_crlf_are_chain_errors() {
 
 #[test]
 fn corruption_before_a_torn_tail_leaves_the_file_untouched() {
-    let dir = TempDir::new("corrupt-torn");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
     let mut raw = fx.raw(1);
     raw.at += 1;
@@ -626,7 +789,7 @@ fn corruption_before_a_torn_tail_leaves_the_file_untouched() {
 
 #[test]
 fn a_consistently_chained_duplicate_jti_is_a_duplicate_error() {
-    let dir = TempDir::new("duplicate");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 4);
 
     // Entry 4 is a second copy of entry 1's token (same wid, same jti), hashes all correct.
@@ -665,7 +828,7 @@ fn a_consistently_chained_duplicate_jti_is_a_duplicate_error() {
 
 #[test]
 fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
-    let dir = TempDir::new("audit");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 5);
     let mut lines = fx.lines.clone();
 
@@ -691,13 +854,13 @@ fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
 
     let keys = trusted_keys();
     let policy = Policy::new(AUD);
-    let (report, torn) = audit_file(&fx.path, &policy, Some(&keys)).unwrap();
+    let (report, tail) = audit_file(&fx.path, &policy, Some(&keys)).unwrap();
     assert_eq!(
-        torn,
-        Some(TornTail {
+        tail,
+        Some(Tail::Torn(TornTail {
             offset: intact,
             len: TORN.len() as u64
-        })
+        }))
     );
     let chain = |why: &str| Error::LedgerChain(why.to_owned());
     assert_eq!(
@@ -746,16 +909,16 @@ fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
     // The intact fixture audits clean, with or without keys; a torn tail is reported, not
     // audited.
     let mut bytes = fx.bytes.clone();
-    bytes.extend_from_slice(b"garbage");
+    bytes.extend_from_slice(br#"{"seq":5,"at":17"#);
     fs::write(&fx.path, &bytes).unwrap();
     for keys in [Some(&keys as &dyn wimse_ect::KeyResolver), None] {
-        let (report, torn) = audit_file(&fx.path, &policy, keys).unwrap();
+        let (report, tail) = audit_file(&fx.path, &policy, keys).unwrap();
         assert_eq!(
-            torn,
-            Some(TornTail {
+            tail,
+            Some(Tail::Torn(TornTail {
                 offset: fx.bytes.len() as u64,
-                len: 7
-            })
+                len: 16
+            }))
         );
         assert_eq!(
             report,
@@ -768,6 +931,33 @@ fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
         );
     }
     assert_eq!(fs::read(&fx.path).unwrap(), bytes);
+
+    // Bytes no interrupted write leaves (not a prefix of an entry line) are a last line
+    // without its `\n`: audited, a finding, and never cut off by open.
+    let mut bytes = fx.bytes.clone();
+    bytes.extend_from_slice(b"garbage");
+    fs::write(&fx.path, &bytes).unwrap();
+    let (report, tail) = audit_file(&fx.path, &policy, None).unwrap();
+    assert_eq!(
+        tail,
+        Some(Tail::MissingNewline {
+            offset: fx.bytes.len() as u64,
+            len: 7
+        })
+    );
+    assert_eq!((report.entries, report.head), (6, None));
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].seq, 5);
+    assert!(
+        chain_message(&report.findings[0].error).starts_with("not a ledger entry: "),
+        "{:?}",
+        report.findings[0]
+    );
+    let err = open_fails(&fx.path, &bytes);
+    assert!(
+        chain_message(&err).starts_with("line 6: not a ledger entry: "),
+        "{err:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,7 +966,7 @@ fn audit_file_reports_one_finding_per_bad_line_and_the_torn_tail() {
 
 #[test]
 fn a_second_open_of_a_locked_ledger_fails_until_the_first_is_dropped() {
-    let dir = TempDir::new("lock");
+    let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::build(&dir, 3);
     let first = FileLedger::open(&fx.path).unwrap();
 
@@ -823,8 +1013,8 @@ fn dev_null_is_refused() {
 
 #[test]
 fn a_directory_is_refused() {
-    let dir = TempDir::new("dir");
-    let sub = dir.file("sub");
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
     fs::create_dir(&sub).unwrap();
     let policy = Policy::new(AUD);
     assert_io(FileLedger::open(&sub));
@@ -849,8 +1039,8 @@ fn mkfifo(path: &Path) {
 #[test]
 fn a_fifo_is_refused_by_open() {
     use std::os::unix::fs::FileTypeExt as _;
-    let dir = TempDir::new("fifo-open");
-    let fifo = dir.file("ledger.fifo");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ledger.fifo");
     mkfifo(&fifo);
     assert_io(FileLedger::open(&fifo));
     assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
@@ -868,8 +1058,8 @@ fn a_fifo_is_refused_by_open() {
 fn a_fifo_is_refused_by_read_and_audit_file_without_blocking() {
     use std::sync::mpsc;
     use std::time::Duration;
-    let dir = TempDir::new("fifo-read");
-    let fifo = dir.file("ledger.fifo");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ledger.fifo");
     mkfifo(&fifo);
     type Call = fn(&Path) -> Result<(), Error>;
     let calls: [(&str, Call); 2] = [
@@ -901,12 +1091,12 @@ fn a_fifo_is_refused_by_read_and_audit_file_without_blocking() {
 
 #[test]
 fn a_missing_directory_or_file_is_an_io_error() {
-    let dir = TempDir::new("missing");
-    let path = dir.file("no-such-dir").join("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("ledger.jsonl");
     let policy = Policy::new(AUD);
     assert_io(FileLedger::open(&path));
-    assert!(!dir.file("no-such-dir").exists());
-    let absent = dir.file("absent.jsonl");
+    assert!(!dir.path().join("no-such-dir").exists());
+    let absent = dir.path().join("absent.jsonl");
     assert_io(FileLedger::read(&absent));
     assert_io(audit_file(&absent, &policy, None));
     assert!(!absent.exists(), "read-only paths must not create the file");
@@ -919,13 +1109,132 @@ fn a_missing_directory_or_file_is_an_io_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6b. Creating the file: exclusively, and (CreateMode::OnFirstAppend) only for an accepted
+//     token.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_ledger_created_on_first_append_leaves_no_file_until_a_token_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let ledger = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+    assert_eq!(
+        (ledger.len(), ledger.head(), ledger.tail()),
+        (0, ChainHash::GENESIS, None)
+    );
+    assert!(!path.exists());
+
+    // Rejected tokens (DAG, time, signature): no file, no directory entry.
+    let v = verifier();
+    let tokens = fixture_tokens();
+    let stranger = SigningKey::from_scalar_bytes("agent-a", &[9; 32]).unwrap();
+    let forged = sign(ISS_A, &stranger, JTI[0], None, &[], NOW);
+    let rejected: [(&str, u64, &str); 3] = [
+        (&tokens[3], at(0), "dag.parent_missing"),
+        (&tokens[0], NOW + 10_000, "time.expired"),
+        (&forged, at(0), "sig.invalid"),
+    ];
+    for (token, now, code) in rejected {
+        let err = v.accept(token, now, &ledger).unwrap_err();
+        assert_eq!(err.code(), code);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "{code}");
+    }
+    assert_eq!(ledger.len(), 0);
+
+    // The first accepted token creates the file with its entry; later ones append.
+    let mut lines = Vec::new();
+    for (seq, token) in tokens.iter().take(3).enumerate() {
+        let accepted = v.accept(token, at(seq), &ledger).unwrap();
+        lines.push(accepted.entry.to_line());
+        assert_eq!(fs::read(&path).unwrap(), join(&lines));
+    }
+    // The file is locked like any open ledger's.
+    let err = FileLedger::open(&path).unwrap_err();
+    assert_eq!((err.code(), err.rule()), ("ledger.io", "ECT-LED-1"));
+    drop(ledger);
+
+    // An existing file opens as with `open`.
+    let reopened = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+    assert_eq!(reopened.len(), 3);
+    reopened.verify_chain().unwrap();
+}
+
+#[test]
+fn a_ledger_file_created_by_someone_else_meanwhile_fails_the_first_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let lazy = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+    // Another ledger creates the file and appends an entry before the first append here.
+    let other = FileLedger::open(&path).unwrap();
+    let tokens = fixture_tokens();
+    let theirs = verifier().accept(&tokens[0], at(0), &other).unwrap();
+    let bytes = join(&[theirs.entry.to_line()]);
+    for holder in [Some(other), None] {
+        // Locked by the other ledger, or released: either way this one's empty view is stale.
+        let err = verifier().accept(&tokens[1], at(1), &lazy).unwrap_err();
+        assert!(matches!(err, Error::LedgerIo(_)), "{err:?}");
+        assert!(err.message().contains("cannot create"), "{err}");
+        assert_eq!(lazy.len(), 0);
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        drop(holder);
+    }
+}
+
+#[test]
+fn creating_on_first_append_in_a_missing_directory_fails_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("ledger.jsonl");
+    let err = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap_err();
+    assert!(matches!(err, Error::LedgerIo(_)), "{err:?}");
+    assert_eq!((err.code(), err.rule()), ("ledger.io", "ECT-LED-1"));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// An existing path is opened as given, through a symbolic link too (the caller chose it); a
+/// missing file is never created through one, dangling or not (`create_new`).
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_a_ledger_is_followed_but_a_file_is_never_created_through_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::build(&dir, 2);
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&fx.path, &link).unwrap();
+    let ledger = FileLedger::open(&link).unwrap();
+    assert_eq!((ledger.len(), ledger.head()), (2, fx.heads[2]));
+    let accepted = verifier()
+        .accept(&fx.tokens[1], at(2), &ledger)
+        .unwrap_err();
+    assert_eq!(accepted.code(), "dag.duplicate_jti");
+    let accepted = verifier()
+        .accept(&fixture_tokens()[2], at(2), &ledger)
+        .unwrap();
+    drop(ledger);
+    let mut lines = fx.lines.clone();
+    lines.push(accepted.entry.to_line());
+    assert_eq!(fs::read(&fx.path).unwrap(), join(&lines));
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+
+    let target = dir.path().join("target.jsonl");
+    let dangling = dir.path().join("dangling.jsonl");
+    std::os::unix::fs::symlink(&target, &dangling).unwrap();
+    assert_io(FileLedger::open(&dangling));
+    assert!(!target.exists());
+    let lazy = FileLedger::open_with(&dangling, CreateMode::OnFirstAppend).unwrap();
+    let err = verifier()
+        .accept(&fixture_tokens()[0], at(0), &lazy)
+        .unwrap_err();
+    assert!(matches!(err, Error::LedgerIo(_)), "{err:?}");
+    assert!(!target.exists());
+}
+
+// ---------------------------------------------------------------------------------------------
 // 7. Acknowledged appends are on disk.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
 fn every_acknowledged_append_is_already_in_the_file() {
-    let dir = TempDir::new("durable");
-    let path = dir.file("ledger.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
     let ledger = FileLedger::open(&path).unwrap();
     assert_eq!(fs::read(&path).unwrap(), b"");
     let v = verifier();

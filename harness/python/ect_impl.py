@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import json
 import math
@@ -1347,16 +1348,120 @@ def ect_led_4_link(position: int, head: bytes, seq: int, at: int, prev: bytes, d
         raise _ledger_chain(f"entry {position} has a wrong hash")
 
 
+#: The ``\\u00xx`` escapes serde_json writes: C0 controls without a short escape.
+_SERDE_U_ESCAPES = tuple(
+    f"{c:04x}".encode("ascii") for c in range(0x20) if c not in (0x08, 0x09, 0x0A, 0x0C, 0x0D)
+)
+
+
+def _prefix_literal(rest: bytes, literal: bytes) -> tuple[str, bytes]:
+    if rest.startswith(literal):
+        return "next", rest[len(literal):]
+    return ("end" if literal.startswith(rest) else "no"), b""
+
+
+def _prefix_u64(rest: bytes) -> tuple[str, bytes]:
+    m = re.match(rb"0|[1-9][0-9]*", rest)
+    if m is None or int(m.group()) >= 2**64:
+        return "no", b""
+    after = rest[m.end():]
+    if not after:
+        return "end", b""
+    if after[:1].isdigit():  # a leading zero
+        return "no", b""
+    return "next", after
+
+
+def _prefix_hash(rest: bytes) -> tuple[str, bytes]:
+    if len(rest) < 43:
+        ok = all(chr(b) in _B64URL_ALPHABET for b in rest)
+        return ("end" if ok else "no"), b""
+    raw = b64url_decode_strict(rest[:43].decode("latin-1"))
+    if raw is None or len(raw) != 32:
+        return "no", b""
+    return "next", rest[43:]
+
+
+def _prefix_string(rest: bytes) -> tuple[str, bytes]:
+    """The token's characters as serde_json writes them, then the closing quote."""
+    i = 0
+    while i < len(rest):
+        b = rest[i]
+        if b == 0x22:
+            return "next", rest[i + 1:]
+        if b == 0x5C:
+            escape = rest[i + 1:i + 2]
+            if not escape:
+                return "end", b""
+            if escape in (b'"', b"\\", b"b", b"f", b"n", b"r", b"t"):
+                i += 2
+                continue
+            if escape != b"u":
+                return "no", b""
+            digits = rest[i + 2:i + 6]
+            if not any(e.startswith(digits) for e in _SERDE_U_ESCAPES):
+                return "no", b""
+            if len(digits) < 4:
+                return "end", b""
+            i += 6
+            continue
+        if b < 0x20:
+            return "no", b""
+        size = 1 if b < 0x80 else 2 if b >> 5 == 0b110 else 3 if b >> 4 == 0b1110 else 4 if b >> 3 == 0b11110 else 0
+        if size == 0:
+            return "no", b""
+        chunk = rest[i:i + size]
+        try:
+            if len(chunk) < size:  # cut by the end of the segment: a valid start?
+                codecs.getincrementaldecoder("utf-8")().decode(chunk, final=False)
+                return "end", b""
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return "no", b""
+        i += size
+    return "end", b""
+
+
+def ect_led_4_is_torn_tail(segment: bytes) -> bool:
+    """Whether ``segment`` (what follows a ledger file's last ``\\n``, not empty) is a strict prefix
+    of some canonical entry line: what an interrupted write leaves. Anything else there is the
+    last line, missing its ``\\n``, and is checked like every line."""
+    parts: list[Callable[[bytes], tuple[str, bytes]]] = [
+        lambda r: _prefix_literal(r, b'{"seq":'),
+        _prefix_u64,
+        lambda r: _prefix_literal(r, b',"at":'),
+        _prefix_u64,
+        lambda r: _prefix_literal(r, b',"prev":"'),
+        _prefix_hash,
+        lambda r: _prefix_literal(r, b'","hash":"'),
+        _prefix_hash,
+        lambda r: _prefix_literal(r, b'","token":"'),
+        _prefix_string,
+        lambda r: _prefix_literal(r, b"}"),
+    ]
+    rest = segment
+    for part in parts:
+        if not rest:
+            return True
+        status, rest = part(rest)
+        if status != "next":
+            return status == "end"
+    return False  # a complete line (or more)
+
+
 def read_ledger(text: str) -> int:
     """Reads a ledger file's content; returns the number of entries.
 
-    Every complete line must be the next canonical, correctly chained entry whose token passes
-    the structural and claim rules (no signature, time or audience: the keys and the time of
+    Every line must be the next canonical, correctly chained entry whose token passes the
+    structural and claim rules (no signature, time or audience: the keys and the time of
     acceptance are not at hand) under the widest limits, with no ``(wid, jti)`` twice
-    (ECT-LED-3). A final segment without ``\\n`` is a torn write, dropped."""
+    (ECT-LED-3). After the last ``\\n``, a strict prefix of an entry line is a torn write,
+    dropped; anything else is the last line, missing its ``\\n``, and checked like the others."""
     data = text.encode("utf-8", errors="surrogatepass")
     intact = data.rfind(b"\n") + 1
     lines = data[:intact].split(b"\n")[:-1] if intact else []
+    if data[intact:] and not ect_led_4_is_torn_tail(data[intact:]):
+        lines.append(data[intact:])
     seen: set[Scope] = set()
     head = bytes(32)
     lenient = Settings()

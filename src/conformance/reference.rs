@@ -1,15 +1,12 @@
 //! The reference implementation's answer to a [`Case`]: this crate's verifier, key loader,
 //! `Execution-Context` parser and ledger reader.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use serde_json::Value;
 
 use super::vector::{AnswerResult, Case, DagModeSetting, Kind, Mode, Settings};
 use crate::claims::Claims;
 use crate::dag::DagMode;
 use crate::error::Error;
-use crate::fixtures::TempDir;
 use crate::http::parse_field_values;
 use crate::keys::KeySet;
 use crate::ledger::{FileLedger, MemoryLedger};
@@ -113,11 +110,16 @@ pub fn evaluate(case: &Case) -> Result<Outcome, String> {
     }
 }
 
+/// Writes the vector's file into a fresh temporary directory and reads it with
+/// [`FileLedger::read`], the API a user calls. The directory comes from `tempfile`: a random
+/// name, created exclusively, so no other local user can have prepared it (a predictable,
+/// reused directory let anyone plant a symlink `ledger.jsonl` and have this write through it).
 fn read_ledger(bytes: &[u8]) -> Result<Outcome, String> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = TempDir::try_new(&format!("vector-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
+    let dir = tempfile::Builder::new()
+        .prefix("wimse-ect-vector-")
+        .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
-    let path = dir.file("ledger.jsonl");
+    let path = dir.path().join("ledger.jsonl");
     std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(match FileLedger::read(&path) {
         Ok(_) => Outcome::accepted(),

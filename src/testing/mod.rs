@@ -35,7 +35,7 @@ mod mutation;
 mod run;
 mod workflow;
 
-pub use crate::fixtures::{P256_ORDER, TempDir, der_signature, high_s_twin, sub_be};
+pub use crate::fixtures::{P256_ORDER, der_signature, high_s_twin, sub_be};
 pub use json::{render_json, with_raw_member};
 pub use mutation::{Case, Expected, Mutation, Tamper, case};
 pub use run::{AcceptedStep, Rejection, RunReport, Stage};

@@ -8,7 +8,6 @@ use crate::audit::AuditReport;
 use crate::claims::Claims;
 use crate::dag::DagOutcome;
 use crate::error::Error;
-use crate::fixtures::TempDir;
 use crate::http::{DEFAULT_MAX_FIELD_BYTES, parse_field_values};
 use crate::keys::KeySet;
 use crate::ledger::{ChainHash, FileLedger, Ledger, MemoryLedger};
@@ -72,7 +71,7 @@ struct Snapshot {
 
 enum Sink {
     Memory(MemoryLedger),
-    File(FileLedger, TempDir),
+    File(FileLedger, tempfile::TempDir),
     None,
 }
 
@@ -135,9 +134,11 @@ impl Workflow {
         let sink = match self.delivery {
             Delivery::Ledger(LedgerKind::Memory) => Sink::Memory(MemoryLedger::new()),
             Delivery::Ledger(LedgerKind::File) => {
-                let dir = TempDir::try_new("workflow")
+                let dir = tempfile::Builder::new()
+                    .prefix("wimse-ect-workflow-")
+                    .tempdir()
                     .map_err(|e| format!("temporary directory: {e}"))?;
-                let ledger = FileLedger::open(dir.file("ledger.jsonl"))
+                let ledger = FileLedger::open(dir.path().join("ledger.jsonl"))
                     .map_err(|e| format!("opening a new ledger: {e}"))?;
                 Sink::File(ledger, dir)
             }

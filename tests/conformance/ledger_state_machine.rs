@@ -20,11 +20,11 @@ use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use wimse_ect::{
     AuditReport, ChainHash, DagValidator, EctBuilder, Error, FileLedger, KeyResolver, KeySet,
-    Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, TornTail, Verifier,
+    Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail, Verifier,
     audit_file, sign_raw,
 };
 
-use wimse_ect::testing::TempDir;
+use tempfile::TempDir;
 
 use crate::cases;
 
@@ -567,7 +567,7 @@ trait Backend: Ledger + Sized {
         &self,
         policy: &Policy,
         keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)>;
+    ) -> Option<(AuditReport, Option<Tail>)>;
 }
 
 impl Backend for MemoryLedger {
@@ -579,7 +579,7 @@ impl Backend for MemoryLedger {
 
     fn reopen(self, dir: &TempDir) -> Self {
         let text: String = self.entries().iter().map(|e| e.to_line() + "\n").collect();
-        let path = dir.file("rebuilt.jsonl");
+        let path = dir.path().join("rebuilt.jsonl");
         std::fs::write(&path, text).expect("write the entries' lines");
         let (rebuilt, torn) =
             FileLedger::read(&path).expect("a memory ledger's lines read back as a ledger");
@@ -595,7 +595,7 @@ impl Backend for MemoryLedger {
         &self,
         _: &Policy,
         _: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)> {
+    ) -> Option<(AuditReport, Option<Tail>)> {
         None
     }
 }
@@ -604,18 +604,15 @@ impl Backend for FileLedger {
     const LABEL: &'static str = "file";
 
     fn create(dir: &TempDir) -> Self {
-        FileLedger::open(dir.file(LEDGER_FILE)).expect("create a new ledger file")
+        FileLedger::open(dir.path().join(LEDGER_FILE)).expect("create a new ledger file")
     }
 
     fn reopen(self, dir: &TempDir) -> Self {
         // Dropping releases the file's exclusive lock, so it can be opened again.
         drop(self);
-        let reopened = FileLedger::open(dir.file(LEDGER_FILE)).expect("reopen the ledger file");
-        assert_eq!(
-            reopened.torn_tail(),
-            None,
-            "every acknowledged line is complete"
-        );
+        let reopened =
+            FileLedger::open(dir.path().join(LEDGER_FILE)).expect("reopen the ledger file");
+        assert_eq!(reopened.tail(), None, "every acknowledged line is complete");
         reopened
     }
 
@@ -627,7 +624,7 @@ impl Backend for FileLedger {
         &self,
         policy: &Policy,
         keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<TornTail>)> {
+    ) -> Option<(AuditReport, Option<Tail>)> {
         Some(audit_file(self.path(), policy, Some(keys)).expect("audit the ledger file"))
     }
 }
@@ -706,7 +703,10 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
     type Reference = LedgerModel;
 
     fn init_test(_: &Model) -> Sut<B> {
-        let dir = TempDir::new(B::LABEL);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("wimse-ect-{}-", B::LABEL))
+            .tempdir()
+            .unwrap();
         Sut {
             ledger: B::create(&dir),
             verifier: verifier(),

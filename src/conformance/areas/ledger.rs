@@ -115,14 +115,14 @@ pub fn vectors() -> Vec<V> {
         V::ledger("ledger/valid/same-jti-wid-and-none", "the same jti without wid and with wid 100: different scopes", &l3, render(&accepted(&[task(1, &[]), sign_a(&task_claims(1, Some(100)))])))
             .valid()
             .flag(f),
-        V::ledger("ledger/valid/torn-tail", "two entries, then an incomplete third line without its \\n (a crash during a write): reported as a torn tail and ignored, the file is valid", &l4, {
+        V::ledger("ledger/valid/torn-tail", "two entries, then an incomplete third line without its \\n (a crash during a write, a strict prefix of an entry line): reported as a torn tail and ignored, the file is valid", &l4, {
             let entries = chain4();
             let third = entries[2].to_line();
             render(&entries[..2]) + &third[..40]
         })
         .valid()
         .flag(f),
-        V::ledger("ledger/valid/torn-tail-complete-line", "three entries, the last one complete but without its \\n: never acknowledged, reported as a torn tail and ignored, the file is valid", &l4, {
+        V::ledger("ledger/valid/torn-tail-complete-line", "three entries, the last one complete and correctly chained but without its \\n: not a torn tail (a torn tail is a strict prefix of an entry line), read as the third entry, the file is valid", &l4, {
             let entries = chain4();
             render(&entries[..2]) + &entries[2].to_line()
         })
@@ -268,6 +268,46 @@ pub fn vectors() -> Vec<V> {
             render(&rechained(appended(e, t, NOW + 1), 1, |x| x.prev = ChainHash::GENESIS))
         })
         .invalid("ledger.chain")
+        .flag(f),
+        // The end of the file: only a strict prefix of an entry line is a torn tail; anything
+        // else after the last \n is the last line, checked like every other.
+        V::ledger("ledger/valid/torn-tail-before-closing-brace", "two entries, then the third line without its closing } and \\n: the longest torn tail, ignored, the file is valid", &l4, {
+            let entries = chain4();
+            let third = entries[2].to_line();
+            render(&entries[..2]) + &third[..third.len() - 1]
+        })
+        .valid()
+        .flag(f),
+        V::ledger("ledger/chain/unchained-last-line-without-newline", "two entries, then a complete third line without its \\n whose prev is entry 0's hash (its own hash recomputed): a complete line is not a torn tail, and it does not chain", &l4, {
+            let e = chain4();
+            let h0 = e[0].hash;
+            let e = rechained(e, 2, |x| x.prev = h0);
+            render(&e[..2]) + &e[2].to_line()
+        })
+        .invalid("ledger.chain")
+        .flag(f),
+        V::ledger("ledger/chain/edited-last-line-without-newline", "two entries, then a complete third line without its \\n whose at was changed, hash left as it was", &l4, {
+            let mut e = chain4();
+            e[2].at += 1;
+            render(&e[..2]) + &e[2].to_line()
+        })
+        .invalid("ledger.chain")
+        .flag(f),
+        V::ledger("ledger/chain/non-canonical-last-line-without-newline", "two entries, then the third line without its \\n and with a space after its first colon: complete JSON, not a prefix of any entry line, not canonical", &l4, {
+            let e = chain4();
+            render(&e[..2]) + &e[2].to_line().replacen(':', ": ", 1)
+        })
+        .invalid("ledger.chain")
+        .flag(f),
+        V::ledger("ledger/chain/garbage-after-last-newline", "two entries, then bytes without \\n that no interrupted write of an entry line leaves (not a prefix of one): read as a line, not a ledger entry", &l4, render(&chain4()[..2]) + "garbage")
+            .invalid("ledger.chain")
+            .flag(f),
+        V::ledger("ledger/duplicate/last-line-without-newline", "one entry, then a correctly chained second entry without its \\n holding the first entry's token", &l3, {
+            let e = accepted(&[task(1, &[])]);
+            let t = e[0].token.clone();
+            render(&appended(e, t, NOW + 1)).trim_end_matches('\n').to_owned()
+        })
+        .invalid("ledger.duplicate")
         .flag(f),
     ]
 }
