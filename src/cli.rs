@@ -217,8 +217,9 @@ enum ReportFormat {
 enum LedgerCommand {
     /// Verify one token and append it to the ledger file (created by the first accepted
     /// token; a rejected token changes nothing); exit 0 appended, 1 rejected, 2
-    /// usage/configuration error or a broken ledger file. Opening repairs the file's end
-    /// (cuts a torn final line off, adds a missing final newline) and says so on stderr.
+    /// usage/configuration error or a broken ledger file. An accepted token first repairs the
+    /// file's end (cuts a torn final line off, adds a missing final newline); what was found
+    /// is said on stderr.
     Append {
         /// The ledger file.
         #[arg(long)]
@@ -945,8 +946,8 @@ fn ledger_error(path: &Path, e: &Error) -> ConfigError {
 }
 
 /// Warns on stderr about what follows a ledger file's last `\n` (README, "Crash recovery"):
-/// a torn final line, or a last line without its `\n`. `repaired`: whether the file was
-/// opened for appending, which repairs it (cuts the torn line off, appends the newline).
+/// a torn final line, or a last line without its `\n`. `repaired`: whether an accepted append
+/// repaired it (cut the torn line off, appended the newline) before its entry.
 fn warn_tail(
     err: &mut dyn Write,
     path: &Path,
@@ -960,7 +961,7 @@ fn warn_tail(
             t.offset,
             t.len,
             if repaired {
-                "cut off the file"
+                "cut off the file before the new entry"
             } else {
                 "ignored, the file is unchanged"
             }
@@ -968,7 +969,7 @@ fn warn_tail(
         Some(Tail::MissingNewline { offset, len }) => format!(
             "the last line (offset {offset}, length {len} bytes) has no final newline: {}",
             if repaired {
-                "it is a complete entry: the newline was added to the file"
+                "it is a complete entry: the newline was added before the new entry"
             } else {
                 "read as a line, the file is unchanged"
             }
@@ -991,8 +992,10 @@ fn ledger_append(
     // error before the append, leaves no file behind.
     let ledger = FileLedger::open_with(path, CreateMode::OnFirstAppend)
         .map_err(|e| ledger_error(path, &e))?;
-    warn_tail(err, path, ledger.tail(), true)?;
-    let (status, report) = match verifier.accept(&token, args.now, &ledger) {
+    let accepted = verifier.accept(&token, args.now, &ledger);
+    // The end of the file is repaired by an accepted append only (README, "Crash recovery").
+    warn_tail(err, path, ledger.tail(), accepted.is_ok())?;
+    let (status, report) = match accepted {
         Ok(accepted) => (
             EXIT_OK,
             json!({

@@ -89,12 +89,14 @@
 //!   entry may not have been acknowledged; keeping it is safe: its token passed every check
 //!   before it was written, and the same token presented again is refused as a duplicate.)
 //!
-//! Who changes the file: only [`FileLedger::open`] (and [`FileLedger::open_with`]), under its
-//! exclusive lock, after the whole file verified: it cuts a torn tail off, or appends the
-//! missing `\n` of a complete last entry, `fsync`s, and reports what it did
-//! ([`FileLedger::tail`]). [`FileLedger::read`] and [`crate::audit_file`] never change the
-//! file; they report the same [`Tail`] (a torn tail is ignored, a last line without `\n` is
-//! read). A file that does not verify is never changed by anyone.
+//! Who changes the file: only an append. [`FileLedger::open`] (and [`FileLedger::open_with`])
+//! verifies the whole file under its exclusive lock and reports what follows the last `\n`
+//! ([`FileLedger::tail`]) without changing anything; the first append whose token passed
+//! every check then cuts a torn tail off, or appends the missing `\n` of a complete last
+//! entry, `fsync`s, and writes its own entry. So opening a ledger, or a rejected token, leaves
+//! the file byte for byte as it was. [`FileLedger::read`] and [`crate::audit_file`] never
+//! change the file; they report the same [`Tail`] (a torn tail is ignored, a last line without
+//! `\n` is read). A file that does not verify is never changed by anyone.
 //!
 //! A hash chain detects a changed, removed or reordered entry, and any entry appended after a
 //! removed tail. It cannot by itself detect that the newest entries were cut off: compare
@@ -319,12 +321,13 @@ pub struct TornTail {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tail {
     /// A strict prefix of an entry line: a write cut short, never acknowledged, not an entry.
-    /// [`FileLedger::open`] cuts it off the file; [`FileLedger::read`] and
-    /// [`crate::audit_file`] ignore it.
+    /// Every reader ignores it; the first accepted append of a [`FileLedger`] cuts it off the
+    /// file.
     Torn(TornTail),
     /// The last line has no `\n` but is not a torn write: it is read as a line. When
     /// [`FileLedger::open`] or [`FileLedger::read`] succeed it was a complete entry, the last
-    /// one; [`FileLedger::open`] then appended the missing `\n` to the file.
+    /// one; the first accepted append of a [`FileLedger`] writes the missing `\n` before its
+    /// own entry.
     MissingNewline {
         /// Byte offset where the last line starts.
         offset: u64,
@@ -894,11 +897,11 @@ chain_backed!(MemoryLedger);
 /// documentation), the CLI's default.
 ///
 /// * Each append writes one line and `fsync`s it before it is acknowledged.
-/// * [`FileLedger::open`] verifies the whole chain and recovers the end of the file as the
-///   module documentation says ("Recovery"): a torn final line is cut off, a last entry
-///   missing only its `\n` gets it back; [`FileLedger::tail`] reports which. Any other damage
-///   (an edited, removed or reordered entry) is a `ledger.chain` error and the file is left
-///   untouched.
+/// * [`FileLedger::open`] verifies the whole chain and reports the end of the file as the
+///   module documentation says ("Recovery", [`FileLedger::tail`]); the first accepted append
+///   repairs it (a torn final line is cut off, a last entry missing only its `\n` gets it
+///   back). Any other damage (an edited, removed or reordered entry) is a `ledger.chain` error
+///   and the file is left untouched.
 /// * The file is locked exclusively while open, so two processes cannot interleave appends.
 /// * If a write fails, the file is cut back to its last acknowledged entry; if even that
 ///   fails, the ledger refuses every further append (`ledger.io`) until reopened.
@@ -921,6 +924,9 @@ struct FileState {
     file: Option<LockedFile>,
     len: u64,
     broken: Option<String>,
+    /// What followed the file's last `\n` at open, not yet repaired: the first accepted
+    /// append repairs it before writing its entry (module documentation, "Recovery").
+    pending_repair: Option<Tail>,
     /// Fault injection for the unit tests: write this many bytes of the next line, then fail.
     #[cfg(test)]
     fail_after: Option<usize>,
@@ -1028,15 +1034,17 @@ fn remove_created(path: &Path, file: &LockedFile) {
 }
 
 impl FileLedger {
-    /// Opens the ledger file at `path`, creating it (empty) if absent, verifies it and
-    /// recovers its end (module documentation, "Recovery"). The same as
+    /// Opens the ledger file at `path`, creating it (empty) if absent, and verifies it; what
+    /// follows its last `\n` is repaired by the first accepted append (module documentation,
+    /// "Recovery"). The same as
     /// [`FileLedger::open_with`] with [`CreateMode::OnOpen`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, CreateMode::OnOpen)
     }
 
-    /// Opens the ledger file at `path`, verifies it and recovers its end (module
-    /// documentation, "Recovery"); a missing file is created as `create` says.
+    /// Opens the ledger file at `path` and verifies it (what follows its last `\n` is repaired
+    /// by the first accepted append: module documentation, "Recovery"); a missing file is
+    /// created as `create` says.
     ///
     /// ```
     /// use wimse_ect::{CreateMode, FileLedger, Ledger};
@@ -1070,8 +1078,9 @@ impl FileLedger {
             .read_to_end(&mut bytes)
             .map_err(|e| io_error(&path, "cannot read", e))?;
         let (chain, tail) = Chain::load(&bytes)?;
-        let len = recover(&file, &path, bytes.len() as u64, tail)?;
-        Ok(Self::new(path, tail, chain, Some(file), len))
+        // The end of the file is repaired by the first accepted append, not here: opening a
+        // ledger, or a rejected token, never changes the file.
+        Ok(Self::new(path, tail, chain, Some(file), bytes.len() as u64))
     }
 
     fn new(
@@ -1089,6 +1098,7 @@ impl FileLedger {
                 file,
                 len,
                 broken: None,
+                pending_repair: tail,
                 #[cfg(test)]
                 fail_after: None,
             }),
@@ -1116,13 +1126,16 @@ impl FileLedger {
         &self.path
     }
 
-    /// What [`FileLedger::open`] found after the file's last `\n` and repaired: a torn tail
-    /// it cut off, or a last entry whose missing `\n` it appended.
+    /// What [`FileLedger::open`] found after the file's last `\n`: a torn tail (not an entry)
+    /// or a last entry missing its `\n`. The first accepted append repairs it (cuts the torn
+    /// tail off, or appends the `\n`) before writing its own entry; until then the file is as
+    /// it was.
     pub fn tail(&self) -> Option<Tail> {
         self.tail
     }
 
-    /// The incomplete final line found and cut off by [`FileLedger::open`], if any.
+    /// The incomplete final line found by [`FileLedger::open`] (cut off by the first accepted
+    /// append), if any.
     pub fn torn_tail(&self) -> Option<TornTail> {
         self.tail.and_then(|t| t.torn())
     }
@@ -1259,6 +1272,14 @@ impl sealed::Append for FileLedger {
             state.file = Some(create_locked(&self.path)?);
         }
         let file = state.file.as_ref().expect("the file exists now");
+        // Crash recovery (module documentation): what followed the last `\n` at open is
+        // repaired now, by the first append whose token passed every check, so that a
+        // rejected token leaves the file byte for byte as it was. On failure nothing is
+        // appended and the next append tries again.
+        if let Some(tail) = state.pending_repair {
+            state.len = recover(file, &self.path, state.len, Some(tail))?;
+            state.pending_repair = None;
+        }
         // Acknowledged only once the whole line is on disk.
         if let Err(e) = state.write_durably(file, &bytes) {
             let error = io_error(&self.path, "cannot append to", e);

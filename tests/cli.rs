@@ -1124,16 +1124,30 @@ fn ledger_append_warns_about_and_cuts_a_torn_tail() {
     // A crash in the middle of writing the next line.
     let torn = "{\"seq\":1,\"at\":17";
     std::fs::write(&ledger, line0.clone() + torn).unwrap();
+    let warning = |action: &str| {
+        format!(
+            "ect: warning: ledger {ledger}: torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: {action}\n",
+            line0.len(),
+            torn.len()
+        )
+    };
+
+    // A rejected token (here: a replay of the root, dag.duplicate_jti) changes nothing, not
+    // even the torn tail: only an accepted append repairs the file.
+    let o = append(&ledger, &jwks, NOW + 11, &[], &root);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json_out(&o)["error"]["code"], "dag.duplicate_jti");
+    assert_eq!(stderr_text(&o), warning("ignored, the file is unchanged"));
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap(),
+        line0.clone() + torn
+    );
 
     let o = append(&ledger, &jwks, NOW + 11, &[], &left);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         stderr_text(&o),
-        format!(
-            "ect: warning: ledger {ledger}: torn final line at offset {} (length {} bytes), left by an interrupted write and never acknowledged: cut off the file\n",
-            line0.len(),
-            torn.len()
-        )
+        warning("cut off the file before the new entry")
     );
     assert_eq!(json_out(&o)["seq"], 1);
     let (line1, _) = ledger_line(1, NOW + 11, &h0, &left);
@@ -1184,12 +1198,21 @@ fn ledger_commands_keep_a_complete_last_entry_without_its_newline() {
     );
     assert_eq!(std::fs::read_to_string(&ledger).unwrap(), stripped);
 
+    // A rejected token leaves the file as it is.
+    let o = append(&ledger, &jwks, NOW + 12, &[], &left);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr_text(&o),
+        warning("read as a line, the file is unchanged")
+    );
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), stripped);
+
     let right = token(RIGHT, "r", NOW + 2, &[]);
     let o = append(&ledger, &jwks, NOW + 12, &[], &right);
     assert_eq!(o.status.code(), Some(0), "{}", stderr_text(&o));
     assert_eq!(
         stderr_text(&o),
-        warning("it is a complete entry: the newline was added to the file")
+        warning("it is a complete entry: the newline was added before the new entry")
     );
     assert_eq!(json_out(&o)["seq"], 2);
     let (line2, _) = ledger_line(2, NOW + 12, &h1, &right);

@@ -207,7 +207,6 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
     let start = fx.line_start(n - 1);
     let full = fx.bytes.len();
     assert_eq!(full, start + fx.lines[n - 1].len() + 1);
-    let intact = &fx.bytes[..start];
     let mut cuts = 0;
     for cut in start..full - 1 {
         let truncated = &fx.bytes[..cut];
@@ -229,17 +228,23 @@ fn truncation_at_every_offset_of_the_last_entry_is_a_torn_tail() {
             "read changed the file"
         );
 
-        // Opening drops the torn tail from the file and keeps every earlier entry.
+        // Opening reports the torn tail, keeps every earlier entry, and changes nothing.
         let ledger = FileLedger::open(&fx.path).expect("open a torn ledger");
         assert_eq!(ledger.torn_tail(), expected_torn, "cut at {cut}");
         assert_eq!(ledger.tail(), expected_torn.map(Tail::Torn), "cut at {cut}");
         assert_eq!(ledger.len(), (n - 1) as u64);
         assert_eq!(ledger.head(), fx.heads[n - 1]);
         ledger.verify_chain().unwrap();
-        assert_eq!(fs::read(&fx.path).unwrap(), intact, "cut at {cut}");
+        assert_eq!(fs::read(&fx.path).unwrap(), truncated, "cut at {cut}");
+        // A rejected token (a replay of the first entry's) changes nothing either.
+        let err = verifier()
+            .accept(&fx.tokens[0], at(n - 1), &ledger)
+            .unwrap_err();
+        assert_eq!(err.code(), "dag.duplicate_jti");
+        assert_eq!(fs::read(&fx.path).unwrap(), truncated, "cut at {cut}");
 
-        // The never-acknowledged token can be accepted again; at the same time it gives
-        // exactly the lost line back.
+        // The never-acknowledged token can be accepted again: the append cuts the torn tail
+        // off and gives exactly the lost line back.
         let accepted = verifier()
             .accept(&fx.tokens[n - 1], at(n - 1), &ledger)
             .expect("accept after a torn tail");
@@ -279,7 +284,8 @@ fn a_torn_tail_after_the_last_entry_is_dropped_and_a_new_token_appends() {
             len: (lost.len() / 2) as u64
         })
     );
-    assert_eq!(fs::read(&fx.path).unwrap(), fx.bytes);
+    // Opening changes nothing; the first accepted append cuts the torn tail off.
+    assert_eq!(fs::read(&fx.path).unwrap(), bytes);
     // A different token takes position 3.
     let accepted = verifier().accept(&tokens[4], at(9), &ledger).unwrap();
     let expected = rehashed(3, at(9), fx.heads[3], &tokens[4]);
@@ -309,7 +315,15 @@ fn a_file_that_is_only_a_torn_line_opens_empty() {
     let ledger = FileLedger::open(&path).unwrap();
     assert_eq!(ledger.torn_tail(), Some(TornTail { offset: 0, len: 16 }));
     assert_eq!((ledger.len(), ledger.head()), (0, ChainHash::GENESIS));
-    assert_eq!(fs::read(&path).unwrap(), b"");
+    // Unchanged until an accepted append, which replaces the torn line with its entry.
+    assert_eq!(fs::read(&path).unwrap(), b"{\"seq\":0,\"at\":17");
+    let accepted = verifier()
+        .accept(&fixture_tokens()[0], at(0), &ledger)
+        .unwrap();
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        format!("{}\n", accepted.entry.to_line()).into_bytes()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,8 +333,8 @@ fn a_file_that_is_only_a_torn_line_opens_empty() {
 /// Regression: `FileLedger::open` cut off any final segment without `\n`, so a last entry that
 /// was written in full but lost its newline (a tool that strips it, or a crash between the
 /// line and its `\n`) was dropped. A complete, correctly chained last entry is an entry:
-/// `read` and `audit_file` count it and leave the file alone; `open` keeps it and restores
-/// the newline, so the file is canonical again.
+/// `read`, `audit_file` and `open` count it and leave the file alone; the first accepted append
+/// restores the newline before its own entry, so the file is canonical again.
 #[test]
 fn a_complete_last_entry_without_its_newline_is_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,12 +367,17 @@ fn a_complete_last_entry_without_its_newline_is_kept() {
     );
     assert_eq!(fs::read(&fx.path).unwrap(), stripped);
 
-    // Opening keeps the entry and restores the newline: the file is the fixture again.
+    // Opening keeps the entry and changes nothing; neither does a rejected token.
     let ledger = FileLedger::open(&fx.path).unwrap();
     assert_eq!((ledger.tail(), ledger.torn_tail()), (Some(missing), None));
     assert_eq!((ledger.len(), ledger.head()), (n as u64, fx.heads[n]));
-    assert_eq!(fs::read(&fx.path).unwrap(), fx.bytes);
-    // The next token appends after it.
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+    let err = verifier()
+        .accept(&fixture_tokens()[0], at(n), &ledger)
+        .unwrap_err();
+    assert_eq!(err.code(), "dag.duplicate_jti");
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+    // The next accepted token restores the newline and appends after it.
     let accepted = verifier()
         .accept(&fixture_tokens()[n], at(n), &ledger)
         .unwrap();
@@ -397,7 +416,13 @@ fn a_single_entry_without_its_newline_is_kept() {
         (ledger.len(), ledger.head(), ledger.tail()),
         (1, fx.heads[1], Some(missing))
     );
-    assert_eq!(fs::read(&fx.path).unwrap(), fx.bytes);
+    assert_eq!(fs::read(&fx.path).unwrap(), stripped);
+    let accepted = verifier()
+        .accept(&fixture_tokens()[1], at(1), &ledger)
+        .unwrap();
+    let mut expected = fx.bytes.clone();
+    expected.extend_from_slice(format!("{}\n", accepted.entry.to_line()).as_bytes());
+    assert_eq!(fs::read(&fx.path).unwrap(), expected);
 }
 
 /// A final segment without `\n` that is not a strict prefix of an entry line cannot have been
