@@ -33,6 +33,7 @@ mod json;
 pub mod model;
 mod mutation;
 mod run;
+pub mod stream;
 mod workflow;
 
 pub use crate::fixtures::{P256_ORDER, TempDir, der_signature, high_s_twin, sub_be};
