@@ -39,10 +39,10 @@ mod workflow;
 pub use crate::fixtures::{P256_ORDER, TempDir, der_signature, high_s_twin, sub_be};
 pub use json::{render_json, with_raw_member};
 pub use mutation::{Case, Expected, Mutation, Tamper, case};
-pub use run::{AcceptedStep, Rejection, RunReport, Stage};
+pub use run::{AcceptedStep, EachReport, Rejection, RunReport, Stage, chained};
 pub use workflow::{
     Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig, valid_token, valid_workflow,
-    valid_workflow_with,
+    valid_workflow_with, workflow_with_late_parents,
 };
 
 use serde_json::{Map, Value};
