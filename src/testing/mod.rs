@@ -14,6 +14,10 @@
 //!   boundaries, a child issued exactly `skew` before its parent).
 //! * [`valid_token`]: one token verified on its own, with `par` of up to `max_par` unresolved
 //!   parents.
+//! * [`workflow_with_late_parents`]: a valid workflow presented out of order, some parents
+//!   never, some late and changed to break ECT-DAG-3, -4 or -6 against their stored children
+//!   (SPEC.md §7, "Late parents"); [`Workflow::run_each`] presents every step and audits what
+//!   was accepted.
 //! * [`Mutation`]: turns a valid workflow into a [`Case`] that breaks exactly one rule, with
 //!   the step that must fail and the exact code.
 //!
