@@ -15,10 +15,12 @@
 //!
 //! Rule-major, as for the claim rules, each rule first for N's own parents and then for its
 //! stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order; ECT-DAG-3 for each
-//! present parent in `par` order, then for each stored child in store order (oldest first);
-//! ECT-DAG-4 with ECT-DAG-5 (the bounded walk, only when N has a stored child); ECT-DAG-6 for
-//! each present parent in `par` order, then (when N's own decision blocks dependants) for its
-//! first stored child. The first failure is returned, naming the parent or child concerned.
+//! present parent in `par` order, then for each of the first `ancestor_budget` stored children
+//! in store order (oldest first); ECT-DAG-4 with ECT-DAG-5 (more stored children than the
+//! budget is `dag.budget`; otherwise the bounded walk, only when N has a stored child);
+//! ECT-DAG-6 for each present parent in `par` order, then (when N's own decision blocks
+//! dependants) for its first stored child. The first failure is returned, naming the parent or
+//! child concerned.
 //!
 //! # Cost (SPEC.md §7, "Cost")
 //!
