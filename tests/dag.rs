@@ -1,5 +1,7 @@
 //! SPEC.md §7 (DAG validation): at least one passing and one failing test for each of
-//! ECT-DAG-1..6, plus the order of checks when several DAG rules fail at once.
+//! ECT-DAG-1..6, the late-parent checks (a token checked against the stored children that
+//! named it first, SPEC.md §7 "Late parents") and what the budget counts ("Cost"), plus the
+//! order of checks when several DAG rules fail at once.
 //!
 //! Each rule is exercised through the acceptance pipeline (`Verifier::accept` into a
 //! `MemoryLedger`), and where it makes sense through `Verifier::verify_in` with a `TokenStore`

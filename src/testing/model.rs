@@ -622,11 +622,13 @@ fn check_dag(child: &Node, store: &[Node], s: &ModelSettings) -> Result<(), &'st
     }
 
     // SPEC.md §7 "Late parents": the stored tokens of the scope naming the new jti as a
-    // parent, in store order. Each examined costs one of the budget: the first
+    // parent (UUIDs compare ASCII case-insensitively, ECT-CLM-5), in store order. Each examined costs one of the budget: the first
     // `ancestor_budget` are.
     let children: Vec<&Node> = store
         .iter()
-        .filter(|t| t.wid.as_deref() == scope && t.par.contains(&child.jti))
+        .filter(|t| {
+            t.wid.as_deref() == scope && t.par.iter().any(|p| p.eq_ignore_ascii_case(&child.jti))
+        })
         .collect();
     let examined = &children[..children.len().min(s.ancestor_budget)];
 
