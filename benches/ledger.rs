@@ -14,7 +14,7 @@
 //! * `dag_check/{shape}/{N}`: the DAG part alone, [`DagValidator::validate`] of the next
 //!   token against the same ledgers (each token is then accepted outside the timed part).
 //!   Outside the timed part it also asserts that the check made exactly `1 + |par|` lookups
-//!   and one `is_referenced` query.
+//!   and one `referrers` query.
 //! * `validate_all/{shape}/{N}`: [`Ledger::validate_all`] of a ledger of exactly `N` entries
 //!   (keys `None`); the time per iteration is for the whole ledger.
 //! * `timer/instant_pair`: the cost of the `Instant::now()`/`elapsed()` pair `dag_check`
@@ -268,7 +268,7 @@ fn check_file_equals_accept(shape: Shape, tokens: &[Presigned]) {
 struct Counting<'a> {
     ledger: &'a MemoryLedger,
     gets: Cell<usize>,
-    is_referenced: Cell<usize>,
+    referrers: Cell<usize>,
 }
 
 impl EctStore for Counting<'_> {
@@ -277,9 +277,9 @@ impl EctStore for Counting<'_> {
         self.ledger.get(wid, jti)
     }
 
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        self.is_referenced.set(self.is_referenced.get() + 1);
-        self.ledger.is_referenced(wid, jti)
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+        self.referrers.set(self.referrers.get() + 1);
+        self.ledger.referrers(wid, jti, limit)
     }
 }
 
@@ -356,15 +356,16 @@ impl Window {
             total += started.elapsed();
             assert!(ok, "a shaped token passes the DAG rules");
             // O(|par|): exactly one lookup for ECT-DAG-1, one per parent (ECT-DAG-2) and one
-            // `is_referenced` (ECT-DAG-4), whatever the ledger's size. Not timed.
+            // `referrers` query (late parents, ECT-DAG-4), whatever the ledger's size. Not
+            // timed.
             let counting = Counting {
                 ledger: &self.ledger,
                 gets: Cell::new(0),
-                is_referenced: Cell::new(0),
+                referrers: Cell::new(0),
             };
             assert!(dag.validate(&p.claims, &counting).is_ok());
             assert_eq!(
-                (counting.gets.get(), counting.is_referenced.get()),
+                (counting.gets.get(), counting.referrers.get()),
                 (1 + p.claims.par.len(), 1)
             );
             self.verifier

@@ -310,7 +310,8 @@ struct AcceptArgs {
     token_policy: TokenPolicyArgs,
     #[command(flatten)]
     dag: DagArgs,
-    /// Maximum number of ancestors the acyclicity check may visit (ECT-DAG-5); default
+    /// Maximum number of lookups the late-parent checks and the acyclicity walk may make
+    /// (ECT-DAG-5: each stored child and each par element examined); default
     /// $ECT_ANCESTOR_BUDGET or 10000.
     #[arg(long)]
     ancestor_budget: Option<usize>,

@@ -1,17 +1,44 @@
 //! DAG validation (SPEC.md §7, the draft's §6): a token that passed the per-token checks is
 //! judged against the tokens a store already holds.
 //!
-//! Order of checks (rule-major, as for the claim rules): ECT-DAG-1; ECT-DAG-2 for each `par`
-//! element in order; ECT-DAG-3 for each present parent in order; ECT-DAG-4 with ECT-DAG-5
-//! (the bounded ancestor walk); ECT-DAG-6 for each present parent in order. The first failure
-//! is returned, naming the parent concerned.
+//! # Late parents
+//!
+//! A new token N may be a *late parent*: the store already holds children that named N's
+//! `jti` while it was missing (partial mode, or a store filled from elsewhere). N is then
+//! checked against each such child C with the same rules in the other direction (SPEC.md §7,
+//! "Late parents"): ECT-DAG-3 (`N.iat <= C.iat + skew`), ECT-DAG-4/5 (no cycle through N,
+//! within the budget) and ECT-DAG-6 (N's `pol_decision` allows dependent tasks, since it
+//! already has one). The error names the child. So a store built by accepting tokens one at a
+//! time never holds a state that the whole-store audit ([`crate::audit()`]) rejects.
+//!
+//! # Order of checks
+//!
+//! Rule-major, as for the claim rules, each rule first for N's own parents and then for its
+//! stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order; ECT-DAG-3 for each
+//! present parent in `par` order, then for each of the first `ancestor_budget` stored children
+//! in store order (oldest first); ECT-DAG-4 with ECT-DAG-5 (more stored children than the
+//! budget is `dag.budget`; otherwise the bounded walk, only when N has a stored child);
+//! ECT-DAG-6 for each present parent in `par` order, then (when N's own decision blocks
+//! dependants) for its first stored child. The first failure is returned, naming the parent or
+//! child concerned.
+//!
+//! # Cost (SPEC.md §7, "Cost")
+//!
+//! One `get` for ECT-DAG-1 and one per `par` element, and one [`EctStore::referrers`] query
+//! for N's stored children (at most `ancestor_budget + 1` of them). Nothing more when N has no
+//! stored child. Otherwise every stored child examined and every `par` element the walk
+//! examines (an edge, whether it leads to a stored token, to one already visited or to none)
+//! counts one against `ancestor_budget`; the `get`s of DAG-2 that start the walk are not
+//! counted again. Exceeding the budget is `dag.budget`, never a silent pass. So one
+//! acceptance costs at most `1 + |par|` lookups plus `ancestor_budget` counted ones, whatever
+//! the store holds, and each token is visited at most once per walk.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::claims::{Claims, PolicyDecision};
 use crate::error::{ConfigError, Error, Result, check_range};
-use crate::store::{EctStore, ScopeKey, StoredEct};
+use crate::store::{EctStore, ScopeKey, StoredEct, contains};
 
 /// Default clock skew between a parent's and a child's `iat`, in seconds (SPEC.md §7).
 pub const DEFAULT_SKEW_SECONDS: u64 = 30;
@@ -44,8 +71,10 @@ pub struct DagValidator {
     pub mode: DagMode,
     /// Allowed clock skew for ECT-DAG-3, in seconds (default 30, range 0..=3600).
     pub skew_seconds: u64,
-    /// Maximum number of distinct ancestors the ECT-DAG-4 walk may visit before failing with
-    /// `dag.budget` (ECT-DAG-5; default 10 000, range 1..=10 000 000).
+    /// Maximum number of lookups the late-parent checks and the ECT-DAG-4 walk may make
+    /// before failing with `dag.budget` (ECT-DAG-5; default 10 000, range 1..=10 000 000):
+    /// each stored child examined and each `par` element the walk examines counts one (see
+    /// the module documentation, "Cost").
     pub ancestor_budget: usize,
 }
 
@@ -95,15 +124,16 @@ impl DagValidator {
         )
     }
 
-    /// Checks a token that passed §7 (its `claims`) against `store`. Costs O(|par|) store
-    /// lookups, plus a walk of at most `ancestor_budget` ancestors in the rare case described
-    /// at ECT-DAG-4 below.
+    /// Checks a token that passed §7 (its `claims`) against `store`, as its parents' child
+    /// and as its stored children's (late) parent, in the order and within the cost given in
+    /// the module documentation.
     pub fn validate(
         &self,
         claims: &Claims,
         store: &(impl EctStore + ?Sized),
     ) -> Result<DagOutcome> {
         let scope = claims.wid.as_deref();
+        let budget = self.ancestor_budget;
 
         // ECT-DAG-1: the store holds no token with this jti in this scope.
         if store.get(scope, &claims.jti).is_some() {
@@ -126,30 +156,51 @@ impl DagValidator {
             }
         }
 
-        // ECT-DAG-3: P.iat <= child.iat + skew for every present parent.
+        // Late parents (SPEC.md §7): the stored tokens that already name this token as a
+        // parent, oldest first. One query; one more than the budget is asked for, so that
+        // "more than the budget" is known without examining them (ECT-DAG-5 below).
+        let children = store.referrers(scope, &claims.jti, budget.saturating_add(1));
+        let examined = &children[..children.len().min(budget)];
+
+        // ECT-DAG-3: P.iat <= child.iat + skew for every present parent, then the same with
+        // this token as the parent of each stored child (within the budget).
         for parent in &parents {
             self.check_temporal_order(parent.claims(), claims)?;
         }
-
-        // ECT-DAG-4: following par from the new token never reaches its own jti.
-        //
-        // Why a full walk is not needed on every append: the store holds no token with the
-        // new jti (ECT-DAG-1 above). A par walk from the new token can therefore only come
-        // back to it through a stored token whose par names the new jti although no such
-        // token was stored: a dangling reference, which only partial mode (or a store filled
-        // from elsewhere) creates. In an append-only store where every token passed DAG-1 and
-        // strict DAG-2, each parent was stored before its child, so every par link points to
-        // an earlier entry and no walk can return to a newer token: a new token cannot close
-        // a cycle. `is_referenced` answers exactly whether such a dangling reference exists
-        // (a ledger keeps the set; the trait's default conservatively says yes), and only then
-        // does the walk run, bounded by the ancestor budget (ECT-DAG-5).
-        if store.is_referenced(scope, &claims.jti) {
-            self.walk_ancestors(claims, &parents, store)?;
+        for child in examined {
+            self.check_late_temporal_order(claims, child.claims())?;
         }
 
-        // ECT-DAG-6: no dependent task of a rejected or pending parent.
+        // ECT-DAG-4 with ECT-DAG-5: following par from the new token never reaches its own
+        // jti, within the budget, of which each stored child examined above took one.
+        //
+        // Why no walk is needed when no stored token names the new one: the store holds no
+        // token with the new jti (ECT-DAG-1 above), so a par walk from the new token can only
+        // come back to it through a stored token whose par names the new jti, that is,
+        // through one of `children`. With none, no cycle can pass through the new token, and
+        // accepting costs the 1 + |par| lookups above whatever the store's size. Children
+        // exist only in partial mode or in a store filled from elsewhere: in an append-only
+        // store where every token passed strict DAG-2, every parent precedes its child.
+        if children.len() > budget {
+            return Err(Error::AncestorBudget(budget));
+        }
+        if !children.is_empty() {
+            self.walk_ancestors(claims, &parents, store, budget - children.len())?;
+        }
+
+        // ECT-DAG-6: no dependent task of a rejected or pending parent: of a present parent,
+        // nor of this token, which already has the stored children as dependants.
         for parent in &parents {
             check_parent_policy(parent.claims())?;
+        }
+        if let Some(child) = children.first() {
+            check_parent_policy(claims).map_err(|e| match e {
+                Error::ParentPolicy { decision, .. } => Error::LateParentPolicy {
+                    child: child.jti().to_owned(),
+                    decision,
+                },
+                other => other,
+            })?;
         }
 
         Ok(DagOutcome {
@@ -170,14 +221,29 @@ impl DagValidator {
         Ok(())
     }
 
-    /// ECT-DAG-4 and ECT-DAG-5: a depth-first walk over the stored ancestors, visiting each at
-    /// most once, failing with `dag.cycle` when a par link names the new token's jti and with
-    /// `dag.budget` when more than `ancestor_budget` distinct ancestors would be visited.
+    /// ECT-DAG-3 for a late parent: the same inequality, the error naming the stored child.
+    fn check_late_temporal_order(&self, parent: &Claims, child: &Claims) -> Result<()> {
+        if parent.iat > child.iat.saturating_add(self.skew_seconds) {
+            return Err(Error::LateParentTemporalOrder {
+                child: child.jti.clone(),
+                parent_iat: parent.iat,
+                child_iat: child.iat,
+            });
+        }
+        Ok(())
+    }
+
+    /// ECT-DAG-4 and ECT-DAG-5: a depth-first walk over the stored ancestors (the present
+    /// parents first, the last one on top), visiting each at most once. Every `par` element
+    /// of a visited token costs one of the `left` lookups before it is examined; running out
+    /// is `dag.budget`, a `par` element equal to the new token's `jti` is `dag.cycle` naming
+    /// the visited token (the new token's stored child on the cycle).
     fn walk_ancestors(
         &self,
         claims: &Claims,
         parents: &[Arc<StoredEct>],
         store: &(impl EctStore + ?Sized),
+        mut left: usize,
     ) -> Result<()> {
         let scope = claims.wid.as_deref();
         let mut visited: HashSet<ScopeKey> = HashSet::new();
@@ -187,22 +253,21 @@ impl DagValidator {
                 stack.push(Arc::clone(parent));
             }
         }
-        if visited.len() > self.ancestor_budget {
-            return Err(Error::AncestorBudget(self.ancestor_budget));
-        }
         while let Some(node) = stack.pop() {
             for p in &node.claims().par {
-                // ECT-CLM-5: the same UUID in any letter case.
+                // ECT-DAG-5: every edge is a counted lookup, never a silent pass.
+                left = left
+                    .checked_sub(1)
+                    .ok_or(Error::AncestorBudget(self.ancestor_budget))?;
+                // UUIDs compare ASCII case-insensitively (ECT-CLM-5).
                 if p.eq_ignore_ascii_case(&claims.jti) {
                     return Err(Error::Cycle(node.jti().to_owned()));
                 }
-                if let Some(next) = store.get(scope, p)
-                    && visited.insert(ScopeKey::of(next.claims()))
-                {
-                    // ECT-DAG-5: never a silent pass when the budget runs out.
-                    if visited.len() > self.ancestor_budget {
-                        return Err(Error::AncestorBudget(self.ancestor_budget));
-                    }
+                if contains(&visited, scope, p) {
+                    continue;
+                }
+                if let Some(next) = store.get(scope, p) {
+                    visited.insert(ScopeKey::of(next.claims()));
                     stack.push(next);
                 }
             }

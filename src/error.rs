@@ -121,16 +121,38 @@ pub enum Error {
         /// The child's `iat`.
         child_iat: u64,
     },
+    /// ECT-DAG-3, checked the other way for a late parent (SPEC.md §7, "Late parents"): the
+    /// new token was issued more than the skew after this stored token, which already names it
+    /// as a parent.
+    LateParentTemporalOrder {
+        /// The stored child's `jti`.
+        child: String,
+        /// The new token's (the parent's) `iat`.
+        parent_iat: u64,
+        /// The stored child's `iat`.
+        child_iat: u64,
+    },
     /// ECT-DAG-4: following `par` through this stored token leads back to the new token
-    /// (or, in a ledger audit, to the entry itself).
+    /// (or, in a ledger audit, to the entry itself). For a new token, the stored token is the
+    /// new token's child on the cycle: it names the new token as a parent.
     Cycle(String),
-    /// ECT-DAG-5: the ancestor walk would visit more than this many tokens.
+    /// ECT-DAG-5: the late-parent checks and the acyclicity walk would make more than this
+    /// many lookups (the ancestor budget; SPEC.md §7, "Cost").
     AncestorBudget(usize),
     /// ECT-DAG-6: this parent's `pol_decision` forbids dependent tasks.
     ParentPolicy {
         /// The parent's `jti`.
         parent: String,
         /// Its decision (`rejected` or `pending_human_review`).
+        decision: crate::claims::PolicyDecision,
+    },
+    /// ECT-DAG-6, checked the other way for a late parent (SPEC.md §7, "Late parents"): the
+    /// new token's `pol_decision` forbids dependent tasks, and this stored token already
+    /// names it as a parent.
+    LateParentPolicy {
+        /// The stored child's `jti` (the first in store order).
+        child: String,
+        /// The new token's decision (`rejected` or `pending_human_review`).
         decision: crate::claims::PolicyDecision,
     },
     /// ECT-LED-3: the ledger already holds this `jti` in this scope.
@@ -192,10 +214,12 @@ impl Error {
             Error::ReplayCacheFull => "replay.full",
             Error::DuplicateJti(_) => "dag.duplicate_jti",
             Error::ParentMissing(_) => "dag.parent_missing",
-            Error::TemporalOrder { .. } => "dag.temporal_order",
+            Error::TemporalOrder { .. } | Error::LateParentTemporalOrder { .. } => {
+                "dag.temporal_order"
+            }
             Error::Cycle(_) => "dag.cycle",
             Error::AncestorBudget(_) => "dag.budget",
-            Error::ParentPolicy { .. } => "dag.parent_policy",
+            Error::ParentPolicy { .. } | Error::LateParentPolicy { .. } => "dag.parent_policy",
             Error::LedgerDuplicate(_) => "ledger.duplicate",
             Error::LedgerChain(_) => "ledger.chain",
             Error::LedgerIo(_) => "ledger.io",
@@ -244,10 +268,10 @@ impl Error {
             Error::Replay | Error::ReplayCacheFull => "ECT-RPL-1",
             Error::DuplicateJti(_) => "ECT-DAG-1",
             Error::ParentMissing(_) => "ECT-DAG-2",
-            Error::TemporalOrder { .. } => "ECT-DAG-3",
+            Error::TemporalOrder { .. } | Error::LateParentTemporalOrder { .. } => "ECT-DAG-3",
             Error::Cycle(_) => "ECT-DAG-4",
             Error::AncestorBudget(_) => "ECT-DAG-5",
-            Error::ParentPolicy { .. } => "ECT-DAG-6",
+            Error::ParentPolicy { .. } | Error::LateParentPolicy { .. } => "ECT-DAG-6",
             Error::LedgerDuplicate(_) => "ECT-LED-3",
             Error::LedgerChain(_) => "ECT-LED-4",
             Error::LedgerIo(_) => "ECT-LED-1",
@@ -338,13 +362,26 @@ impl Error {
             Error::Cycle(via) => {
                 write!(f, "following par through {via:?} leads back to this token")
             }
+            Error::LateParentTemporalOrder {
+                child,
+                parent_iat,
+                child_iat,
+            } => write!(
+                f,
+                "this token has iat {parent_iat}, later than the iat {child_iat} of its stored child {child:?} plus the allowed skew"
+            ),
             Error::AncestorBudget(budget) => write!(
                 f,
-                "the acyclicity check would visit more than {budget} ancestors"
+                "the DAG checks would make more than {budget} lookups (the ancestor budget)"
             ),
             Error::ParentPolicy { parent, decision } => write!(
                 f,
                 "parent {parent:?} has pol_decision {:?}, which allows no dependent task",
+                decision.as_str()
+            ),
+            Error::LateParentPolicy { child, decision } => write!(
+                f,
+                "this token has pol_decision {:?}, which allows no dependent task, and the stored token {child:?} already names it as a parent",
                 decision.as_str()
             ),
             Error::LedgerDuplicate(jti) => {

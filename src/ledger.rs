@@ -103,7 +103,7 @@
 //! [`Ledger::head`] with a copy kept elsewhere for that (`ect ledger verify --head`).
 
 use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{Hash, Hasher};
@@ -116,7 +116,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 use crate::json::parse_object;
 use crate::jws::{b64_decode, b64_encode};
-use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, contains, same_parts};
+use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, first, lookup, same_parts};
 use crate::verify::{Policy, parse_stored_token};
 
 /// The domain-separation prefix of every entry hash.
@@ -364,18 +364,23 @@ pub enum CreateMode {
     OnFirstAppend,
 }
 
-/// The in-memory state every ledger keeps: entries, the `(wid, jti)` index, the dangling
-/// parent references (see ECT-DAG-4 in [`crate::DagValidator`]) and the chain head.
+/// The in-memory state every ledger keeps: entries, the `(wid, jti)` index with each stored
+/// token's children, the referrers of parents not (yet) stored, and the chain head.
 ///
 /// Memory (BENCHMARKS.md, "Memory (issue 7)"): an entry is kept as a [`Record`] (its `seq` is
 /// its position and its `prev` the previous record's hash, so neither is stored), and the
 /// index holds the stored token itself, keyed by its own `wid` and `jti`, so no copy of the
 /// identifiers is made. [`LedgerEntry`] values are built when asked for.
+///
+/// [`EctStore::referrers`] is exact (SPEC.md §7, "Late parents"): `index` maps each stored
+/// token to the stored tokens naming it as a parent, and `dangling` maps each `(wid, jti)`
+/// that some stored token names but no entry holds to those tokens; both lists are in entry
+/// order. When the named token arrives, its list moves from `dangling` to its index entry.
 #[derive(Debug, Default)]
 struct Chain {
     entries: Vec<Record>,
-    index: HashSet<Scoped>,
-    dangling: HashSet<ScopeKey>,
+    index: HashMap<Scoped, Vec<Arc<StoredEct>>>,
+    dangling: HashMap<ScopeKey, Vec<Arc<StoredEct>>>,
     head: ChainHash,
 }
 
@@ -421,12 +426,16 @@ impl<'a> Borrow<dyn KeyView + 'a> for Scoped {
 impl EctStore for Chain {
     fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
         self.index
-            .get(&(wid, jti) as &dyn KeyView)
-            .map(|s| Arc::clone(&s.0))
+            .get_key_value(&(wid, jti) as &dyn KeyView)
+            .map(|(s, _)| Arc::clone(&s.0))
     }
 
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        contains(&self.dangling, wid, jti)
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+        let key = &(wid, jti) as &dyn KeyView;
+        match self.index.get(key) {
+            Some(children) => first(Some(children), limit),
+            None => first(lookup(&self.dangling, wid, jti), limit),
+        }
     }
 }
 
@@ -520,21 +529,33 @@ impl Chain {
     }
 
     /// Appends an entry that passed [`Chain::check_link`] and [`Chain::check_unique`], and
-    /// returns it.
+    /// returns it. Keeps [`EctStore::referrers`] exact: the new token is added to the list of
+    /// each of its parents (an index entry when the parent is stored, a `dangling` list
+    /// otherwise), and the tokens that named the new token before it arrived become its
+    /// children.
     fn push(&mut self, entry: LedgerEntry) -> Arc<LedgerEntry> {
-        let claims = entry.ect.claims();
-        for parent in &claims.par {
-            if self.get(claims.wid.as_deref(), parent).is_none() {
-                self.dangling
-                    .insert(ScopeKey::new(claims.wid.as_deref(), parent));
+        let ect = &entry.ect;
+        let wid = ect.wid();
+        for parent in &ect.claims().par {
+            match self.index.get_mut(&(wid, parent.as_str()) as &dyn KeyView) {
+                Some(children) => children.push(Arc::clone(ect)),
+                None => self
+                    .dangling
+                    .entry(ScopeKey::new(wid, parent))
+                    .or_default()
+                    .push(Arc::clone(ect)),
             }
         }
-        self.index.insert(Scoped(Arc::clone(&entry.ect)));
+        let children = self
+            .dangling
+            .remove(&(wid, ect.jti()) as &dyn KeyView)
+            .unwrap_or_default();
+        self.index.insert(Scoped(Arc::clone(ect)), children);
         self.head = entry.hash;
         self.entries.push(Record {
             at: entry.at,
             hash: entry.hash,
-            ect: Arc::clone(&entry.ect),
+            ect: Arc::clone(ect),
         });
         Arc::new(entry)
     }
@@ -851,8 +872,8 @@ macro_rules! chain_backed {
                 self.with_chain(|c| c.get(wid, jti))
             }
 
-            fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-                self.with_chain(|c| c.is_referenced(wid, jti))
+            fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+                self.with_chain(|c| c.referrers(wid, jti, limit))
             }
         }
 

@@ -63,26 +63,45 @@ impl From<VerifiedEct> for StoredEct {
     }
 }
 
-/// Where [`crate::DagValidator`] looks parents up (SPEC.md §7).
+/// Where [`crate::DagValidator`] looks parents up, and finds the stored children of a late
+/// parent (SPEC.md §7).
 ///
-/// Implementations must return, for a scope (`wid`, or `None` for tokens without one) and a
-/// `jti`, the one token stored under that pair, comparing both identifiers ASCII
-/// case-insensitively (ECT-CLM-5: `6BA7…` and `6ba7…` are the same UUID).
+/// The contract, which [`crate::DagValidator`] relies on for every verdict:
+///
+/// * **Scope.** A token is stored under the pair `(wid, jti)` of its own claims (`wid` `None`
+///   for a token without one). Both methods compare a `(wid, jti)` they are given with the
+///   stored pairs ASCII case-insensitively, both parts (ECT-CLM-5: `6BA7…` and `6ba7…` are
+///   the same UUID), the same way for both methods.
+/// * **[`EctStore::get`]**: the one token stored under `(wid, jti)`, or `None`.
+/// * **[`EctStore::referrers`]**: the stored tokens *T* with `T.wid == wid` and some element
+///   of `T.par` equal to `jti` (the tokens that name `jti` as a parent in that scope), each
+///   once, in the order the store received them (oldest first), cut to the first `limit`.
+///   Exact: no such token is left out (unless beyond `limit`) and no other is included,
+///   whether or not the store holds a token under `(wid, jti)` itself. Fewer than `limit`
+///   means there are no more.
+/// * **Cost.** Each call is O(1) plus O(returned tokens): an index lookup, never a scan of
+///   the store. The validator makes one `get` for ECT-DAG-1, one per `par` element, one
+///   `referrers` call with `limit = ancestor_budget + 1`, and, when that call returns a
+///   token, at most `ancestor_budget` more `get`s (SPEC.md §7 "Cost").
+/// * **Consistency.** During one [`crate::DagValidator::validate`] call, both methods answer
+///   from the same contents (a ledger holds its lock for the whole check and append).
+///
+/// A store that cannot answer `referrers` exactly must not implement this trait: answering
+/// too few would let a late parent through unchecked (ECT-DAG-3, -4, -6 in the other
+/// direction), which is how a store would come to hold a state its own audit rejects.
 pub trait EctStore {
     /// The token with this `jti` in this scope, if the store holds one (ECT-LED-2).
     fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>>;
 
-    /// Whether some stored token lists `jti` (in scope `wid`) in its `par`.
+    /// The stored tokens that name `jti` as a parent in scope `wid`, oldest first, at most
+    /// `limit` of them (see the trait's contract).
     ///
-    /// ECT-DAG-4 asks this for a new token, whose `jti` the store does not hold (ECT-DAG-1):
-    /// only a stored token that names the new token as a (missing) parent can lead a `par`
-    /// walk back to it, so when the answer is `false` the ancestor walk is skipped. The
-    /// default answers `true`, which always walks (bounded by the ancestor budget); override
-    /// it only with an exact answer.
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        let _ = (wid, jti);
-        true
-    }
+    /// [`crate::DagValidator`] asks this for a new token's `jti`: a stored token that names
+    /// it arrived before it, while it was missing (partial mode, or a store filled from
+    /// elsewhere), and the new token is checked against each of them as their parent
+    /// (SPEC.md §7, "Late parents"); when there is none, no `par` path can lead back to the
+    /// new token and the acyclicity walk is skipped.
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>>;
 }
 
 impl<S: EctStore + ?Sized> EctStore for &S {
@@ -90,8 +109,8 @@ impl<S: EctStore + ?Sized> EctStore for &S {
         (**self).get(wid, jti)
     }
 
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        (**self).is_referenced(wid, jti)
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+        (**self).referrers(wid, jti, limit)
     }
 }
 
@@ -221,11 +240,13 @@ pub(crate) fn contains(set: &HashSet<ScopeKey>, wid: Option<&str>, jti: &str) ->
 /// example the parent tokens a request carried inline, each verified (§7) before insertion.
 ///
 /// Unlike a ledger it can hold any set of tokens, including ones whose `par` links form a
-/// cycle; [`crate::DagValidator`] is what judges a new token against it.
+/// cycle; [`crate::DagValidator`] is what judges a new token against it. It keeps, besides the
+/// tokens, the tokens naming each `(wid, parent)` pair, in insertion order, so that
+/// [`EctStore::referrers`] is exact and O(1).
 #[derive(Clone, Debug, Default)]
 pub struct TokenStore {
     tokens: HashMap<ScopeKey, Arc<StoredEct>>,
-    referenced: HashSet<ScopeKey>,
+    referrers: HashMap<ScopeKey, Vec<Arc<StoredEct>>>,
 }
 
 impl TokenStore {
@@ -237,15 +258,18 @@ impl TokenStore {
     /// Adds a token. Returns `false`, and keeps the first one, when the store already holds
     /// a token with the same `jti` in the same scope.
     pub fn insert(&mut self, ect: impl Into<StoredEct>) -> bool {
-        let ect = ect.into();
+        let ect = Arc::new(ect.into());
         let key = ScopeKey::of(ect.claims());
         if self.tokens.contains_key(&key) {
             return false;
         }
         for parent in &ect.claims().par {
-            self.referenced.insert(ScopeKey::new(ect.wid(), parent));
+            self.referrers
+                .entry(ScopeKey::new(ect.wid(), parent))
+                .or_default()
+                .push(Arc::clone(&ect));
         }
-        self.tokens.insert(key, Arc::new(ect));
+        self.tokens.insert(key, ect);
         true
     }
 
@@ -265,9 +289,14 @@ impl EctStore for TokenStore {
         lookup(&self.tokens, wid, jti).cloned()
     }
 
-    fn is_referenced(&self, wid: Option<&str>, jti: &str) -> bool {
-        contains(&self.referenced, wid, jti)
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+        first(lookup(&self.referrers, wid, jti), limit)
     }
+}
+
+/// The first `limit` tokens of a referrer list (none when there is no list).
+pub(crate) fn first(list: Option<&Vec<Arc<StoredEct>>>, limit: usize) -> Vec<Arc<StoredEct>> {
+    list.map_or_else(Vec::new, |l| l.iter().take(limit).cloned().collect())
 }
 
 #[cfg(test)]

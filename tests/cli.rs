@@ -836,37 +836,40 @@ fn dag_partial_mode_lists_missing_parents_and_walks_for_cycles() {
         ]
     );
 
-    // ECT-DAG-5: JOIN names LEFT and RIGHT, two ancestors, more than --ancestor-budget 1.
-    let r1 = token(LEFT, "a", NOW, &[]);
-    let r2 = token(RIGHT, "b", NOW, &[]);
+    // ECT-DAG-5: WAITING names JOIN before it exists; JOIN names LEFT and RIGHT, which both
+    // name ROOT. JOIN's checks count WAITING, then the edges RIGHT -> ROOT and LEFT -> ROOT
+    // (ROOT visited once): 3 lookups, more than --ancestor-budget 2.
+    let root = token(ROOT, "plan", NOW, &[]);
+    let r1 = token(LEFT, "a", NOW, &[ROOT]);
+    let r2 = token(RIGHT, "b", NOW, &[ROOT]);
     let waiting = token(ORPHAN, "waits", NOW, &[JOIN]);
     let join = token(JOIN, "join", NOW, &[LEFT, RIGHT]);
-    let lines = [r1.as_str(), &r2, &waiting, &join];
-    let o = dag_lines(
-        &dir,
-        &jwks,
-        &["--partial", "--ancestor-budget", "1"],
-        &lines,
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        json_lines(&o)[3],
-        rejected_line(
-            4,
-            Some(JOIN),
-            "dag.budget",
-            "ECT-DAG-5",
-            "the acyclicity check would visit more than 1 ancestors"
-        )
-    );
+    let lines = [root.as_str(), &r1, &r2, &waiting, &join];
     let o = dag_lines(
         &dir,
         &jwks,
         &["--partial", "--ancestor-budget", "2"],
         &lines,
     );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&o)[4],
+        rejected_line(
+            5,
+            Some(JOIN),
+            "dag.budget",
+            "ECT-DAG-5",
+            "the DAG checks would make more than 2 lookups (the ancestor budget)"
+        )
+    );
+    let o = dag_lines(
+        &dir,
+        &jwks,
+        &["--partial", "--ancestor-budget", "3"],
+        &lines,
+    );
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(json_lines(&o)[3], accepted_line(4, JOIN, 3, &[]));
+    assert_eq!(json_lines(&o)[4], accepted_line(5, JOIN, 4, &[]));
 }
 
 #[test]

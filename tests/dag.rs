@@ -1,5 +1,7 @@
 //! SPEC.md §7 (DAG validation): at least one passing and one failing test for each of
-//! ECT-DAG-1..6, plus the order of checks when several DAG rules fail at once.
+//! ECT-DAG-1..6, the late-parent checks (a token checked against the stored children that
+//! named it first, SPEC.md §7 "Late parents") and what the budget counts ("Cost"), plus the
+//! order of checks when several DAG rules fail at once.
 //!
 //! Each rule is exercised through the acceptance pipeline (`Verifier::accept` into a
 //! `MemoryLedger`), and where it makes sense through `Verifier::verify_in` with a `TokenStore`
@@ -146,14 +148,14 @@ fn parts(o: &DagOutcome) -> (Vec<String>, Vec<String>) {
     (o.verified_parents.clone(), o.missing_parents.clone())
 }
 
-/// A store that delegates lookups but keeps the trait's default `is_referenced` (always
-/// `true`), so that the ECT-DAG-4/5 ancestor walk always runs.
-struct AlwaysWalk<'a>(&'a TokenStore);
-
-impl EctStore for AlwaysWalk<'_> {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
-        self.0.get(wid, jti)
-    }
+/// The `jti`s of the stored tokens naming `jti` as a parent in scope `wid`, oldest first
+/// ([`EctStore::referrers`] with no practical limit).
+fn referrers(store: &impl EctStore, wid: Option<&str>, jti: &str) -> Vec<String> {
+    store
+        .referrers(wid, jti, usize::MAX)
+        .iter()
+        .map(|t| t.jti().to_owned())
+        .collect()
 }
 
 fn pair(e: &Error) -> (&'static str, &'static str) {
@@ -322,7 +324,7 @@ fn ect_dag_2_strict_missing_parent_is_named() {
     );
     assert_eq!(e, Error::ParentMissing(id(5)));
     // A rejected child leaves no trace: no dangling reference was recorded.
-    assert!(!ledger.is_referenced(None, &m));
+    assert_eq!(referrers(&ledger, None, &m), Vec::<String>::new());
 
     // The same through verify_in and validate against a TokenStore.
     let store = store_of(&[&tok(&p1, T0, &[]), &tok(&p3, T0, &[])]);
@@ -349,7 +351,7 @@ fn ect_dag_2_partial_lists_missing_parents_in_par_order() {
     assert_eq!(parts(&a.dag), outcome(&[&p1, &p3], &[&m]));
     // The missing parent is still missing (never verified, never stored).
     assert_eq!(ledger.get(None, &m), None);
-    assert!(ledger.is_referenced(None, &m));
+    assert_eq!(referrers(&ledger, None, &m), [id(9)]);
 
     // Several missing ones, interleaved: both lists keep par order.
     let (m1, m2) = (id(21), id(20));
@@ -550,10 +552,12 @@ fn ect_dag_4_strict_accept_cannot_create_a_cycle() {
         reject(&v, &ledger, &tok(&a, T0 + 10, &[&x])),
         Error::ParentMissing(x.clone())
     );
-    assert!(!ledger.is_referenced(None, &x));
-    // The other way round: X first, then A naming X.
+    assert_eq!(referrers(&ledger, None, &x), Vec::<String>::new());
+    // The other way round: X first, then A naming X. A stored token's children are its
+    // referrers too.
     accept_ok(&v, &ledger, &tok(&x, T0, &[]));
     accept_ok(&v, &ledger, &tok(&a, T0 + 10, &[&x]));
+    assert_eq!(referrers(&ledger, None, &x), vec![a.clone()]);
     // Closing the loop would need a second X naming A: that is a duplicate (ECT-DAG-1).
     assert_eq!(
         reject(&v, &ledger, &tok(&x, T0 + 20, &[&a])),
@@ -567,7 +571,7 @@ fn ect_dag_4_strict_accept_cannot_create_a_cycle() {
             assert!(parent_seq < e.seq());
         }
     }
-    assert!(!ledger.is_referenced(None, &id(3)));
+    assert_eq!(referrers(&ledger, None, &id(3)), Vec::<String>::new());
     assert!(
         ledger
             .validate_all(v.policy(), Some(v.keys() as &dyn KeyResolver))
@@ -583,7 +587,7 @@ fn ect_dag_4_partial_accept_closing_a_cycle_fails() {
     // A names X, which is missing: accepted in partial mode, X now referenced.
     let acc = accept_ok(&v, &ledger, &tok(&a, T0, &[&x]));
     assert_eq!(parts(&acc.dag), outcome(&[], &[&x]));
-    assert!(ledger.is_referenced(None, &x));
+    assert_eq!(referrers(&ledger, None, &x), vec![a.clone()]);
     // X naming A would close the cycle A -> X -> A.
     let e = reject(&v, &ledger, &tok(&x, T0, &[&a]));
     assert_eq!(e, Error::Cycle(a.clone()));
@@ -611,7 +615,7 @@ fn ect_dag_4_token_store_holding_descendants_of_the_new_token() {
     let (a, b, x) = (id(1), id(2), id(3));
     // The store holds A (par [X]) and B (par [A]), received from elsewhere.
     let store = store_of(&[&tok(&a, T0, &[&x]), &tok(&b, T0, &[&a])]);
-    assert!(store.is_referenced(None, &x));
+    assert_eq!(referrers(&store, None, &x), vec![a.clone()]);
     for par in [&a, &b] {
         let new = with_parents(&x, T0, &[par]);
         assert_eq!(
@@ -640,24 +644,29 @@ fn ect_dag_4_planted_cycle_not_reaching_the_new_token_passes() {
     let (p, q, n) = (id(1), id(2), id(3));
     let store = store_of(&[&tok(&p, T0, &[&q]), &tok(&q, T0, &[&p])]);
     let new = with_parents(&n, T0 + 10, &[&p]);
-    // N is not referenced: the walk is skipped.
-    assert!(!store.is_referenced(None, &n));
+    // No stored token names N: the walk is skipped.
+    assert_eq!(referrers(&store, None, &n), Vec::<String>::new());
     let o = verify_in_ok(DagValidator::new(), &sign(&new), &store);
     assert_eq!(parts(&o), outcome(&[&p], &[]));
-    // With a store that makes the walk run: it visits P and Q once each, does not loop, and
-    // finds no link to N.
+    // With a stored child R of N, the walk runs: it visits P and Q once each, does not loop,
+    // and finds no link to N. Lookups: R, then the edges P -> Q and Q -> P.
+    let r = id(4);
+    let walked = store_of(&[
+        &tok(&p, T0, &[&q]),
+        &tok(&q, T0, &[&p]),
+        &tok(&r, T0 + 10, &[&n]),
+    ]);
+    assert_eq!(referrers(&walked, None, &n), vec![r.clone()]);
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&new), &AlwaysWalk(&store)),
+        dag(DagMode::Strict, 30, 3).validate(&claims_of(&new), &walked),
         Ok(DagOutcome {
             verified_parents: vec![p.clone()],
             missing_parents: vec![],
         })
     );
-    // Even a budget of exactly the two ancestors suffices.
-    assert!(
-        dag(DagMode::Strict, 30, 2)
-            .validate(&claims_of(&new), &AlwaysWalk(&store))
-            .is_ok()
+    assert_eq!(
+        dag(DagMode::Strict, 30, 2).validate(&claims_of(&new), &walked),
+        Err(Error::AncestorBudget(2))
     );
 }
 
@@ -679,27 +688,28 @@ fn dangling_chain() -> (MemoryLedger, Vec<String>, String) {
         let parent = if i == 0 { &x } else { &chain[i - 1] };
         accept_ok(&v, &ledger, &tok(c, T0 + i as u64, &[parent]));
     }
-    assert!(ledger.is_referenced(None, &x));
+    assert_eq!(referrers(&ledger, None, &x), [chain[0].clone()]);
     (ledger, chain, x)
 }
 
 #[test]
 fn ect_dag_5_budget_exhausted_before_the_cycle_is_found() {
     let (ledger, chain, x) = dangling_chain();
-    // X names CK: the walk visits CK, ..., C1 (K ancestors) and only then sees C1 -> X.
+    // X names CK. Lookups: X's stored child C1, then the edges CK -> C(K-1), ..., C2 -> C1,
+    // and only the K-th edge, C1 -> X, closes the cycle: 1 + K in all.
     let token = tok(&x, T0 + 10, &[&chain[K - 1]]);
-    let e = reject(
-        &verifier_dag(dag(DagMode::Partial, 30, K - 1)),
-        &ledger,
-        &token,
-    );
-    assert_eq!(e, Error::AncestorBudget(K - 1));
+    let e = reject(&verifier_dag(dag(DagMode::Partial, 30, K)), &ledger, &token);
+    assert_eq!(e, Error::AncestorBudget(K));
     assert_eq!(pair(&e), ("dag.budget", "ECT-DAG-5"));
     // The same in strict mode (all of X's parents exist).
     let e = reject(&verifier_dag(dag(DagMode::Strict, 30, 1)), &ledger, &token);
     assert_eq!(e, Error::AncestorBudget(1));
-    // With budget K the walk completes and finds the reference: dag.cycle naming C1.
-    let e = reject(&verifier_dag(dag(DagMode::Partial, 30, K)), &ledger, &token);
+    // With budget K + 1 the walk reaches the edge C1 -> X: dag.cycle naming C1.
+    let e = reject(
+        &verifier_dag(dag(DagMode::Partial, 30, K + 1)),
+        &ledger,
+        &token,
+    );
     assert_eq!(e, Error::Cycle(chain[0].clone()));
 }
 
@@ -717,7 +727,7 @@ fn ect_dag_5_referenced_token_not_closing_a_cycle() {
         accept_ok(&v, &ledger, &tok(c, T0 + i as u64, &par));
     }
     let token = tok(&x, T0 + 10, &[&chain[K - 1]]);
-    // The walk over X's K ancestors does not fit in K - 1.
+    // Lookups: X's stored child R, then the K - 1 edges DK -> ... -> D1: K, not K - 1.
     assert_eq!(
         reject(
             &verifier_dag(dag(DagMode::Partial, 30, K - 1)),
@@ -732,27 +742,30 @@ fn ect_dag_5_referenced_token_not_closing_a_cycle() {
 }
 
 #[test]
-fn ect_dag_5_counts_distinct_ancestors() {
-    // Diamond: L and R both name Root; N names L and R. Distinct ancestors: L, R, Root = 3.
-    let (root, l, r, n) = (id(1), id(2), id(3), id(4));
+fn ect_dag_5_counts_every_edge_and_visits_each_ancestor_once() {
+    // Diamond: L and R both name Root; N names L and R; C, stored, names N (so the walk
+    // runs). Lookups: C, then R -> Root, then L -> Root (Root already visited, not walked
+    // again, but the edge is counted): 3.
+    let (root, l, r, n, c) = (id(1), id(2), id(3), id(4), id(5));
     let store = store_of(&[
         &tok(&root, T0, &[]),
         &tok(&l, T0, &[&root]),
         &tok(&r, T0, &[&root]),
+        &tok(&c, T0, &[&n]),
     ]);
     let new = with_parents(&n, T0, &[&l, &r]);
-    let walk = AlwaysWalk(&store);
     let o = dag(DagMode::Strict, 30, 3)
-        .validate(&claims_of(&new), &walk)
+        .validate(&claims_of(&new), &store)
         .unwrap();
     assert_eq!(parts(&o), outcome(&[&l, &r], &[]));
     assert_eq!(
-        dag(DagMode::Strict, 30, 2).validate(&claims_of(&new), &walk),
+        dag(DagMode::Strict, 30, 2).validate(&claims_of(&new), &store),
         Err(Error::AncestorBudget(2))
     );
-    // More direct parents than the budget: fails before walking further.
+    // The parents' own lookups (ECT-DAG-2) are not counted: with budget 1 the stored child
+    // fits, the first edge does not.
     assert_eq!(
-        dag(DagMode::Strict, 30, 1).validate(&claims_of(&new), &walk),
+        dag(DagMode::Strict, 30, 1).validate(&claims_of(&new), &store),
         Err(Error::AncestorBudget(1))
     );
 }
@@ -783,20 +796,29 @@ fn ect_dag_5_long_plain_chain_beyond_budget_is_accepted() {
     assert_eq!(parts(&a.dag), outcome(&[&chain[LEN - 1]], &[]));
     assert_eq!(ledger.len(), LEN as u64 + 1);
 
-    // The same through verify_in with a TokenStore (exact is_referenced): accepted.
+    // The same through verify_in with a TokenStore (exact referrers): accepted.
     let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
     let store = store_of(&refs);
     let o = verify_in_ok(d.clone(), &tip, &store);
     assert_eq!(parts(&o), outcome(&[&chain[LEN - 1]], &[]));
-    // Only a store that forces the walk hits the budget.
+    // Only a stored child of the tip makes the walk run, and then the budget counts: the
+    // child and the LEN - 1 edges of the chain, LEN lookups.
     let tip_claims = claims_of(&with_parents(&id(50), T0 + 20, &[&chain[LEN - 1]]));
+    let mut with_child = refs.clone();
+    let child = tok(&id(51), T0 + 20, &[&id(50)]);
+    with_child.push(&child);
+    let store = store_of(&with_child);
     assert_eq!(
-        d.validate(&tip_claims, &AlwaysWalk(&store)),
+        d.validate(&tip_claims, &store),
         Err(Error::AncestorBudget(BUDGET))
+    );
+    assert_eq!(
+        dag(DagMode::Strict, 30, LEN - 1).validate(&tip_claims, &store),
+        Err(Error::AncestorBudget(LEN - 1))
     );
     assert!(
         dag(DagMode::Strict, 30, LEN)
-            .validate(&tip_claims, &AlwaysWalk(&store))
+            .validate(&tip_claims, &store)
             .is_ok()
     );
 }
@@ -1014,4 +1036,259 @@ fn order_token_rules_before_dag_and_dag_before_replay() {
         ("replay.jti", "ECT-RPL-1")
     );
     assert_eq!(cache.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Late parents (SPEC.md §7, "Late parents"): a token that a stored child already names
+// ---------------------------------------------------------------------------------------------
+
+/// The whole-ledger audit of `ledger` under `v`'s policy (with its keys) finds nothing.
+fn audits_clean(v: &Verifier, ledger: &MemoryLedger) {
+    let report = ledger.validate_all(v.policy(), Some(v.keys() as &dyn KeyResolver));
+    assert_eq!(report.findings, vec![]);
+}
+
+#[test]
+fn ect_dag_6_late_parent_with_a_blocking_decision_is_refused() {
+    for decision in [PolicyDecision::Rejected, PolicyDecision::PendingHumanReview] {
+        let ledger = MemoryLedger::new();
+        let v = partial();
+        let (p, c, d) = (id(1), id(2), id(3));
+        // C and D name P, which is missing: accepted in partial mode.
+        accept_ok(&v, &ledger, &tok(&c, T0, &[&p]));
+        accept_ok(&v, &ledger, &tok(&d, T0, &[&p]));
+        // P arrives with a decision that allows no dependent task: it already has two.
+        let late = sign(&ect(&p, T0).policy("spend-limit", decision));
+        let e = reject(&v, &ledger, &late);
+        assert_eq!(pair(&e), ("dag.parent_policy", "ECT-DAG-6"));
+        // The error names the first stored child (in the order stored).
+        assert_eq!(
+            e,
+            Error::LateParentPolicy {
+                child: c.clone(),
+                decision,
+            }
+        );
+        assert_eq!(
+            e.message(),
+            format!(
+                "this token has pol_decision {:?}, which allows no dependent task, and the stored token {c:?} already names it as a parent",
+                decision.as_str()
+            )
+        );
+        audits_clean(&v, &ledger);
+        // An approved P is accepted, and the ledger still audits clean.
+        let ok = sign(&ect(&p, T0).policy("spend-limit", PolicyDecision::Approved));
+        accept_ok(&v, &ledger, &ok);
+        audits_clean(&v, &ledger);
+    }
+}
+
+#[test]
+fn ect_dag_6_late_parent_in_a_token_store() {
+    // A store filled from elsewhere (strict mode): C names P, and P arrives rejected.
+    let (p, c) = (id(1), id(2));
+    let store = store_of(&[&tok(&c, T0, &[&p])]);
+    let late = sign(&ect(&p, T0).policy("spend-limit", PolicyDecision::Rejected));
+    for mode in [DagMode::Strict, DagMode::Partial] {
+        let e = verify_in_err(dag(mode, 30, 10_000), &late, &store);
+        assert_eq!(pair(&e), ("dag.parent_policy", "ECT-DAG-6"));
+        assert_eq!(
+            e,
+            Error::LateParentPolicy {
+                child: c.clone(),
+                decision: PolicyDecision::Rejected,
+            }
+        );
+    }
+}
+
+#[test]
+fn ect_dag_3_late_parent_issued_after_its_stored_child_is_refused() {
+    let c_iat = NOW - 200;
+    let (p, c) = (id(1), id(2));
+    for skew in [30, 0] {
+        let ledger = MemoryLedger::new();
+        let v = verifier_dag(dag(DagMode::Partial, skew, 10_000));
+        accept_ok(&v, &ledger, &tok(&c, c_iat, &[&p]));
+        // P.iat = C.iat + skew + 1: the same rule as for a parent present first.
+        let e = reject(&v, &ledger, &tok(&p, c_iat + skew + 1, &[]));
+        assert_eq!(pair(&e), ("dag.temporal_order", "ECT-DAG-3"));
+        assert_eq!(
+            e,
+            Error::LateParentTemporalOrder {
+                child: c.clone(),
+                parent_iat: c_iat + skew + 1,
+                child_iat: c_iat,
+            }
+        );
+        assert!(e.to_string().contains(&c), "{e}");
+        audits_clean(&v, &ledger);
+        // At the boundary, P.iat = C.iat + skew, it is accepted.
+        accept_ok(&v, &ledger, &tok(&p, c_iat + skew, &[]));
+        audits_clean(&v, &ledger);
+    }
+}
+
+#[test]
+fn ect_dag_4_late_parent_closing_a_cycle_through_its_descendants_is_refused() {
+    let ledger = MemoryLedger::new();
+    let v = partial();
+    let (p, c, d, e2, root) = (id(1), id(2), id(3), id(4), id(5));
+    // C names the missing P; D names C; E names D.
+    accept_ok(&v, &ledger, &tok(&c, T0, &[&p]));
+    accept_ok(&v, &ledger, &tok(&d, T0, &[&c]));
+    accept_ok(&v, &ledger, &tok(&e2, T0, &[&d]));
+    accept_ok(&v, &ledger, &tok(&root, T0, &[]));
+    // P naming E (or D, or C) would close P -> E -> D -> C -> P.
+    for via in [&e2, &d, &c] {
+        let err = reject(&v, &ledger, &tok(&p, T0, &[&root, via]));
+        assert_eq!(pair(&err), ("dag.cycle", "ECT-DAG-4"));
+        // The error names the stored child of P on the cycle.
+        assert_eq!(err, Error::Cycle(c.clone()));
+        audits_clean(&v, &ledger);
+    }
+    // P naming only the unrelated root is accepted.
+    accept_ok(&v, &ledger, &tok(&p, T0, &[&root]));
+    audits_clean(&v, &ledger);
+}
+
+#[test]
+fn ect_dag_5_budget_counts_every_edge_of_the_walk() {
+    // One stored ancestor with five parents, none of which is stored: the walk visits a
+    // single token but makes five lookups, plus one for the stored child of X.
+    let ms: Vec<String> = (10..15).map(id).collect();
+    let m: Vec<&str> = ms.iter().map(String::as_str).collect();
+    let (a, c, x) = (id(1), id(2), id(3));
+    let build = |budget: usize| {
+        let ledger = MemoryLedger::new();
+        let v = verifier_dag(dag(DagMode::Partial, 30, budget));
+        accept_ok(&v, &ledger, &tok(&a, T0, &m));
+        accept_ok(&v, &ledger, &tok(&c, T0, &[&x]));
+        (ledger, v)
+    };
+    let token = tok(&x, T0, &[&a]);
+    let (ledger, v) = build(5);
+    let e = reject(&v, &ledger, &token);
+    assert_eq!(pair(&e), ("dag.budget", "ECT-DAG-5"));
+    assert_eq!(e, Error::AncestorBudget(5));
+    // Exactly at the budget: 1 child + 5 edges = 6 lookups.
+    let (ledger, v) = build(6);
+    accept_ok(&v, &ledger, &token);
+    audits_clean(&v, &ledger);
+}
+
+#[test]
+fn ect_dag_5_budget_counts_every_stored_child() {
+    // Four stored tokens name the missing X; X arrives as a root. Examining its four
+    // children costs four lookups.
+    let x = id(1);
+    let build = |budget: usize| {
+        let ledger = MemoryLedger::new();
+        let v = verifier_dag(dag(DagMode::Partial, 30, budget));
+        for c in 2..6 {
+            accept_ok(&v, &ledger, &tok(&id(c), T0, &[&x]));
+        }
+        (ledger, v)
+    };
+    let token = tok(&x, T0, &[]);
+    let (ledger, v) = build(3);
+    assert_eq!(reject(&v, &ledger, &token), Error::AncestorBudget(3));
+    let (ledger, v) = build(4);
+    accept_ok(&v, &ledger, &token);
+    audits_clean(&v, &ledger);
+}
+
+#[test]
+fn order_late_parent_checks() {
+    let c_iat = NOW - 300;
+    let (p, c, late_parent, rejected) = (id(1), id(2), id(3), id(4));
+    let v = partial();
+    let ledger = MemoryLedger::new();
+    // C names the missing P; D names C. Present: a parent issued late, a rejected parent.
+    accept_ok(&v, &ledger, &tok(&c, c_iat, &[&p]));
+    accept_ok(&v, &ledger, &tok(&id(5), c_iat, &[&c]));
+    accept_ok(&v, &ledger, &tok(&late_parent, c_iat + 200, &[]));
+    accept_ok(
+        &v,
+        &ledger,
+        &sign(&ect(&rejected, c_iat).policy("p", PolicyDecision::Rejected)),
+    );
+    let p_with = |iat: u64, par: &[&str], decision: Option<PolicyDecision>| {
+        let b = with_parents(&p, iat, par);
+        sign(&match decision {
+            Some(d) => b.policy("p", d),
+            None => b,
+        })
+    };
+    let all = Some(PolicyDecision::Rejected);
+    // DAG-3 for the parents comes before DAG-3 for the stored children.
+    assert_eq!(
+        reject(&v, &ledger, &p_with(c_iat + 31, &[&late_parent], all)),
+        Error::TemporalOrder {
+            parent: late_parent.clone(),
+            parent_iat: c_iat + 200,
+            child_iat: c_iat + 31,
+        }
+    );
+    // DAG-3 for the children before DAG-4 (P naming D closes a cycle) and DAG-6.
+    assert_eq!(
+        reject(&v, &ledger, &p_with(c_iat + 31, &[&id(5), &rejected], all)),
+        Error::LateParentTemporalOrder {
+            child: c.clone(),
+            parent_iat: c_iat + 31,
+            child_iat: c_iat,
+        }
+    );
+    // DAG-4 before DAG-6 for the parents and for the children.
+    assert_eq!(
+        reject(&v, &ledger, &p_with(c_iat, &[&rejected, &id(5)], all)),
+        Error::Cycle(c.clone())
+    );
+    // DAG-6 for the parents before DAG-6 for the children.
+    assert_eq!(
+        reject(&v, &ledger, &p_with(c_iat, &[&rejected], all)),
+        Error::ParentPolicy {
+            parent: rejected.clone(),
+            decision: PolicyDecision::Rejected,
+        }
+    );
+    assert_eq!(
+        reject(&v, &ledger, &p_with(c_iat, &[], all)),
+        Error::LateParentPolicy {
+            child: c.clone(),
+            decision: PolicyDecision::Rejected,
+        }
+    );
+    audits_clean(&v, &ledger);
+    accept_ok(&v, &ledger, &p_with(c_iat, &[], None));
+    audits_clean(&v, &ledger);
+}
+
+#[test]
+fn order_late_parent_too_many_children_after_dag_3() {
+    // Three stored children name X, budget 2: DAG-3 is checked on the first two (oldest
+    // first), then the third one is over the budget (ECT-DAG-5).
+    let x = id(1);
+    let ledger = MemoryLedger::new();
+    let v = verifier_dag(dag(DagMode::Partial, 30, 2));
+    accept_ok(&v, &ledger, &tok(&id(2), T0 + 40, &[&x]));
+    accept_ok(&v, &ledger, &tok(&id(3), T0, &[&x]));
+    accept_ok(&v, &ledger, &tok(&id(4), T0 - 100, &[&x]));
+    // X at T0 + 31: too late for the second child.
+    assert_eq!(
+        reject(&v, &ledger, &tok(&x, T0 + 31, &[])),
+        Error::LateParentTemporalOrder {
+            child: id(3),
+            parent_iat: T0 + 31,
+            child_iat: T0,
+        }
+    );
+    // X at T0: fine for the first two; the third is beyond the budget, although X is also
+    // too late for it.
+    assert_eq!(
+        reject(&v, &ledger, &tok(&x, T0, &[])),
+        Error::AncestorBudget(2)
+    );
+    audits_clean(&v, &ledger);
 }

@@ -115,11 +115,20 @@ fn every_error_maps_to_the_table() {
             parent_iat: 2,
             child_iat: 1,
         },
+        Error::LateParentTemporalOrder {
+            child: String::new(),
+            parent_iat: 2,
+            child_iat: 1,
+        },
         Error::Cycle(String::new()),
         Error::AncestorBudget(1),
         Error::ParentPolicy {
             parent: String::new(),
             decision: wimse_ect::PolicyDecision::Rejected,
+        },
+        Error::LateParentPolicy {
+            child: String::new(),
+            decision: wimse_ect::PolicyDecision::PendingHumanReview,
         },
         Error::LedgerDuplicate(String::new()),
         Error::LedgerChain(String::new()),

@@ -1054,34 +1054,33 @@ Scope = tuple[Optional[str], str]
 
 
 class TokenStore:
-    """Tokens a verifier holds, by ``(wid, jti)``, and the ``par`` references they make.
+    """Tokens a verifier holds, by ``(wid, jti)``, and for each ``(wid, parent)`` the stored
+    tokens that name it, in insertion order (exact, whether or not the parent is held).
 
-    ``referenced`` holds every ``(wid, parent)`` some stored token lists (store mode); a ledger
-    records only references to parents it did not hold at append time (``dangling``). Either
-    way :meth:`is_referenced` tells whether a new token could be reached by a ``par`` walk,
-    which is when the ancestor walk (ECT-DAG-4/-5) runs (README, "The acyclicity walk").
+    :meth:`referrers` gives a new token's stored children: a token that arrives after a child
+    named it (a late parent, SPEC.md §7) is checked against each of them, and only then can a
+    ``par`` walk lead back to it (README, "The acyclicity walk").
     """
 
-    def __init__(self, *, dangling_only: bool) -> None:
+    def __init__(self) -> None:
         self._tokens: dict[Scope, Claims] = {}
-        self._referenced: set[Scope] = set()
-        self._dangling_only = dangling_only
+        self._referrers: dict[Scope, list[Claims]] = {}
 
     def get(self, wid: Optional[str], jti: str) -> Optional[Claims]:
         """The stored token with this ``jti`` in scope ``wid``."""
         return self._tokens.get(scope_key(wid, jti))
 
-    def is_referenced(self, wid: Optional[str], jti: str) -> bool:
-        """Whether a stored token names ``jti`` (in scope ``wid``) as a parent."""
-        return scope_key(wid, jti) in self._referenced
+    def referrers(self, wid: Optional[str], jti: str, limit: int) -> list[Claims]:
+        """The first ``limit`` stored tokens naming ``jti`` (in scope ``wid``) as a parent,
+        oldest first."""
+        return self._referrers.get(scope_key(wid, jti), [])[:limit]
 
     def insert(self, claims: Claims) -> bool:
         """Adds a token; keeps the first of two with the same scope key."""
         if claims.scope in self._tokens:
             return False
         for parent in claims.par:
-            if not self._dangling_only or self.get(claims.wid, parent) is None:
-                self._referenced.add(scope_key(claims.wid, parent))
+            self._referrers.setdefault(scope_key(claims.wid, parent), []).append(claims)
         self._tokens[claims.scope] = claims
         return True
 
@@ -1105,57 +1104,78 @@ def ect_dag_2_parents(c: Claims, store: TokenStore, partial: bool) -> list[Claim
     return present
 
 
-def ect_dag_3_temporal_order(c: Claims, parents: list[Claims], skew: int) -> None:
-    """ECT-DAG-3: ``P.iat <= child.iat + skew`` for every present parent."""
+def ect_dag_3_temporal_order(
+    c: Claims, parents: list[Claims], children: list[Claims], skew: int
+) -> None:
+    """ECT-DAG-3: ``P.iat <= child.iat + skew`` for every present parent, then with the new
+    token as the (late) parent of each examined stored child."""
     for parent in parents:
         if parent.iat > c.iat + skew:
             raise EctError("dag.temporal_order", "ECT-DAG-3", parent.jti)
+    for child in children:
+        if c.iat > child.iat + skew:
+            raise EctError("dag.temporal_order", "ECT-DAG-3", f"stored child {child.jti}")
 
 
-def ect_dag_4_5_acyclic(c: Claims, parents: list[Claims], store: TokenStore, budget: int) -> None:
-    """ECT-DAG-4 with ECT-DAG-5: a depth-first walk over stored ancestors (each visited once)
-    fails with ``dag.cycle`` when a ``par`` link names the new ``jti`` and with ``dag.budget``
-    when more than ``budget`` distinct ancestors would be visited.
+def ect_dag_4_5_acyclic(
+    c: Claims, parents: list[Claims], children: list[Claims], store: TokenStore, budget: int
+) -> None:
+    """ECT-DAG-4 with ECT-DAG-5. Every stored child examined and every ``par`` element the walk
+    examines costs one of ``budget`` (SPEC.md §7 "Cost"): more children than the budget is
+    ``dag.budget``; otherwise, when there is a child, a depth-first walk over the stored
+    ancestors (parents in order, the last on top; each token visited once) fails with
+    ``dag.budget`` when an edge finds the budget spent and with ``dag.cycle`` when a ``par``
+    element is the new ``jti``.
 
-    Runs only when some stored token names the new ``jti`` as a parent: otherwise no ``par``
-    path can lead back to it (README decision)."""
-    if not store.is_referenced(c.wid, c.jti):
+    Without a stored child no ``par`` path can lead back to the new token, so there is no walk
+    (README decision)."""
+    if len(children) > budget:
+        raise EctError("dag.budget", "ECT-DAG-5", str(budget))
+    if not children:
         return
+    left = budget - len(children)
     visited: set[Scope] = set()
     stack: list[Claims] = []
     for parent in parents:
         if parent.scope not in visited:
             visited.add(parent.scope)
             stack.append(parent)
-    if len(visited) > budget:
-        raise EctError("dag.budget", "ECT-DAG-5", str(budget))
     while stack:
         node = stack.pop()
         for p in node.par:
-            if _ascii_lower(p) == _ascii_lower(c.jti):
+            if left == 0:
+                raise EctError("dag.budget", "ECT-DAG-5", str(budget))
+            left -= 1
+            if _ascii_lower(p) == _ascii_lower(c.jti):  # UUIDs: ASCII case-insensitive (ECT-CLM-5)
                 raise EctError("dag.cycle", "ECT-DAG-4", node.jti)
+            if scope_key(c.wid, p) in visited:
+                continue
             nxt = store.get(c.wid, p)
-            if nxt is not None and nxt.scope not in visited:
+            if nxt is not None:
                 visited.add(nxt.scope)
-                if len(visited) > budget:
-                    raise EctError("dag.budget", "ECT-DAG-5", str(budget))
                 stack.append(nxt)
 
 
-def ect_dag_6_parent_policy(parents: list[Claims]) -> None:
-    """ECT-DAG-6: no dependent task of a ``rejected`` or ``pending_human_review`` parent."""
+def ect_dag_6_parent_policy(c: Claims, parents: list[Claims], children: list[Claims]) -> None:
+    """ECT-DAG-6: no dependent task of a ``rejected`` or ``pending_human_review`` parent: of a
+    present parent, nor of the new token when a stored child already depends on it."""
     for parent in parents:
         if parent.pol is not None and parent.pol_decision in BLOCKING_DECISIONS:
             raise EctError("dag.parent_policy", "ECT-DAG-6", parent.jti)
+    if children and c.pol is not None and c.pol_decision in BLOCKING_DECISIONS:
+        raise EctError("dag.parent_policy", "ECT-DAG-6", f"stored child {children[0].jti}")
 
 
 def validate_dag(c: Claims, store: TokenStore, s: Settings) -> None:
-    """SPEC.md §7, rule by rule: DAG-1, DAG-2, DAG-3, DAG-4/5, DAG-6."""
+    """SPEC.md §7, rule by rule, each for the parents and then for the stored children (the
+    tokens already naming this one, oldest first, at most ``ancestor_budget + 1``): DAG-1,
+    DAG-2, DAG-3, DAG-4/5, DAG-6."""
     ect_dag_1_unique(c, store)
     parents = ect_dag_2_parents(c, store, s.dag_partial)
-    ect_dag_3_temporal_order(c, parents, s.skew)
-    ect_dag_4_5_acyclic(c, parents, store, s.ancestor_budget)
-    ect_dag_6_parent_policy(parents)
+    children = store.referrers(c.wid, c.jti, s.ancestor_budget + 1)
+    ect_dag_3_temporal_order(c, parents, children[: s.ancestor_budget], s.skew)
+    ect_dag_4_5_acyclic(c, parents, children, store, s.ancestor_budget)
+    ect_dag_6_parent_policy(c, parents, children)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1516,13 +1536,13 @@ def run_token_case(case: dict[str, Any], s: Settings) -> None:
             _setup(i, "before", lambda t=t: verifier.verify(t))
         verifier.verify(token)
     elif mode == "ledger":
-        ledger = TokenStore(dangling_only=True)
+        ledger = TokenStore()
         for i, t in enumerate(_string_list(case.get("before"))):
             _setup(i, "before", lambda t=t: verifier.accept(t, ledger))
         verifier.accept(token, ledger)
     elif mode == "store":
         store_verifier = Verifier(keys, s, replay=False)
-        store = TokenStore(dangling_only=False)
+        store = TokenStore()
         for i, t in enumerate(_string_list(case.get("store"))):
             _setup(i, "store", lambda t=t: store.insert(store_verifier.verify(t)))
         verifier.verify_in(token, store)

@@ -111,6 +111,7 @@ struct Settings {
     max_par: usize,
     max_token_bytes: usize,
     partial: bool,
+    ancestor_budget: usize,
 }
 
 impl Default for Settings {
@@ -121,6 +122,7 @@ impl Default for Settings {
             max_par: DEFAULT_MAX_PAR,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             partial: false,
+            ancestor_budget: crate::dag::DEFAULT_ANCESTOR_BUDGET,
         }
     }
 }
@@ -138,6 +140,7 @@ impl Settings {
         if self.partial {
             p.dag = DagValidator::partial();
         }
+        p.dag.ancestor_budget = self.ancestor_budget;
         Verifier::new(keys().set.clone(), p).expect("settings in range")
     }
 
@@ -148,6 +151,7 @@ impl Settings {
         s.max_par = self.max_par;
         s.max_token_bytes = self.max_token_bytes;
         s.partial = self.partial;
+        s.ancestor_budget = self.ancestor_budget;
         s
     }
 }
@@ -1559,7 +1563,7 @@ impl SettingsDesc {
             max_token_bytes: self
                 .max_token_bytes
                 .map_or(d.max_token_bytes, |v| 256 + usize::from(v % 1024)),
-            partial: false,
+            ..d
         }
     }
 }
@@ -1776,6 +1780,9 @@ pub struct DagOps {
     pub partial: bool,
     /// The operations (at most 24 are run).
     pub ops: Vec<DagOp>,
+    /// The ancestor budget: `1 + budget % 12`, or SPEC.md's default (10 000) when absent.
+    /// Last, so inputs made before it existed decode to the same operations.
+    pub budget: Option<u8>,
 }
 
 /// One operation.
@@ -1898,10 +1905,15 @@ impl AcceptOp {
 /// Each operation through [`Verifier::accept`] (replay protection on) into a [`MemoryLedger`]
 /// and through [`ModelLedger::accept`], at [`NOW`]: the same result (`Ok`, or the same code);
 /// after every operation the chain verifies and both hold the same tokens in the same order;
-/// a rejected operation leaves the ledger's length and head unchanged.
+/// a rejected operation leaves the ledger's length and head unchanged; and the whole-ledger
+/// audit under the same policy finds nothing (SPEC.md §7's invariant: accepting one token at a
+/// time never builds a ledger the audit rejects, late parents included).
 pub fn dag(ops: &DagOps) {
     let settings = Settings {
         partial: ops.partial,
+        ancestor_budget: ops.budget.map_or(crate::dag::DEFAULT_ANCESTOR_BUDGET, |b| {
+            1 + usize::from(b % 12)
+        }),
         ..Settings::default()
     };
     let verifier = settings.verifier(true);
@@ -1950,6 +1962,13 @@ pub fn dag(ops: &DagOps) {
             .collect();
         assert_eq!(held, model.tokens(), "operation {i}: ledger contents");
         assert_eq!(model.len(), held.len());
+        // Signatures were verified on acceptance; the audit re-checks everything else.
+        let audit = ledger.validate_all(verifier.policy(), None);
+        assert_eq!(
+            audit.findings,
+            vec![],
+            "operation {i}: the ledger built one token at a time fails its own audit"
+        );
         presented.push(token);
     }
 }

@@ -14,6 +14,10 @@
 //!   boundaries, a child issued exactly `skew` before its parent).
 //! * [`valid_token`]: one token verified on its own, with `par` of up to `max_par` unresolved
 //!   parents.
+//! * [`workflow_with_late_parents`]: a valid workflow presented out of order, some parents
+//!   never, some late and changed to break ECT-DAG-3, -4 or -6 against their stored children
+//!   (SPEC.md §7, "Late parents"); [`Workflow::run_each`] presents every step and audits what
+//!   was accepted.
 //! * [`Mutation`]: turns a valid workflow into a [`Case`] that breaks exactly one rule, with
 //!   the step that must fail and the exact code.
 //!
@@ -33,15 +37,16 @@ mod json;
 pub mod model;
 mod mutation;
 mod run;
+pub mod stream;
 mod workflow;
 
 pub use crate::fixtures::{P256_ORDER, der_signature, high_s_twin, sub_be};
 pub use json::{render_json, with_raw_member};
 pub use mutation::{Case, Expected, Mutation, Tamper, case};
-pub use run::{AcceptedStep, Rejection, RunReport, Stage};
+pub use run::{AcceptedStep, EachReport, Rejection, RunReport, Stage, chained};
 pub use workflow::{
     Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig, valid_token, valid_workflow,
-    valid_workflow_with,
+    valid_workflow_with, workflow_with_late_parents,
 };
 
 use serde_json::{Map, Value};

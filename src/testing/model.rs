@@ -25,9 +25,14 @@
 //!   (ECT-CLM-5): duplicate and self parents, DAG lookups, the walk, replay.
 //! * A key set holding one public key twice is refused (ECT-KEY-3, `KeySetStrictness`).
 //! * ECT-CLM-12 checks the size before the depth.
-//! * The DAG rules run rule by rule: DAG-1; DAG-2 per `par` element; DAG-3 per present
-//!   parent; DAG-4 with DAG-5 (a depth-first walk, only when a stored token of the scope
-//!   names the new `jti` as a parent: `LazyCycleWalk`); DAG-6 per present parent.
+//! * The DAG rules run rule by rule, each for the new token's parents and then, the other way,
+//!   for its stored children (the tokens of its scope that already name its `jti`, in store
+//!   order; SPEC.md §7 "Late parents"): DAG-1; DAG-2 per `par` element; DAG-3 per present
+//!   parent, then per stored child among the first `ancestor_budget`; DAG-4 with DAG-5 (more
+//!   children than the budget is `dag.budget`; otherwise a depth-first walk, only when there is
+//!   a stored child, `LazyCycleWalk`, in which every `par` element examined costs one of the
+//!   budget left after the children); DAG-6 per present parent, then for the new token itself
+//!   when it has a stored child.
 //! * A replay entry lives until `exp + leeway` and is forgotten at the first replay check whose
 //!   `now` has reached that time.
 
@@ -492,10 +497,13 @@ pub fn verify_in_store(
     keys: &[ModelKey],
     s: &ModelSettings,
 ) -> Result<Map<String, Value>, &'static str> {
-    let mut held = Vec::new();
+    let mut held: Vec<Node> = Vec::new();
     for parent in store {
         if let Ok(claims) = verify(parent, keys, s) {
-            held.push(Node::of(parent, &claims));
+            let node = Node::of(parent, &claims);
+            if find(&held, node.wid.as_deref(), &node.jti).is_none() {
+                held.push(node);
+            }
         }
     }
     let claims = verify(token, keys, s)?;
@@ -645,69 +653,91 @@ fn check_dag(child: &Node, store: &[Node], s: &ModelSettings) -> Result<(), &'st
         }
     }
 
-    // ECT-DAG-3: P.iat <= child.iat + skew (equality valid).
+    // SPEC.md §7 "Late parents": the stored tokens of the scope naming the new jti as a
+    // parent (UUIDs compare ASCII case-insensitively, ECT-CLM-5), in store order. Each
+    // examined costs one of the budget: the first `ancestor_budget` are.
+    let children: Vec<&Node> = store
+        .iter()
+        .filter(|t| {
+            same_scope(t.wid.as_deref(), scope) && t.par.iter().any(|p| same_id(p, &child.jti))
+        })
+        .collect();
+    let examined = &children[..children.len().min(s.ancestor_budget)];
+
+    // ECT-DAG-3: P.iat <= child.iat + skew (equality valid), for the present parents, then
+    // with the new token as the parent of each examined stored child.
     for parent in &parents {
         if u128::from(parent.iat) > u128::from(child.iat) + u128::from(s.skew) {
             return Err("dag.temporal_order");
         }
     }
-
-    // ECT-DAG-4 and ECT-DAG-5: following `par` from the new token never reaches its own jti,
-    // visiting at most `ancestor_budget` ancestors. The store holds no token with the new jti
-    // (DAG-1), so only a stored token that names it as a parent can lead back to it: the walk
-    // runs only then (the reference's choice, flag LazyCycleWalk).
-    let named_as_parent = store.iter().any(|t| {
-        same_scope(t.wid.as_deref(), scope) && t.par.iter().any(|p| same_id(p, &child.jti))
-    });
-    if named_as_parent {
-        walk_ancestors(child, &parents, store, s.ancestor_budget)?;
+    for c in examined {
+        if u128::from(child.iat) > u128::from(c.iat) + u128::from(s.skew) {
+            return Err("dag.temporal_order");
+        }
     }
 
-    // ECT-DAG-6: no parent whose policy decision is rejected or pending_human_review.
-    for parent in &parents {
-        if matches!(
-            parent.pol_decision.as_deref(),
+    // ECT-DAG-4 and ECT-DAG-5: following `par` from the new token never reaches its own jti,
+    // within the budget. The store holds no token with the new jti (DAG-1), so only a stored
+    // child can lead back to it: the walk runs only then (the reference's choice, flag
+    // LazyCycleWalk), with what the children left of the budget.
+    if children.len() > s.ancestor_budget {
+        return Err("dag.budget");
+    }
+    if !children.is_empty() {
+        walk_ancestors(child, &parents, store, s.ancestor_budget - children.len())?;
+    }
+
+    // ECT-DAG-6: no parent whose policy decision is rejected or pending_human_review, and no
+    // such decision on the new token when a stored child already depends on it.
+    let blocking = |n: &Node| {
+        matches!(
+            n.pol_decision.as_deref(),
             Some("rejected" | "pending_human_review")
-        ) {
-            return Err("dag.parent_policy");
-        }
+        )
+    };
+    if parents.iter().any(|p| blocking(p)) {
+        return Err("dag.parent_policy");
+    }
+    if !children.is_empty() && blocking(child) {
+        return Err("dag.parent_policy");
     }
     Ok(())
 }
 
 /// ECT-DAG-4 and ECT-DAG-5: a depth-first walk from the parents (last parent first), each
-/// ancestor visited once; `dag.cycle` when a `par` link names the child's jti, `dag.budget`
-/// as soon as more than `budget` distinct ancestors are visited.
+/// ancestor visited once. Every `par` element of a visited token costs one of `left` before
+/// it is looked at: `dag.budget` when none is left, `dag.cycle` when it is the child's jti
+/// (ASCII case-insensitively, as UUIDs compare).
 fn walk_ancestors(
     child: &Node,
     parents: &[&Node],
     store: &[Node],
-    budget: usize,
+    mut left: usize,
 ) -> Result<(), &'static str> {
     let scope = child.wid.as_deref();
     let mut visited: Vec<&str> = Vec::new();
     let mut stack: Vec<&Node> = Vec::new();
     for parent in parents {
-        if !visited.contains(&parent.jti.as_str()) {
+        if !visited.iter().any(|v| same_id(v, &parent.jti)) {
             visited.push(&parent.jti);
             stack.push(parent);
         }
     }
-    if visited.len() > budget {
-        return Err("dag.budget");
-    }
     while let Some(node) = stack.pop() {
         for p in &node.par {
+            if left == 0 {
+                return Err("dag.budget");
+            }
+            left -= 1;
             if same_id(p, &child.jti) {
                 return Err("dag.cycle");
             }
-            if let Some(next) = find(store, scope, p)
-                && !visited.contains(&next.jti.as_str())
-            {
+            if visited.iter().any(|v| same_id(v, p)) {
+                continue;
+            }
+            if let Some(next) = find(store, scope, p) {
                 visited.push(&next.jti);
-                if visited.len() > budget {
-                    return Err("dag.budget");
-                }
                 stack.push(next);
             }
         }
@@ -1105,6 +1135,51 @@ mod tests {
         assert_eq!(
             verify_in_store(under.as_bytes(), &[refused.as_bytes()], &keys, &s),
             Err("dag.parent_policy")
+        );
+    }
+
+    #[test]
+    fn late_parents_and_budget_counting() {
+        let (keys, mut s) = setup();
+        s.partial = true;
+        fn store<'a>(t: &[&'a String]) -> Vec<&'a [u8]> {
+            t.iter().map(|t| t.as_bytes()).collect()
+        }
+        // 7 names the missing 8; 8 arriving rejected, or too new, is refused.
+        let c = token(7, &[8], json!({"iat": NOW - 100}));
+        let rejected = token(
+            8,
+            &[],
+            json!({"pol": "p", "pol_decision": "rejected", "iat": NOW - 100}),
+        );
+        let too_new = token(8, &[], json!({"iat": NOW - 69}));
+        let fine = token(8, &[], json!({"iat": NOW - 70}));
+        for (late, want) in [
+            (&rejected, Err("dag.parent_policy")),
+            (&too_new, Err("dag.temporal_order")),
+        ] {
+            let mut ledger = ModelLedger::new();
+            assert_eq!(ledger.accept(c.as_bytes(), &keys, &s), Ok(()));
+            assert_eq!(ledger.accept(late.as_bytes(), &keys, &s), want);
+            assert_eq!(ledger.len(), 1);
+            let got = verify_in_store(late.as_bytes(), &store(&[&c]), &keys, &s);
+            assert_eq!(got.map(|_| ()), want);
+        }
+        assert!(verify_in_store(fine.as_bytes(), &store(&[&c]), &keys, &s).is_ok());
+        // 9 names 10, 11, 12 (none stored); 8 names 9: 1 child + 3 edges = 4 lookups.
+        let a = token(9, &[10, 11, 12], json!({"iat": NOW - 100}));
+        let x = token(8, &[9], json!({"iat": NOW - 100}));
+        for (budget, want) in [(3, Err("dag.budget")), (4, Ok(()))] {
+            s.ancestor_budget = budget;
+            let got = verify_in_store(x.as_bytes(), &store(&[&a, &c]), &keys, &s).map(|_| ());
+            assert_eq!(got, want, "budget {budget}");
+        }
+        // Two children and budget 1: over the budget before any walk.
+        s.ancestor_budget = 1;
+        let c2 = token(13, &[8], json!({}));
+        assert_eq!(
+            verify_in_store(fine.as_bytes(), &store(&[&c, &c2]), &keys, &s).map(|_| ()),
+            Err("dag.budget")
         );
     }
 }

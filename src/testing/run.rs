@@ -10,7 +10,7 @@ use crate::dag::DagOutcome;
 use crate::error::Error;
 use crate::http::{DEFAULT_MAX_FIELD_BYTES, parse_field_values};
 use crate::keys::KeySet;
-use crate::ledger::{ChainHash, FileLedger, Ledger, MemoryLedger};
+use crate::ledger::{ChainHash, FileLedger, Ledger, MemoryLedger, RawEntry};
 use crate::replay::MemoryReplayCache;
 use crate::store::TokenStore;
 use crate::verify::{ReplayProtection, Verifier};
@@ -54,10 +54,48 @@ pub struct RunReport {
     pub accepted: Vec<AcceptedStep>,
     /// The first rejection; the run stops there.
     pub rejection: Option<Rejection>,
-    /// For [`Delivery::Ledger`] runs that accepted every step: the whole-ledger audit
-    /// ([`Ledger::validate_all`] with the workflow's keys) after the last step, and after the
-    /// reopen for a file ledger.
+    /// For [`Delivery::Ledger`] and [`Delivery::Store`] runs that accepted every step: the
+    /// whole-ledger audit ([`Ledger::validate_all`] with the workflow's keys) after the last
+    /// step, after the reopen for a file ledger, and of the accepted tokens chained afresh
+    /// ([`chained`]) for a store.
     pub audit: Option<AuditReport>,
+}
+
+/// The outcome of [`Workflow::run_each`]: every step presented, refused or not.
+#[derive(Clone, Debug)]
+pub struct EachReport {
+    /// Each step's result, in order: the DAG outcome when it was accepted, the error when not.
+    pub results: Vec<Result<DagOutcome, Error>>,
+    /// The steps whose refusal changed the verifier's state (the store or ledger: length,
+    /// head, file bytes; the replay cache: entry count), with what changed. Empty when every
+    /// refusal left everything as it was.
+    pub changed: Vec<(usize, String)>,
+    /// The whole-store audit under the workflow's policy and keys after the last step: of the
+    /// ledger ([`Ledger::validate_all`]; a file ledger after it was closed and reopened), or for
+    /// [`Delivery::Store`] of the accepted tokens chained afresh ([`chained`]).
+    pub audit: AuditReport,
+}
+
+/// The accepted tokens as the entries of a ledger built from them, each with its acceptance
+/// time: `seq` from 0, a fresh hash chain. The audit input for a [`Delivery::Store`] run.
+pub fn chained(accepted: &[(String, u64)]) -> Vec<crate::Result<RawEntry>> {
+    let mut prev = ChainHash::GENESIS;
+    accepted
+        .iter()
+        .enumerate()
+        .map(|(seq, (token, at))| {
+            let hash = ChainHash::of_entry(seq as u64, *at, &prev, token);
+            let raw = RawEntry {
+                seq: seq as u64,
+                at: *at,
+                prev,
+                hash,
+                token: token.clone(),
+            };
+            prev = hash;
+            Ok(raw)
+        })
+        .collect()
 }
 
 /// The verifier-side state a rejection must not change.
@@ -131,6 +169,8 @@ impl Workflow {
         let parent_verifier =
             Verifier::new(keys.clone(), parent_policy).map_err(|e| format!("{e}"))?;
 
+        let mut store = TokenStore::new();
+        let mut kept: Vec<(String, u64)> = Vec::new();
         let sink = match self.delivery {
             Delivery::Ledger(LedgerKind::Memory) => Sink::Memory(MemoryLedger::new()),
             Delivery::Ledger(LedgerKind::File) => {
@@ -142,12 +182,12 @@ impl Workflow {
                     .map_err(|e| format!("opening a new ledger: {e}"))?;
                 Sink::File(ledger, dir)
             }
-            Delivery::Inline | Delivery::Standalone => Sink::None,
+            Delivery::Inline | Delivery::Standalone | Delivery::Store => Sink::None,
         };
-        let snapshot = || -> Result<Snapshot, String> {
+        let snapshot = |store: &TokenStore| -> Result<Snapshot, String> {
             let ledger = sink.ledger();
             Ok(Snapshot {
-                ledger_len: ledger.map_or(0, |l| l.len()),
+                ledger_len: ledger.map_or(store.len() as u64, |l| l.len()),
                 head: ledger.map_or(ChainHash::GENESIS, |l| l.head()),
                 file: match &sink {
                     Sink::File(l, _) => Some(read(l.path())?),
@@ -158,12 +198,15 @@ impl Workflow {
         };
 
         for (i, step) in self.steps.iter().enumerate() {
-            let before = snapshot()?;
+            let before = snapshot(&store)?;
             let result = match &sink {
                 Sink::Memory(l) => verifier.accept(&step.token, step.now, l).map(accepted),
                 Sink::File(l, _) => verifier.accept(&step.token, step.now, l).map(accepted),
                 Sink::None if self.delivery == Delivery::Inline => {
                     self.deliver_inline(i, step, &verifier, &parent_verifier)
+                }
+                Sink::None if self.delivery == Delivery::Store => {
+                    deliver_to_store(step, &verifier, &mut store, &mut kept)
                 }
                 Sink::None => verifier
                     .verify(&step.token, step.now)
@@ -175,7 +218,7 @@ impl Workflow {
             match result {
                 Ok(outcome) => report.accepted.push(outcome),
                 Err(error) => {
-                    let after = snapshot()?;
+                    let after = snapshot(&store)?;
                     report.rejection = Some(Rejection {
                         at: Stage::Step(i),
                         error,
@@ -222,9 +265,122 @@ impl Workflow {
                 }
                 drop(dir);
             }
+            Sink::None if self.delivery == Delivery::Store => {
+                report.audit = Some(crate::audit::audit(
+                    &chained(&kept),
+                    &self.policy,
+                    Some(&keys),
+                ));
+            }
             Sink::None => {}
         }
         Ok(report)
+    }
+
+    /// Presents every step in order, like [`Workflow::run`], but does not stop at a refusal:
+    /// each step's result is recorded, and the run goes on with the next. For workflows whose
+    /// steps are not all meant to be accepted ([`super::workflow_with_late_parents`]).
+    ///
+    /// Deliveries: [`Delivery::Ledger`] (a file ledger is closed and reopened before the
+    /// audit, and must come back with the same length and head) and [`Delivery::Store`]. `Err`
+    /// for the others, and for problems of the harness itself, never for a verdict.
+    pub fn run_each(&self) -> Result<EachReport, String> {
+        let jwks = serde_json::to_vec(&self.jwks).expect("a JSON value serializes");
+        let keys = KeySet::from_jwks_json(&jwks).map_err(|e| format!("key set: {e}"))?;
+        let cache = Arc::new(MemoryReplayCache::new());
+        let verifier = Verifier::new(keys.clone(), self.policy.clone())
+            .map_err(|e| format!("invalid policy: {e}"))?
+            .with_replay_cache(cache.clone());
+        let mut results = Vec::with_capacity(self.steps.len());
+        let mut changed = Vec::new();
+        let mut note = |i: usize, before: Snapshot, after: Snapshot| {
+            if let Some(what) = describe_change(&before, &after) {
+                changed.push((i, what));
+            }
+        };
+        let audit = match self.delivery {
+            Delivery::Ledger(kind) => {
+                let dir = tempfile::Builder::new()
+                    .prefix("wimse-ect-workflow-each-")
+                    .tempdir()
+                    .map_err(|e| format!("temporary directory: {e}"))?;
+                let path = dir.path().join("ledger.jsonl");
+                let memory = MemoryLedger::new();
+                let mut file = None;
+                let ledger: &dyn Ledger = match kind {
+                    LedgerKind::Memory => &memory,
+                    LedgerKind::File => file.insert(
+                        FileLedger::open(&path)
+                            .map_err(|e| format!("opening a new ledger: {e}"))?,
+                    ),
+                };
+                let snapshot = || -> Result<Snapshot, String> {
+                    Ok(Snapshot {
+                        ledger_len: ledger.len(),
+                        head: ledger.head(),
+                        file: match kind {
+                            LedgerKind::File => Some(read(&path)?),
+                            LedgerKind::Memory => None,
+                        },
+                        replay_entries: cache.len(),
+                    })
+                };
+                for (i, step) in self.steps.iter().enumerate() {
+                    let before = snapshot()?;
+                    let result = verifier
+                        .accept(&step.token, step.now, ledger)
+                        .map(|a| a.dag);
+                    if result.is_err() {
+                        note(i, before, snapshot()?);
+                    }
+                    results.push(result);
+                }
+                match kind {
+                    LedgerKind::Memory => ledger.validate_all(&self.policy, Some(&keys)),
+                    LedgerKind::File => {
+                        let (len, head) = (ledger.len(), ledger.head());
+                        drop(file.take());
+                        let reopened = FileLedger::open(&path)
+                            .map_err(|e| format!("reopening the ledger: {e}"))?;
+                        if (reopened.len(), reopened.head()) != (len, head) {
+                            return Err(format!(
+                                "the reopened ledger has {} entries and head {}, not {len} and {head}",
+                                reopened.len(),
+                                reopened.head()
+                            ));
+                        }
+                        reopened.validate_all(&self.policy, Some(&keys))
+                    }
+                }
+            }
+            Delivery::Store => {
+                let mut store = TokenStore::new();
+                let mut kept: Vec<(String, u64)> = Vec::new();
+                let snapshot = |store: &TokenStore| Snapshot {
+                    ledger_len: store.len() as u64,
+                    head: ChainHash::GENESIS,
+                    file: None,
+                    replay_entries: cache.len(),
+                };
+                for step in &self.steps {
+                    let before = snapshot(&store);
+                    let result = deliver_to_store(step, &verifier, &mut store, &mut kept);
+                    if result.is_err() {
+                        note(results.len(), before, snapshot(&store));
+                    }
+                    results.push(result.map(|a| a.dag));
+                }
+                crate::audit::audit(&chained(&kept), &self.policy, Some(&keys))
+            }
+            Delivery::Inline | Delivery::Standalone => {
+                return Err(format!("run_each does not present {:?}", self.delivery));
+            }
+        };
+        Ok(EachReport {
+            results,
+            changed,
+            audit,
+        })
     }
 
     /// The `Execution-Context` field lines of step `i` for [`Delivery::Inline`]: the step's
@@ -274,6 +430,21 @@ impl Workflow {
                 dag,
             })
     }
+}
+
+/// [`Delivery::Store`]: `verify_in` against the tokens accepted so far; an accepted token is
+/// added to `store` and to `kept` (with its step's `now`, for the audit).
+fn deliver_to_store(
+    step: &Step,
+    verifier: &Verifier,
+    store: &mut TokenStore,
+    kept: &mut Vec<(String, u64)>,
+) -> crate::Result<AcceptedStep> {
+    let (verified, dag) = verifier.verify_in(&step.token, step.now, &*store)?;
+    let claims = verified.claims().clone();
+    kept.push((verified.token().to_owned(), step.now));
+    store.insert(verified);
+    Ok(AcceptedStep { claims, dag })
 }
 
 fn accepted(a: crate::verify::Accepted) -> AcceptedStep {

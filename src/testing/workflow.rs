@@ -41,6 +41,11 @@ pub enum Delivery {
     Inline,
     /// Each token goes through [`crate::Verifier::verify`] alone: no store, no DAG rules.
     Standalone,
+    /// Each token goes through [`crate::Verifier::verify_in`] against a [`crate::TokenStore`]
+    /// of the tokens accepted so far, and is added to it when accepted: the store a receiver
+    /// keeps of what it accepted, without a hash chain. The audit of the result is that of the
+    /// accepted tokens chained afresh, each at its step's `now`.
+    Store,
 }
 
 /// One token of a workflow and the moment it is presented.
@@ -584,4 +589,171 @@ fn header_for(key: &SigningKey, (typ, extra): (u8, bool)) -> Map<String, Value> 
         h.insert("cty".into(), "ignored".into());
     }
     h
+}
+
+/// How [`workflow_with_late_parents`] disturbs one token of a valid workflow.
+#[derive(Clone, Debug)]
+struct LatePlan {
+    /// Which token that has children (index among those, modulo their number).
+    token: u16,
+    /// Never presented (a parent that never comes) instead of presented late.
+    dropped: bool,
+    /// How far after its first presented child it comes (modulo the room left).
+    after: u16,
+    /// What it breaks in the other direction, if anything.
+    breaks: Option<LateBreak>,
+}
+
+/// A change that makes a late parent fail a rule against its stored children.
+#[derive(Clone, Copy, Debug)]
+enum LateBreak {
+    /// `pol_decision` `rejected` or `pending_human_review` (ECT-DAG-6 the other way).
+    Policy(bool),
+    /// `iat` one second beyond its earliest child's `iat + skew` (ECT-DAG-3 the other way),
+    /// when that is still within the time window.
+    TooNew,
+    /// One of its children, or their descendants, added to its `par` (a cycle, ECT-DAG-4).
+    Cycle(u16),
+}
+
+fn late_plan() -> impl Strategy<Value = LatePlan> {
+    (
+        any::<u16>(),
+        prop::bool::weighted(0.25),
+        any::<u16>(),
+        prop::option::weighted(
+            0.6,
+            prop_oneof![
+                any::<bool>().prop_map(LateBreak::Policy),
+                Just(LateBreak::TooNew),
+                any::<u16>().prop_map(LateBreak::Cycle),
+            ],
+        ),
+    )
+        .prop_map(|(token, dropped, after, breaks)| LatePlan {
+            token,
+            dropped,
+            after,
+            breaks,
+        })
+}
+
+/// Workflows with missing and late parents (SPEC.md §7, "Late parents"): a valid workflow
+/// (2 to 32 tokens, [`valid_workflow_with`]) in which up to six tokens that have children are
+/// either never presented (parents that never come) or presented after one or more of their
+/// children, some of those changed so that they break ECT-DAG-3 (issued more than `skew` after
+/// a child), ECT-DAG-4 (naming one of their descendants, a cycle) or ECT-DAG-6 (a
+/// `rejected` or `pending_human_review` decision) against the children presented before them.
+/// Changed tokens are re-signed and stay valid on their own (§2–§6 at their step's `now`).
+///
+/// The policy is the workflow's (strict mode); partial mode is what lets the early children
+/// in. Not every step is meant to be accepted: the property over these workflows is that
+/// whatever a verifier accepts one token at a time, its store still passes the whole-store
+/// audit under the same policy.
+pub fn workflow_with_late_parents() -> impl Strategy<Value = Workflow> {
+    (
+        valid_workflow_with(WorkflowConfig {
+            tokens: 2..=32,
+            ..WorkflowConfig::default()
+        }),
+        prop::collection::vec(late_plan(), 1..=6),
+    )
+        .prop_map(|(wf, plans)| with_late_parents(wf, &plans))
+}
+
+/// Applies `plans` to a valid workflow (see [`workflow_with_late_parents`]).
+fn with_late_parents(mut wf: Workflow, plans: &[LatePlan]) -> Workflow {
+    let n = wf.steps.len();
+    // children[i]: the steps naming step i as a parent (same scope), in order.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (c, step) in wf.steps.iter().enumerate() {
+        for p in &step.claims.par {
+            if let Some(i) = wf.find(step.claims.wid.as_deref(), p) {
+                children[i].push(c);
+            }
+        }
+    }
+    let parents: Vec<usize> = (0..n).filter(|&i| !children[i].is_empty()).collect();
+    if parents.is_empty() {
+        return wf;
+    }
+    let (policy, leeway) = (wf.policy.clone(), wf.policy.leeway_seconds);
+    let mut moved: Vec<(usize, &LatePlan)> = Vec::new();
+    for plan in plans {
+        let i = parents[usize::from(plan.token) % parents.len()];
+        if moved.iter().any(|(j, _)| *j == i) {
+            continue;
+        }
+        moved.push((i, plan));
+        let Some(change) = plan.breaks.filter(|_| !plan.dropped) else {
+            continue;
+        };
+        let mut claims = wf.steps[i].claims.clone();
+        match change {
+            LateBreak::Policy(rejected) => {
+                claims.pol = Some(PolicyClaims {
+                    pol: "late-policy".into(),
+                    decision: if rejected {
+                        PolicyDecision::Rejected
+                    } else {
+                        PolicyDecision::PendingHumanReview
+                    },
+                });
+            }
+            LateBreak::TooNew => {
+                let earliest = children[i]
+                    .iter()
+                    .map(|&c| wf.steps[c].claims.iat)
+                    .min()
+                    .expect("a parent has children");
+                let iat = earliest + policy.dag.skew_seconds + 1;
+                if iat > NOW + leeway {
+                    continue;
+                }
+                claims.iat = iat;
+                claims.exp = claims.exp.max(iat + 1);
+            }
+            LateBreak::Cycle(k) => {
+                // A descendant: a child, then up to two first-child steps further down.
+                let mut d = children[i][usize::from(k) % children[i].len()];
+                for _ in 0..k % 3 {
+                    match children[d].first() {
+                        Some(&next) => d = next,
+                        None => break,
+                    }
+                }
+                let jti = wf.steps[d].claims.jti.clone();
+                if claims.par.len() >= policy.max_par {
+                    claims.par.pop();
+                }
+                if !claims.par.contains(&jti) {
+                    claims.par.push(jti);
+                }
+            }
+        }
+        let step = &wf.steps[i];
+        let token = wf.sign(step.agent, &step.header, &claims);
+        let step = &mut wf.steps[i];
+        step.claims = claims;
+        step.token = token;
+    }
+    // The presentation order: the untouched steps in order, then each late parent after its
+    // first presented child (or at the end).
+    let mut order: Vec<usize> = (0..n)
+        .filter(|i| !moved.iter().any(|(j, _)| j == i))
+        .collect();
+    for (i, plan) in &moved {
+        if plan.dropped {
+            continue;
+        }
+        let first_child = order.iter().position(|o| children[*i].contains(o));
+        let at = match first_child {
+            Some(c) => c + 1 + usize::from(plan.after) % (order.len() - c),
+            None => order.len(),
+        };
+        order.insert(at, *i);
+    }
+    let steps = std::mem::take(&mut wf.steps);
+    wf.steps = order.into_iter().map(|i| steps[i].clone()).collect();
+    wf
 }

@@ -10,6 +10,7 @@
 mod batch;
 mod coverage;
 mod generators;
+mod late_parents;
 mod ledger_state_machine;
 mod mutations;
 mod tokens;

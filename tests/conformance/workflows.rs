@@ -41,8 +41,8 @@ fn accepted_in_order(wf: &Workflow) -> Result<(), TestCaseError> {
             i
         );
     }
-    if let Delivery::Ledger(_) = wf.delivery {
-        let audit = report.audit.expect("a ledger run is audited");
+    if matches!(wf.delivery, Delivery::Ledger(_) | Delivery::Store) {
+        let audit = report.audit.expect("a ledger or store run is audited");
         prop_assert!(
             audit.is_valid(),
             "ECT-LED-4 / audit findings: {:?}",
@@ -68,6 +68,12 @@ proptest! {
         // cannot be sent inline; such workflows (many parents with large ext) are skipped.
         let fits = (0..wf.steps.len()).all(|i| wf.field_lines(i)[0].len() <= DEFAULT_MAX_FIELD_BYTES);
         prop_assume!(fits);
+        accepted_in_order(&wf)?;
+    }
+
+    #[test]
+    fn ect_dag_valid_workflow_is_accepted_into_an_accumulating_token_store(mut wf in valid_workflow()) {
+        wf.delivery = Delivery::Store;
         accepted_in_order(&wf)?;
     }
 

@@ -4,10 +4,12 @@
 //! 60 s before [`NOW`] unless noted, with `jti` [`uuid`]`(n)` for small `n`.
 //!
 //! Decisions of the reference exercised here (README, "Decisions"): the DAG checks run rule by
-//! rule (DAG-1, DAG-2, DAG-3, DAG-4 with DAG-5, DAG-6); the acyclicity walk runs only when a
-//! stored token names the new token as a parent, so `dag.cycle` and `dag.budget` need a
-//! dangling reference (partial mode, or a store); a cycle among stored tokens that does not
-//! reach the new token is not an error.
+//! rule (DAG-1, DAG-2, DAG-3, DAG-4 with DAG-5, DAG-6), each first for the token's parents and
+//! then for its stored children (a late parent, SPEC.md §7); the acyclicity walk runs only when
+//! a stored token names the new token as a parent, so `dag.cycle` and `dag.budget` need a
+//! dangling reference (partial mode, or a store); the budget counts every stored child
+//! examined and every `par` element the walk examines (SPEC.md §7 "Cost"); a cycle among
+//! stored tokens that does not reach the new token is not an error.
 
 use serde_json::{Map, Value, json};
 
@@ -250,7 +252,7 @@ pub fn vectors() -> Vec<V> {
             .valid()
             .flag("PartialMode"),
         // ECT-DAG-5: the ancestor budget of the ECT-DAG-4 walk.
-        V::token("dag/budget/exhausted", "partial mode, budget 3: chain 1 <- 2 <- 3 <- 4, then 9 with par [5] (missing); 5 arrives with par [4]: the walk needs 4 ancestors", &d5, task(5, &[4], IAT))
+        V::token("dag/budget/exhausted", "partial mode, budget 3: chain 1 <- 2 <- 3 <- 4, then 9 with par [5] (missing); 5 arrives with par [4]: 4 lookups (the stored child 9, the edges 4 -> 3, 3 -> 2, 2 -> 1)", &d5, task(5, &[4], IAT))
             .ledger_after({
                 let mut before = chain(1, 4);
                 before.push(task(9, &[5], IAT));
@@ -263,7 +265,7 @@ pub fn vectors() -> Vec<V> {
             .invalid("dag.budget")
             .flag("PartialMode")
             .flag("Boundary"),
-        V::token("dag/budget/at-limit", "the same with budget 4: the walk visits exactly 4 ancestors", &["ECT-DAG-5", "ECT-DAG-4"], task(5, &[4], IAT))
+        V::token("dag/budget/at-limit", "the same with budget 4: the 4 lookups fit exactly", &["ECT-DAG-5", "ECT-DAG-4"], task(5, &[4], IAT))
             .ledger_after({
                 let mut before = chain(1, 4);
                 before.push(task(9, &[5], IAT));
@@ -276,7 +278,7 @@ pub fn vectors() -> Vec<V> {
             .valid()
             .flag("PartialMode")
             .flag("Boundary"),
-        V::token("dag/budget/store-exhausted", "store, budget 2: chain 1 <- 2 <- 3 and 9 with par [4]; the token 4 (par [3]) is named by 9, the walk needs 3 ancestors", &d5, task(4, &[3], IAT))
+        V::token("dag/budget/store-exhausted", "store, budget 2: chain 1 <- 2 <- 3 and 9 with par [4]; the token 4 (par [3]) is named by 9: 3 lookups (9, then the edges 3 -> 2, 2 -> 1)", &d5, task(4, &[3], IAT))
             .in_store({
                 let mut store = chain(1, 3);
                 store.push(task(9, &[4], IAT));
@@ -365,6 +367,108 @@ pub fn vectors() -> Vec<V> {
             .alt_code("claims.jti")
             .flag("PartialMode")
             .flag("UppercaseUuid"),
+        // Late parents (SPEC.md §7): the token arrives after stored children that named it
+        // while it was missing, and is checked against each of them as their parent.
+        V::token("dag/late/rejected-parent", "partial mode: 2 accepted with par [1] (missing); then 1 arrives with pol_decision rejected, and 2 already depends on it", &d6, task_pol(1, &[], "rejected"))
+            .ledger_after(vec![task(2, &[1], IAT)])
+            .settings(partial)
+            .invalid("dag.parent_policy")
+            .flag("PartialMode"),
+        V::token("dag/late/pending-parent", "partial mode: 2 accepted with par [1] (missing); then 1 arrives with pol_decision pending_human_review", &d6, task_pol(1, &[], "pending_human_review"))
+            .ledger_after(vec![task(2, &[1], IAT)])
+            .settings(partial)
+            .invalid("dag.parent_policy")
+            .flag("PartialMode"),
+        V::token("dag/late/approved-parent", "partial mode: 2 and 3 accepted with par [1] (missing); then 1 arrives with pol_decision approved", &d6, task_pol(1, &[], "approved"))
+            .ledger_after(vec![task(2, &[1], IAT), task(3, &[1], IAT)])
+            .settings(partial)
+            .valid()
+            .flag("PartialMode"),
+        V::token("dag/late/parent-too-new", "partial mode: 2 (iat now - 100) accepted with par [1] (missing); then 1 arrives with iat now - 69, child.iat + 31 (skew 30)", &d3, task(1, &[], NOW - 69))
+            .ledger_after(vec![task(2, &[1], NOW - 100)])
+            .settings(partial)
+            .invalid("dag.temporal_order")
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/late/parent-at-skew", "the same with 1 issued at now - 70, child.iat + 30: valid", &d3, task(1, &[], NOW - 70))
+            .ledger_after(vec![task(2, &[1], NOW - 100)])
+            .settings(partial)
+            .valid()
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/late/second-child-too-new", "partial mode: 2 (iat now - 60) and 3 (iat now - 200) name the missing 1; 1 arrives at now - 60: too new for its second stored child", &d3, task(1, &[], NOW - 60))
+            .ledger_after(vec![task(2, &[1], NOW - 60), task(3, &[1], NOW - 200)])
+            .settings(partial)
+            .invalid("dag.temporal_order")
+            .flag("PartialMode"),
+        V::token("dag/late/cycle-through-descendant", "partial mode: 2 names the missing 1, 3 names 2, 4 is a root; 1 arrives with par [4, 3], closing 1 -> 3 -> 2 -> 1", &d4, task(1, &[4, 3], IAT))
+            .ledger_after(vec![task(2, &[1], IAT), task(3, &[2], IAT), task(4, &[], IAT)])
+            .settings(partial)
+            .invalid("dag.cycle")
+            .flag("PartialMode"),
+        V::token("dag/late/valid-parent", "partial mode: 2 names the missing 1, 3 names 2, 4 is a root; 1 arrives with par [4]: no rule fails either way", &["ECT-DAG-3", "ECT-DAG-4", "ECT-DAG-6"], task(1, &[4], IAT))
+            .ledger_after(vec![task(2, &[1], IAT), task(3, &[2], IAT), task(4, &[], IAT)])
+            .settings(partial)
+            .valid()
+            .flag("PartialMode"),
+        V::token("dag/late/store-rejected-parent", "store (strict mode): 2 names 1 as a parent; the token 1 has pol_decision rejected", &d6, task_pol(1, &[], "rejected"))
+            .in_store(vec![task(2, &[1], IAT)])
+            .invalid("dag.parent_policy"),
+        V::token("dag/late/store-parent-too-new", "store: 2 (iat now - 100) names 1; the token 1 is issued at now - 69", &d3, task(1, &[], NOW - 69))
+            .in_store(vec![task(2, &[1], NOW - 100)])
+            .invalid("dag.temporal_order")
+            .flag("Boundary"),
+        V::token("dag/late/store-valid-parent", "store: 2 names 1; the token 1 (approved, same iat) is a valid parent of it", &["ECT-DAG-3", "ECT-DAG-6"], task_pol(1, &[], "approved"))
+            .in_store(vec![task(2, &[1], IAT)])
+            .valid(),
+        // ECT-DAG-5 counts lookups (SPEC.md §7 "Cost"): every stored child examined and every
+        // par element the walk examines, including ones that lead nowhere.
+        V::token("dag/budget/edges-exhausted", "partial mode, budget 5: 5 names 10..14 (all missing), 2 names the missing 1; 1 arrives with par [5]: 6 lookups (the child 2 and 5's five edges), one walked token", &d5, task(1, &[5], IAT))
+            .ledger_after(vec![task(5, &[10, 11, 12, 13, 14], IAT), task(2, &[1], IAT)])
+            .settings(|s| {
+                s.dag = DagModeSetting::Partial;
+                s.ancestor_budget = 5;
+            })
+            .invalid("dag.budget")
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/budget/edges-at-limit", "the same with budget 6", &d5, task(1, &[5], IAT))
+            .ledger_after(vec![task(5, &[10, 11, 12, 13, 14], IAT), task(2, &[1], IAT)])
+            .settings(|s| {
+                s.dag = DagModeSetting::Partial;
+                s.ancestor_budget = 6;
+            })
+            .valid()
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/budget/children-exhausted", "partial mode, budget 3: 2, 3, 4 and 5 name the missing 1; 1 arrives as a root: 4 stored children to examine", &d5, task(1, &[], IAT))
+            .ledger_after(vec![task(2, &[1], IAT), task(3, &[1], IAT), task(4, &[1], IAT), task(5, &[1], IAT)])
+            .settings(|s| {
+                s.dag = DagModeSetting::Partial;
+                s.ancestor_budget = 3;
+            })
+            .invalid("dag.budget")
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/budget/children-at-limit", "the same with budget 4", &d5, task(1, &[], IAT))
+            .ledger_after(vec![task(2, &[1], IAT), task(3, &[1], IAT), task(4, &[1], IAT), task(5, &[1], IAT)])
+            .settings(|s| {
+                s.dag = DagModeSetting::Partial;
+                s.ancestor_budget = 4;
+            })
+            .valid()
+            .flag("PartialMode")
+            .flag("Boundary"),
+        V::token("dag/budget/store-edges-exhausted", "store, budget 3: 5 names 10, 11, 12 (not in the store), 2 names 1; the token 1 (par [5]): 4 lookups", &d5, task(1, &[5], IAT))
+            .in_store(vec![task(5, &[10, 11, 12], IAT), task(2, &[1], IAT)])
+            .settings(|s| s.ancestor_budget = 3)
+            .invalid("dag.budget")
+            .flag("Boundary"),
+        V::token("dag/budget/store-edges-at-limit", "the same with budget 4", &d5, task(1, &[5], IAT))
+            .in_store(vec![task(5, &[10, 11, 12], IAT), task(2, &[1], IAT)])
+            .settings(|s| s.ancestor_budget = 4)
+            .valid()
+            .flag("Boundary"),
     ]
 }
 
