@@ -1541,7 +1541,10 @@ mod tests {
                     continue;
                 }
                 if is_strict_line_prefix(&candidate) {
-                    proptest::prop_assert!(RawEntry::parse_line(&candidate).is_err());
+                    proptest::prop_assert!(matches!(
+                        RawEntry::parse_line(&candidate),
+                        Err(Error::LedgerChain(_))
+                    ));
                 }
                 let (lines, tail) = split_lines(&candidate);
                 if !candidate.contains(&b'\n') {

@@ -1165,7 +1165,10 @@ mod tests {
             let got = verify_in_store(late.as_bytes(), &store(&[&c]), &keys, &s);
             assert_eq!(got.map(|_| ()), want);
         }
-        assert!(verify_in_store(fine.as_bytes(), &store(&[&c]), &keys, &s).is_ok());
+        assert_eq!(
+            verify_in_store(fine.as_bytes(), &store(&[&c]), &keys, &s).map(|_| ()),
+            Ok(())
+        );
         // 9 names 10, 11, 12 (none stored); 8 names 9: 1 child + 3 edges = 4 lookups.
         let a = token(9, &[10, 11, 12], json!({"iat": NOW - 100}));
         let x = token(8, &[9], json!({"iat": NOW - 100}));
