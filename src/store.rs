@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::claims::Claims;
+use crate::claims::{Claims, hash_ascii_lowercase, same_uuid};
 use crate::verify::VerifiedEct;
 
 /// A token held by a store: its compact serialization and its claims.
@@ -154,27 +154,21 @@ pub(crate) trait KeyView {
 /// Hashes `(wid, jti)` ASCII case-insensitively, with an unambiguous framing (presence of
 /// `wid`, each part's length), so that different keys do not hash alike by construction.
 pub(crate) fn hash_parts<H: Hasher>((wid, jti): (Option<&str>, &str), state: &mut H) {
-    fn part<H: Hasher>(s: &str, state: &mut H) {
-        state.write_usize(s.len());
-        for b in s.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
-        }
-    }
     match wid {
-        Some(w) => part(w, state),
+        Some(w) => hash_ascii_lowercase(w, state),
         None => state.write_usize(usize::MAX),
     }
-    part(jti, state);
+    hash_ascii_lowercase(jti, state);
 }
 
 /// Whether two `(wid, jti)` keys name the same scope and task, ASCII case-insensitively.
 pub(crate) fn same_parts(a: (Option<&str>, &str), b: (Option<&str>, &str)) -> bool {
     let wid_same = match (a.0, b.0) {
         (None, None) => true,
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (Some(x), Some(y)) => same_uuid(x, y),
         _ => false,
     };
-    wid_same && a.1.eq_ignore_ascii_case(b.1)
+    wid_same && same_uuid(a.1, b.1)
 }
 
 impl KeyView for ScopeKey {
