@@ -26,15 +26,16 @@
 //! already visited costs one of the budget but is answered from the walk's own visited set.)
 //! Run as a test (`cargo test --benches`) it checks one iteration of each, counts included.
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::mean;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use serde_json::Value;
 use wimse_ect::testing::stream::{Stream, late_reference_stream};
 use wimse_ect::{
     Claims, DagValidator, EctStore, MemoryLedger, ReplayProtection, StoredEct, TokenStore, Verifier,
@@ -158,25 +159,6 @@ fn groups(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-/// Criterion's mean point estimate of `group/name` from this run (`None` if it did not run
-/// in this process).
-fn mean(group: &str, name: &str, started: SystemTime) -> Option<f64> {
-    let home = std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("criterion"))
-        })
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"));
-    let path = home.join(group).join(name).join("new/estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < started {
-        return None;
-    }
-    let estimates: Value =
-        serde_json::from_slice(&std::fs::read(&path).ok()?).expect("criterion's estimates");
-    estimates["mean"]["point_estimate"].as_f64()
 }
 
 fn time(f: impl FnOnce() -> usize) -> Duration {

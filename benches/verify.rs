@@ -26,12 +26,15 @@
 //! are issued at the real current time (jsonwebtoken reads the system clock), which the
 //! benchmark passes to this crate's verifier as `now`; the library itself never reads a clock.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::mean;
 use criterion::{Criterion, SamplingMode, Throughput};
 use p256::ecdsa::signature::Verifier as _;
 use rayon::prelude::*;
@@ -364,25 +367,6 @@ fn end_to_end_group(c: &mut Criterion) {
 }
 
 static VECTORS: OnceLock<usize> = OnceLock::new();
-
-/// Criterion's mean point estimate of `group/name` from this run (`None` if it did not run
-/// in this process: a filtered run leaves older results on disk).
-fn mean(group: &str, name: &str, started: SystemTime) -> Option<f64> {
-    let home = std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR").map(|d| PathBuf::from(d).join("criterion"))
-        })
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"));
-    let path = home.join(group).join(name).join("new/estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < started {
-        return None;
-    }
-    let estimates: Value =
-        serde_json::from_slice(&std::fs::read(&path).ok()?).expect("criterion's estimates");
-    estimates["mean"]["point_estimate"].as_f64()
-}
 
 /// Prints each ratio of this run against its target.
 fn print_ratios(started: SystemTime) {
