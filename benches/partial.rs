@@ -137,26 +137,19 @@ fn counts(p: &Prepared, dag: &DagValidator) -> Vec<(usize, bool)> {
 
 fn groups(c: &mut Criterion) {
     let dag = prepared(SIZES[0]).stream.policy.dag.clone();
-    let mut g = c.benchmark_group("partial_accept");
+    stream_group(c, "partial_accept", accept_all);
+    stream_group(c, "partial_dag", |p| dag_all(p, &dag));
+}
+
+/// One criterion group timing `run` over the whole stream of every size in [`SIZES`].
+fn stream_group<R>(c: &mut Criterion, name: &str, run: impl Fn(&Prepared) -> R) {
+    let mut g = c.benchmark_group(name);
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(10);
     for n in SIZES {
         let p = prepared(n);
         g.throughput(Throughput::Elements(p.stream.tokens.len() as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(n), p, |b, p| {
-            b.iter(|| accept_all(p))
-        });
-    }
-    g.finish();
-    let mut g = c.benchmark_group("partial_dag");
-    g.sampling_mode(SamplingMode::Flat);
-    g.sample_size(10);
-    for n in SIZES {
-        let p = prepared(n);
-        g.throughput(Throughput::Elements(p.stream.tokens.len() as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(n), p, |b, p| {
-            b.iter(|| dag_all(p, &dag))
-        });
+        g.bench_with_input(BenchmarkId::from_parameter(n), p, |b, p| b.iter(|| run(p)));
     }
     g.finish();
 }

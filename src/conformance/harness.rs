@@ -1049,6 +1049,19 @@ fn no_pass_line(report: &Report) -> Option<&'static str> {
     (report.passed() == 0).then_some("no case passed: the run fails")
 }
 
+/// The last lines of the table and the markdown: the no-pass line when nothing passed, then
+/// `N passed, N failed[, N skipped]`.
+fn final_lines(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(line) = no_pass_line(report) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&report.summary());
+    out.push('\n');
+    out
+}
+
 fn render_table(report: &Report) -> String {
     let mut out = format!(
         "scoring: {} ({})\n",
@@ -1069,12 +1082,7 @@ fn render_table(report: &Report) -> String {
     }
     out.push_str(&report.totals());
     out.push('\n');
-    if let Some(line) = no_pass_line(report) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str(&report.summary());
-    out.push('\n');
+    out.push_str(&final_lines(report));
     out
 }
 
@@ -1126,12 +1134,7 @@ fn render_markdown(report: &Report) -> String {
         }
     }
     out.push('\n');
-    if let Some(line) = no_pass_line(report) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str(&report.summary());
-    out.push('\n');
+    out.push_str(&final_lines(report));
     out
 }
 

@@ -14,7 +14,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::conformance::build::*;
-use crate::conformance::vector::{DagModeSetting, Verdict};
+use crate::conformance::vector::{DagModeSetting, Settings, Verdict};
 
 /// The default issue time of the tokens here.
 const IAT: u64 = NOW - 60;
@@ -88,7 +88,7 @@ pub fn vectors() -> Vec<V> {
     let d4 = ["ECT-DAG-4"];
     let d5 = ["ECT-DAG-5"];
     let d6 = ["ECT-DAG-6"];
-    let partial = |s: &mut crate::conformance::vector::Settings| s.dag = DagModeSetting::Partial;
+    let partial = |s: &mut Settings| s.dag = DagModeSetting::Partial;
     vec![
         // ECT-DAG-2: shapes whose parents are all present.
         V::token("dag/ledger/root", "a root task (par []) into an empty ledger", &d2, task(1, &[], IAT))
@@ -258,10 +258,7 @@ pub fn vectors() -> Vec<V> {
                 before.push(task(9, &[5], IAT));
                 before
             })
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 3;
-            })
+            .settings(partial_budget(3))
             .invalid("dag.budget")
             .flag("PartialMode")
             .flag("Boundary"),
@@ -271,10 +268,7 @@ pub fn vectors() -> Vec<V> {
                 before.push(task(9, &[5], IAT));
                 before
             })
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 4;
-            })
+            .settings(partial_budget(4))
             .valid()
             .flag("PartialMode")
             .flag("Boundary"),
@@ -425,37 +419,25 @@ pub fn vectors() -> Vec<V> {
         // par element the walk examines, including ones that lead nowhere.
         V::token("dag/budget/edges-exhausted", "partial mode, budget 5: 5 names 10..14 (all missing), 2 names the missing 1; 1 arrives with par [5]: 6 lookups (the child 2 and 5's five edges), one walked token", &d5, task(1, &[5], IAT))
             .ledger_after(vec![task(5, &[10, 11, 12, 13, 14], IAT), task(2, &[1], IAT)])
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 5;
-            })
+            .settings(partial_budget(5))
             .invalid("dag.budget")
             .flag("PartialMode")
             .flag("Boundary"),
         V::token("dag/budget/edges-at-limit", "the same with budget 6", &d5, task(1, &[5], IAT))
             .ledger_after(vec![task(5, &[10, 11, 12, 13, 14], IAT), task(2, &[1], IAT)])
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 6;
-            })
+            .settings(partial_budget(6))
             .valid()
             .flag("PartialMode")
             .flag("Boundary"),
         V::token("dag/budget/children-exhausted", "partial mode, budget 3: 2, 3, 4 and 5 name the missing 1; 1 arrives as a root: 4 stored children to examine", &d5, task(1, &[], IAT))
             .ledger_after(vec![task(2, &[1], IAT), task(3, &[1], IAT), task(4, &[1], IAT), task(5, &[1], IAT)])
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 3;
-            })
+            .settings(partial_budget(3))
             .invalid("dag.budget")
             .flag("PartialMode")
             .flag("Boundary"),
         V::token("dag/budget/children-at-limit", "the same with budget 4", &d5, task(1, &[], IAT))
             .ledger_after(vec![task(2, &[1], IAT), task(3, &[1], IAT), task(4, &[1], IAT), task(5, &[1], IAT)])
-            .settings(|s| {
-                s.dag = DagModeSetting::Partial;
-                s.ancestor_budget = 4;
-            })
+            .settings(partial_budget(4))
             .valid()
             .flag("PartialMode")
             .flag("Boundary"),
@@ -470,6 +452,14 @@ pub fn vectors() -> Vec<V> {
             .valid()
             .flag("Boundary"),
     ]
+}
+
+/// Partial DAG mode with the ancestor budget `budget`.
+fn partial_budget(budget: usize) -> impl FnOnce(&mut Settings) {
+    move |s| {
+        s.dag = DagModeSetting::Partial;
+        s.ancestor_budget = budget;
+    }
 }
 
 /// The claims of [`task`] at [`IAT`].
