@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use wimse_ect::{
-    ChainHash, Claims, DagValidator, EctBuilder, EctStore, FileLedger, KeySet, Ledger,
+    ChainHash, Claims, DagValidator, EctBuilder, EctStore, FileLedger, KeySet, Ledger, LedgerAudit,
     MemoryLedger, MemoryReplayCache, Policy, RawEntry, ReplayCache, ReplayKey, SigningKey,
     StoredEct, Verifier,
 };

@@ -1,5 +1,5 @@
 //! Criterion benchmark of the adversarial partial-mode stream of SPEC.md §7 "Cost"
-//! (`wimse_ect::testing::stream::late_reference_stream`): 99 roots, early tokens each naming
+//! (`wimse_ect_conformance::testing::stream::late_reference_stream`): 99 roots, early tokens each naming
 //! 100 of the chain's `jti`s before they exist, then a chain whose tokens each name the 99
 //! roots and their predecessor (100 parents). Every chain token is named by a stored token, so
 //! each needs the acyclicity walk; before the budget counted lookups, the walk of chain token
@@ -36,10 +36,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::mean;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use wimse_ect::testing::stream::{Stream, late_reference_stream};
 use wimse_ect::{
     Claims, DagValidator, EctStore, MemoryLedger, ReplayProtection, StoredEct, TokenStore, Verifier,
 };
+use wimse_ect_conformance::testing::stream::{Stream, late_reference_stream};
 
 /// The two chain lengths compared.
 const SIZES: [usize; 2] = [800, 1600];

@@ -39,11 +39,11 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use p256::ecdsa::signature::Verifier as _;
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
-use wimse_ect::conformance::harness::{Reference, Xfails, load, run};
 use wimse_ect::{
     ChainHash, EctBuilder, FileLedger, KeySet, Ledger, MemoryLedger, Policy, RawEntry,
     ReplayProtection, SigningKey, Verifier,
 };
+use wimse_ect_conformance::harness::{Reference, Xfails, load, run};
 
 const AUD: &str = "spiffe://example.org/verifier";
 const ISS: &str = "spiffe://example.org/agent";
@@ -360,7 +360,7 @@ fn end_to_end_group(c: &mut Criterion) {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("create the export directory");
     g.bench_function("vectors_export", |b| {
-        b.iter(|| black_box(wimse_ect::conformance::export(out.path()).expect("export")))
+        b.iter(|| black_box(wimse_ect_conformance::export(out.path()).expect("export")))
     });
     g.finish();
     VECTORS.set(vectors.len()).expect("set once");

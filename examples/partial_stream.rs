@@ -1,4 +1,4 @@
-//! The adversarial partial-mode stream of SPEC.md §7 "Cost" (`wimse_ect::testing::stream`),
+//! The adversarial partial-mode stream of SPEC.md §7 "Cost" (`wimse_ect_conformance::testing::stream`),
 //! accepted in-process into a `MemoryLedger`, with the wall time, and optionally written out
 //! for `ect dag --partial`:
 //!
@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use wimse_ect::testing::stream::late_reference_stream;
 use wimse_ect::{Ledger, MemoryLedger, Verifier};
+use wimse_ect_conformance::testing::stream::late_reference_stream;
 
 fn main() {
     let mut chain = 800;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wimse_ect::testing::fuzz::seed_corpora;
+use wimse_ect_conformance::fuzz::seed_corpora;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);

@@ -123,6 +123,6 @@ total=$(echo "$targets" | wc -w)
 echo "fuzz: $((total - crashed)) passed, $crashed failed"
 if [ "$crashed" -gt 0 ]; then
     echo "Findings were copied to fuzz/regressions/<target>/: reproduce with"
-    echo "  cargo test --test fuzz_replay   (or: cd fuzz && cargo fuzz run <target> <file>)"
+    echo "  cargo test --test conformance fuzz_replay   (or: cd fuzz && cargo fuzz run <target> <file>)"
     exit 1
 fi

@@ -1,5 +1,9 @@
-//! Whole-ledger audit (`validate_all`): re-checks a ledger received from elsewhere, entry by
-//! entry, and reports every bad entry rather than stopping at the first.
+//! Whole-ledger audit: re-checks a ledger's entries one by one and reports every bad entry
+//! rather than stopping at the first: [`audit()`] of entries received from elsewhere,
+//! [`audit_file`] of a ledger file, and [`LedgerAudit::validate_all`] of any [`Ledger`].
+//!
+//! The audit reads a ledger; no ledger calls it (the ledgers hand out their entries through
+//! [`Ledger::raw_entries`]).
 //!
 //! For each entry, in this order, at most one finding per item:
 //! 1. the chain (ECT-LED-4): canonical line, `seq` equal to the position, `prev` equal to the
@@ -19,13 +23,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::check::check_token;
 use crate::claims::Claims;
 use crate::dag::{DagMode, check_parent_policy};
 use crate::error::{Error, Result};
 use crate::keys::KeyResolver;
-use crate::ledger::{ChainHash, RawEntry, Tail, read_regular_file, split_lines};
+use crate::ledger::{ChainHash, Ledger, RawEntry, Tail, read_regular_file, split_lines};
+use crate::policy::Policy;
 use crate::store::{ScopeKey, lookup};
-use crate::verify::{Policy, check_token};
 
 /// One problem with one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,6 +204,30 @@ pub fn audit(
         head: entries.last().and_then(|e| e.as_ref().ok()).map(|r| r.hash),
         findings,
         missing_parents,
+    }
+}
+
+/// The whole-ledger audit of every [`Ledger`] (the draft's `validate_all`): import this trait
+/// to call it on a ledger.
+///
+/// ```
+/// use wimse_ect::{LedgerAudit, MemoryLedger, Policy};
+///
+/// let ledger = MemoryLedger::new();
+/// let report = ledger.validate_all(&Policy::new("spiffe://example.org/b"), None);
+/// assert!(report.is_valid());
+/// assert_eq!(report.entries, 0);
+/// ```
+pub trait LedgerAudit {
+    /// Audits every entry ([`audit()`] of [`Ledger::raw_entries`], a snapshot): the chain, each
+    /// token's rules at its acceptance time (signatures only when `keys` are given),
+    /// duplicates, and the DAG rules with `policy.dag`. Linear in entries plus `par` links.
+    fn validate_all(&self, policy: &Policy, keys: Option<&dyn KeyResolver>) -> AuditReport;
+}
+
+impl<L: Ledger + ?Sized> LedgerAudit for L {
+    fn validate_all(&self, policy: &Policy, keys: Option<&dyn KeyResolver>) -> AuditReport {
+        audit(&self.raw_entries(), policy, keys)
     }
 }
 

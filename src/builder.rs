@@ -2,11 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::claims::{Audience, ClaimLimits, Claims, DEFAULT_MAX_PAR, PolicyClaims, PolicyDecision};
+use crate::claims::{Audience, Claims, DEFAULT_MAX_PAR, PolicyClaims};
+use crate::decision::PolicyDecision;
 use crate::error::{ConfigError, Error, Result};
 use crate::header::Header;
-use crate::jws::sign_raw;
-use crate::keys::SigningKey;
+use crate::keys::{SigningKey, sign_raw};
 use crate::profile::{DRAFT_00, Profile};
 
 /// A fresh random (version 4) UUID in lower-case text form, for `jti` and `wid`.
@@ -183,13 +183,7 @@ impl EctBuilder {
         // Round-trip through JSON and the verifier's claim checks, so that what is signed is
         // exactly what a verifier will parse.
         let json = claims.to_json(&self.profile);
-        let checked = Claims::parse(
-            json,
-            &self.profile,
-            &ClaimLimits {
-                max_par: self.max_par,
-            },
-        )?;
+        let checked = Claims::parse(json, &self.profile, self.max_par)?;
         // ECT-TIME-1.
         if checked.exp <= checked.iat {
             return Err(Error::ExpBeforeIat);

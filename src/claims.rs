@@ -8,8 +8,9 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
+use crate::base64url;
+use crate::decision::PolicyDecision;
 use crate::error::{Error, Result};
-use crate::jws::b64_decode;
 use crate::profile::Profile;
 
 /// Maximum compact JSON length of `ext` in bytes (ECT-CLM-12).
@@ -47,39 +48,6 @@ impl Audience {
             Audience::One(a) => Value::String(a.clone()),
             Audience::Many(all) => Value::Array(all.iter().cloned().map(Value::String).collect()),
         }
-    }
-}
-
-/// The value of `pol_decision` (ECT-CLM-13).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PolicyDecision {
-    /// `approved`.
-    Approved,
-    /// `rejected`.
-    Rejected,
-    /// `pending_human_review`.
-    PendingHumanReview,
-}
-
-impl PolicyDecision {
-    /// The claim value, e.g. `"pending_human_review"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyDecision::Approved => "approved",
-            PolicyDecision::Rejected => "rejected",
-            PolicyDecision::PendingHumanReview => "pending_human_review",
-        }
-    }
-
-    /// Parses the exact claim value.
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            PolicyDecision::Approved,
-            PolicyDecision::Rejected,
-            PolicyDecision::PendingHumanReview,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == value)
     }
 }
 
@@ -127,12 +95,6 @@ pub struct Claims {
     pub pol: Option<PolicyClaims>,
 }
 
-/// Claim limits that a verifier configures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ClaimLimits {
-    pub max_par: usize,
-}
-
 impl Claims {
     /// Serializes the claims as a JSON object under the profile's claim names.
     pub fn to_json(&self, profile: &Profile) -> Map<String, Value> {
@@ -171,13 +133,15 @@ impl Claims {
         map
     }
 
-    /// Stage 1 and stage 2 together, for callers without a key binding to check in between.
-    pub(crate) fn parse(
-        map: Map<String, Value>,
-        profile: &Profile,
-        limits: &ClaimLimits,
-    ) -> Result<Claims> {
-        UncheckedClaims::parse(map, profile)?.check(limits)
+    /// Applies the claim rules to a payload object: presence and JSON types (ECT-CLM-1,
+    /// ECT-CLM-2 with ECT-TIME-5), then the values (ECT-CLM-3..13) with at most `max_par`
+    /// parents, under `profile`'s claim names.
+    ///
+    /// Only the claim rules: no signature, issuer binding (ECT-KEY-2), time or audience is
+    /// checked, so the result says nothing about who issued the claims. Verified claims come
+    /// from [`crate::Verifier`] ([`crate::VerifiedEct::claims`]).
+    pub fn parse(map: Map<String, Value>, profile: &Profile, max_par: usize) -> Result<Claims> {
+        UncheckedClaims::parse(map, profile)?.check(max_par)
     }
 }
 
@@ -261,7 +225,7 @@ impl UncheckedClaims {
     }
 
     /// ECT-CLM-3 .. ECT-CLM-13, in order.
-    pub fn check(self, limits: &ClaimLimits) -> Result<Claims> {
+    pub fn check(self, max_par: usize) -> Result<Claims> {
         // ECT-CLM-3: `iss` non-empty.
         if self.iss.is_empty() {
             return Err(Error::Iss);
@@ -302,10 +266,10 @@ impl UncheckedClaims {
             return Err(Error::ParSelf);
         }
         // ECT-CLM-10: at most `max_par` parents.
-        if self.par.len() > limits.max_par {
+        if self.par.len() > max_par {
             return Err(Error::ParTooLong {
                 len: self.par.len(),
-                max: limits.max_par,
+                max: max_par,
             });
         }
         // ECT-CLM-11: hashes are unpadded base64url SHA-256 digests.
@@ -447,13 +411,13 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// ECT-CLM-11: 43 characters of `[A-Za-z0-9_-]` decoding (canonically) to 32 bytes.
 pub fn is_sha256_b64url(s: &str) -> bool {
-    s.len() == 43 && b64_decode(s.as_bytes()).is_some_and(|d| d.len() == 32)
+    s.len() == 43 && base64url::decode(s.as_bytes()).is_some_and(|d| d.len() == 32)
 }
 
 /// The base64url (unpadded) SHA-256 of `data`, the form `inp_hash` and `out_hash` take.
 pub fn sha256_b64url(data: &[u8]) -> String {
     use sha2::Digest;
-    crate::jws::b64_encode(&sha2::Sha256::digest(data))
+    base64url::encode(&sha2::Sha256::digest(data))
 }
 
 /// Length of the compact serde_json serialization of `ext`, without building it.

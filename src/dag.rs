@@ -36,7 +36,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::claims::{Claims, PolicyDecision};
+use crate::claims::Claims;
+use crate::decision::PolicyDecision;
 use crate::error::{ConfigError, Error, Result, check_range};
 use crate::store::{EctStore, ScopeKey, StoredEct, contains};
 

@@ -144,7 +144,7 @@ pub enum Error {
         /// The parent's `jti`.
         parent: String,
         /// Its decision (`rejected` or `pending_human_review`).
-        decision: crate::claims::PolicyDecision,
+        decision: crate::decision::PolicyDecision,
     },
     /// ECT-DAG-6, checked the other way for a late parent (SPEC.md §7, "Late parents"): the
     /// new token's `pol_decision` forbids dependent tasks, and this stored token already
@@ -153,7 +153,7 @@ pub enum Error {
         /// The stored child's `jti` (the first in store order).
         child: String,
         /// The new token's decision (`rejected` or `pending_human_review`).
-        decision: crate::claims::PolicyDecision,
+        decision: crate::decision::PolicyDecision,
     },
     /// ECT-LED-3: the ledger already holds this `jti` in this scope.
     LedgerDuplicate(String),

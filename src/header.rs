@@ -37,8 +37,10 @@ pub struct Header {
 }
 
 impl Header {
-    /// Applies ECT-HDR-1..4, in that order, to a parsed header object.
-    pub(crate) fn parse(
+    /// Applies ECT-HDR-1..4, in that order, to a parsed header object, accepting the
+    /// algorithms in `allowed`. A header says nothing until the signature it names verified:
+    /// [`crate::Verifier`] checks both.
+    pub fn parse(
         map: &Map<String, Value>,
         profile: &Profile,
         allowed: &[Algorithm],
@@ -80,8 +82,9 @@ impl Header {
         })
     }
 
-    /// The header the builder writes: `{"alg":"ES256","kid":...,"typ":...}`.
-    pub(crate) fn to_json(kid: &str, profile: &Profile) -> Vec<u8> {
+    /// The header [`crate::EctBuilder`] writes, as JSON bytes:
+    /// `{"alg":"ES256","kid":...,"typ":...}` with the profile's `typ`.
+    pub fn to_json(kid: &str, profile: &Profile) -> Vec<u8> {
         let mut map = Map::new();
         map.insert("alg".into(), Algorithm::Es256.name().into());
         map.insert("kid".into(), kid.into());

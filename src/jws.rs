@@ -1,12 +1,11 @@
-//! Strict JWS Compact Serialization (RFC 7515 §7.1): size limit, split, base64url, signing.
+//! Strict JWS Compact Serialization (RFC 7515 §7.1): the size limit and the split into three
+//! decoded segments (ECT-JWS-1..3). Signing is [`crate::sign_raw`], beside the keys.
 //!
 //! This layer knows nothing about ECT claims. It is written on small crates (base64ct, p256)
 //! rather than a JWT crate so that every byte accepted is a byte this crate chose to accept.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
-
+use crate::base64url;
 use crate::error::{Error, Result};
-use crate::keys::SigningKey;
 
 /// Default maximum token length in bytes (ECT-JWS-1).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 65536;
@@ -66,7 +65,7 @@ pub fn split(token: &[u8], max_token_bytes: usize) -> Result<Compact<'_>> {
     let mut decoded = segments
         .iter()
         .enumerate()
-        .map(|(i, s)| b64_decode(s).ok_or(Error::Base64 { segment: i }));
+        .map(|(i, s)| base64url::decode(s).ok_or(Error::Base64 { segment: i }));
     let header = decoded.next().expect("three segments")?;
     let payload = decoded.next().expect("three segments")?;
     let signature = decoded.next().expect("three segments")?;
@@ -77,39 +76,6 @@ pub fn split(token: &[u8], max_token_bytes: usize) -> Result<Compact<'_>> {
         payload,
         signature,
     })
-}
-
-/// Strict base64url decoding without padding (RFC 7515 §2).
-///
-/// Refuses `=`, `+`, `/`, any other character outside `[A-Za-z0-9_-]`, a length ≡ 1 (mod 4), and
-/// non-canonical trailing bits (SPEC.md decision, flag `NonCanonicalBase64`).
-pub fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(input).ok()?;
-    Base64UrlUnpadded::decode_vec(text).ok()
-}
-
-/// Length of the unpadded base64url encoding of `n` bytes.
-pub fn b64_len(n: usize) -> usize {
-    (4 * n).div_ceil(3)
-}
-
-/// base64url encoding without padding.
-pub fn b64_encode(input: &[u8]) -> String {
-    Base64UrlUnpadded::encode_string(input)
-}
-
-/// Signs arbitrary header and payload bytes with ES256 and returns the compact JWS.
-///
-/// No check of any kind is made on the bytes: this is how tests and generators build validly
-/// signed tokens that break exactly one rule. Use [`crate::EctBuilder`] to create real ECTs.
-pub fn sign_raw(header: &[u8], payload: &[u8], key: &SigningKey) -> String {
-    let mut out = b64_encode(header);
-    out.push('.');
-    out.push_str(&b64_encode(payload));
-    let signature = key.sign(out.as_bytes());
-    out.push('.');
-    out.push_str(&b64_encode(&signature));
-    out
 }
 
 #[cfg(test)]
@@ -171,14 +137,5 @@ mod tests {
             split(b"e30.e30=.AAAA", 100),
             Err(Error::Base64 { segment: 1 })
         );
-    }
-
-    #[test]
-    fn base64_round_trip() {
-        for len in 0..40 {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let enc = b64_encode(&bytes);
-            assert_eq!(b64_decode(enc.as_bytes()), Some(bytes));
-        }
     }
 }

@@ -1,5 +1,5 @@
-//! ES256 keys: P-256 signing keys, trusted verification keys, JWK / JWKS loading (ECT-KEY-1..3)
-//! and the signature checks (ECT-SIG-1, ECT-SIG-2).
+//! ES256 keys: P-256 signing keys and [`sign_raw`], trusted verification keys, JWK / JWKS
+//! loading (ECT-KEY-1..3) and the signature checks (ECT-SIG-1, ECT-SIG-2).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,9 +10,9 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 
+use crate::base64url;
 use crate::error::{ConfigError, Error, Result};
 use crate::json::parse_object;
-use crate::jws::{b64_decode, b64_encode};
 
 /// A P-256 private key used to sign ECTs, with the `kid` written into the tokens it signs.
 #[derive(Clone)]
@@ -86,7 +86,10 @@ impl SigningKey {
     /// The private JWK (includes `d`): keep it secret.
     pub fn to_private_jwk(&self) -> Map<String, Value> {
         let mut jwk = public_jwk(&self.kid, self.verifying_key(), None);
-        jwk.insert("d".into(), Value::String(b64_encode(&self.key.to_bytes())));
+        jwk.insert(
+            "d".into(),
+            Value::String(base64url::encode(&self.key.to_bytes())),
+        );
         jwk
     }
 
@@ -105,14 +108,29 @@ impl SigningKey {
     }
 }
 
+/// Signs arbitrary header and payload bytes with ES256 and returns the compact JWS
+/// `base64url(header).base64url(payload).base64url(signature)`.
+///
+/// No check of any kind is made on the bytes: this is how tests and generators build validly
+/// signed tokens that break exactly one rule. Use [`crate::EctBuilder`] to create real ECTs.
+pub fn sign_raw(header: &[u8], payload: &[u8], key: &SigningKey) -> String {
+    let mut out = base64url::encode(header);
+    out.push('.');
+    out.push_str(&base64url::encode(payload));
+    let signature = key.sign(out.as_bytes());
+    out.push('.');
+    out.push_str(&base64url::encode(&signature));
+    out
+}
+
 fn public_jwk(kid: &str, key: &VerifyingKey, issuer: Option<&str>) -> Map<String, Value> {
     let point = key.to_sec1_point(false);
     let bytes = point.as_bytes();
     let mut jwk = Map::new();
     jwk.insert("kty".into(), "EC".into());
     jwk.insert("crv".into(), "P-256".into());
-    jwk.insert("x".into(), b64_encode(&bytes[1..33]).into());
-    jwk.insert("y".into(), b64_encode(&bytes[33..65]).into());
+    jwk.insert("x".into(), base64url::encode(&bytes[1..33]).into());
+    jwk.insert("y".into(), base64url::encode(&bytes[33..65]).into());
     jwk.insert("kid".into(), kid.into());
     jwk.insert("alg".into(), "ES256".into());
     jwk.insert("use".into(), "sig".into());
@@ -391,7 +409,7 @@ fn b64_field(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>> {
     let Some(Value::String(s)) = jwk.get(name) else {
         return Err(Error::KeySet(format!("`{name}` must be a string")));
     };
-    match b64_decode(s.as_bytes()) {
+    match base64url::decode(s.as_bytes()) {
         Some(bytes) if bytes.len() == 32 => Ok(bytes),
         Some(bytes) => Err(Error::KeySet(format!(
             "`{name}` is {} bytes, expected 32",
@@ -473,34 +491,34 @@ mod tests {
         );
         assert!(
             reason(jwks_with(|j| {
-                j.insert("d".into(), b64_encode(&[7u8; 32]).into());
+                j.insert("d".into(), base64url::encode(&[7u8; 32]).into());
             }))
             .contains("private")
         );
         assert!(
             reason(jwks_with(|j| {
-                j.insert("x".into(), b64_encode(&[1u8; 31]).into());
+                j.insert("x".into(), base64url::encode(&[1u8; 31]).into());
             }))
             .contains("31 bytes")
         );
         assert!(
             reason(jwks_with(|j| {
-                j.insert("y".into(), b64_encode(&[1u8; 33]).into());
+                j.insert("y".into(), base64url::encode(&[1u8; 33]).into());
             }))
             .contains("33 bytes")
         );
         // Off the curve: change y.
         assert!(
             reason(jwks_with(|j| {
-                j.insert("y".into(), b64_encode(&[1u8; 32]).into());
+                j.insert("y".into(), base64url::encode(&[1u8; 32]).into());
             }))
             .contains("not a point")
         );
         // The identity has no affine encoding; all-zero coordinates are not on the curve.
         assert!(
             reason(jwks_with(|j| {
-                j.insert("x".into(), b64_encode(&[0u8; 32]).into());
-                j.insert("y".into(), b64_encode(&[0u8; 32]).into());
+                j.insert("x".into(), base64url::encode(&[0u8; 32]).into());
+                j.insert("y".into(), base64url::encode(&[0u8; 32]).into());
             }))
             .contains("not a point")
         );
@@ -579,7 +597,11 @@ mod tests {
             .is_ok()
         };
         let sig = k.sign(b"msg");
-        let high_s = crate::fixtures::high_s_twin(&sig);
+        // The high-S twin (r, n - s): valid ECDSA exactly when (r, s) is.
+        let parsed = Signature::from_slice(&sig).expect("r, s in 1..n");
+        let high_s = Signature::from_scalars(parsed.r().to_bytes(), (-*parsed.s()).to_bytes())
+            .expect("n - s is in 1..n")
+            .to_bytes();
         assert_ne!(&high_s[..], &sig[..]);
         let other = k.sign(b"another message");
         let mut flipped_r = sig;

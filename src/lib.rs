@@ -40,47 +40,59 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod audit;
+// The modules, bottom to top: each uses only modules listed above it (CONTRIBUTING.md, "Module
+// map"). Three are public namespaces for functions and constants that have no other path; every
+// type is re-exported once, below.
+mod audit;
+pub mod base64url;
 mod builder;
-pub mod claims;
-pub mod cli;
-pub mod conformance;
-pub mod dag;
-pub mod dot;
+mod check;
+mod claims;
+mod dag;
+mod decision;
 mod error;
-// Signature encodings: used by the vector generator and the fuzz oracles, public
-// through `testing`.
-mod fixtures;
-pub mod header;
+mod header;
 pub mod http;
 mod json;
 pub mod jws;
-pub mod keys;
-pub mod ledger;
-pub mod profile;
-pub mod replay;
-pub mod rules;
-pub mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
-mod verify;
+mod keys;
+mod ledger;
+mod policy;
+mod profile;
+mod replay;
+mod store;
+mod verifier;
 
-pub use audit::{AuditReport, Finding, MissingParent, audit, audit_file};
+pub use audit::{AuditReport, Finding, LedgerAudit, MissingParent, audit, audit_file};
 pub use builder::{EctBuilder, random_uuid};
-pub use claims::{Audience, Claims, PolicyClaims, PolicyDecision, sha256_b64url};
-pub use dag::{DagMode, DagOutcome, DagValidator};
+pub use check::VerifiedEct;
+pub use claims::{
+    Audience, Claims, DEFAULT_MAX_PAR, MAX_EXT_BYTES, MAX_EXT_DEPTH, MAX_NUMERIC_DATE, NBF,
+    PolicyClaims, is_sha256_b64url, is_uuid, sha256_b64url,
+};
+pub use dag::{
+    ANCESTOR_BUDGET_RANGE, DEFAULT_ANCESTOR_BUDGET, DEFAULT_SKEW_SECONDS, DagMode, DagOutcome,
+    DagValidator, SKEW_RANGE,
+};
+pub use decision::PolicyDecision;
 pub use error::{ConfigError, Error, Result};
 pub use header::{Algorithm, Header};
 pub use json::parse_object;
-pub use jws::sign_raw;
-pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey};
+pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey, sign_raw};
 pub use ledger::{
-    ChainHash, CreateMode, FileLedger, Ledger, LedgerEntry, MemoryLedger, RawEntry, Tail, TornTail,
+    ChainHash, CreateMode, FileLedger, HASH_DOMAIN, Ledger, LedgerEntry, MemoryLedger, RawEntry,
+    Tail, TornTail,
 };
-pub use profile::{DRAFT_00, Profile};
+pub use policy::{
+    DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_IAT_AGE_SECONDS, ENV_ANCESTOR_BUDGET, ENV_AUDIENCE,
+    ENV_LEEWAY_SECONDS, ENV_MAX_IAT_AGE_SECONDS, ENV_MAX_PAR, ENV_MAX_TOKEN_BYTES,
+    ENV_REPLAY_CACHE_SIZE, ENV_SKEW_SECONDS, LEEWAY_RANGE, MAX_IAT_AGE_RANGE, MAX_PAR_RANGE,
+    MAX_TOKEN_BYTES_RANGE, Policy, REPLAY_CACHE_SIZE_RANGE, ReplayProtection,
+};
+pub use profile::{ClaimNames, DRAFT_00, Profile};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use store::{EctStore, StoredEct, TokenStore};
-pub use verify::*;
+pub use verifier::{Accepted, Verifier};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

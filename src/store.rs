@@ -14,11 +14,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::claims::{Claims, hash_ascii_lowercase, same_uuid};
-use crate::verify::VerifiedEct;
 
 /// A token held by a store: its compact serialization and its claims.
 ///
-/// Made from a [`VerifiedEct`] (so every stored token passed §7 when it was stored), or by a
+/// Made from a [`crate::VerifiedEct`] (so every stored token passed §7 when it was stored), or by a
 /// ledger reading its own hash-chained file back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEct {
@@ -53,13 +52,6 @@ impl StoredEct {
     /// The workflow id (`wid`), which is the token's scope.
     pub fn wid(&self) -> Option<&str> {
         self.claims.wid.as_deref()
-    }
-}
-
-impl From<VerifiedEct> for StoredEct {
-    fn from(v: VerifiedEct) -> Self {
-        let (token, _header, claims) = v.into_parts();
-        StoredEct::new(token, claims)
     }
 }
 

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use wimse_ect::testing::{Mutation, Workflow, valid_workflow};
 use wimse_ect::{KeySet, Ledger, MemoryLedger, Verifier};
+use wimse_ect_conformance::testing::{Mutation, Workflow, valid_workflow};
 
 use crate::config;
 

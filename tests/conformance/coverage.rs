@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use wimse_ect::rules::{EXTENSION_CODES, RULES, Status};
-use wimse_ect::testing::Mutation;
+use wimse_ect_conformance::rules::{EXTENSION_CODES, RULES, Status};
+use wimse_ect_conformance::testing::Mutation;
 
 use crate::mutations::PROPERTIES;
 

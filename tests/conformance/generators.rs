@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::Value;
-use wimse_ect::testing::{AUDIENCE, NOW, Workflow, valid_token, valid_workflow};
 use wimse_ect::{Audience, Claims};
+use wimse_ect_conformance::testing::{AUDIENCE, NOW, Workflow, valid_token, valid_workflow};
 
 /// `n` values of `strategy` from a fixed seed.
 fn sample(strategy: impl Strategy<Value = Workflow>, n: usize) -> Vec<Workflow> {
@@ -188,7 +188,7 @@ fn generators_reach_every_documented_boundary_and_shape() {
 
 #[test]
 fn mutated_cases_are_presented_through_every_delivery() {
-    use wimse_ect::testing::{Delivery, LedgerKind, Mutation, case};
+    use wimse_ect_conformance::testing::{Delivery, LedgerKind, Mutation, case};
     let mut runner = TestRunner::deterministic();
     let mut seen = BTreeSet::new();
     for _ in 0..60 {

@@ -10,16 +10,16 @@
 //! * the audit of what was accepted, under the same policy and keys, finds nothing;
 //! * every refusal left the store (length, head, file bytes) and the replay cache unchanged;
 //! * the three deliveries give every step the same verdict, and so does the independent model
-//!   (`wimse_ect::testing::model::ModelLedger`), code for code.
+//!   (`wimse_ect_conformance::model::ModelLedger`), code for code.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use wimse_ect::testing::model::{ModelLedger, ModelSettings, keys_from_jwks};
-use wimse_ect::testing::{Delivery, LedgerKind, Workflow, workflow_with_late_parents};
 use wimse_ect::{DagMode, Error, Policy};
+use wimse_ect_conformance::model::{ModelLedger, ModelSettings, keys_from_jwks};
+use wimse_ect_conformance::testing::{Delivery, LedgerKind, Workflow, workflow_with_late_parents};
 
 use crate::config;
 

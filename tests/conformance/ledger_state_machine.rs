@@ -20,8 +20,8 @@ use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use wimse_ect::{
     AuditReport, ChainHash, DagValidator, EctBuilder, Error, FileLedger, KeyResolver, KeySet,
-    Ledger, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail, Verifier,
-    audit_file, sign_raw,
+    Ledger, LedgerAudit, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail,
+    Verifier, audit_file, sign_raw,
 };
 
 use tempfile::TempDir;

@@ -1,6 +1,16 @@
-//! The property-based conformance suite: generated valid workflows must be accepted, and every
-//! mutation (one per coded SPEC.md rule, `wimse_ect::testing::Mutation`) must be rejected at the
-//! expected step with exactly the expected code, changing nothing.
+//! The conformance suite, one test binary:
+//!
+//! * the property-based suite: generated valid workflows must be accepted, and every mutation
+//!   (one per coded SPEC.md rule, `wimse_ect_conformance::testing::Mutation`) must be rejected
+//!   at the expected step with exactly the expected code, changing nothing ([`batch`],
+//!   [`coverage`], [`generators`], [`late_parents`], [`ledger_state_machine`], [`mutations`],
+//!   [`tokens`], [`workflows`]);
+//! * the spec vectors: the committed files equal a fresh generation, pass their schema and lint,
+//!   cover every rule ([`vectors`]); the reference's verdict on each is snapshotted
+//!   ([`snapshots`]); the independent model agrees with each ([`model`]); `jsonwebtoken`'s
+//!   divergences are documented ([`differential_vectors`]);
+//! * the fuzz seeds and committed regressions replayed through the oracles ([`fuzz_replay`]);
+//! * the rule table against SPEC.md and `CODES.md` ([`rule_table`]).
 //!
 //! Case counts: each property has a default chosen so that the whole `cargo test` stays well
 //! under 5 minutes on 2 cores; the environment variable `PROPTEST_CASES` overrides every one of
@@ -9,11 +19,17 @@
 
 mod batch;
 mod coverage;
+mod differential_vectors;
+mod fuzz_replay;
 mod generators;
 mod late_parents;
 mod ledger_state_machine;
+mod model;
 mod mutations;
+mod rule_table;
+mod snapshots;
 mod tokens;
+mod vectors;
 mod workflows;
 
 use proptest::test_runner::Config;

@@ -3,7 +3,7 @@
 //! is accepted, and the rejection leaves the ledger and the replay cache unchanged.
 
 use proptest::prelude::*;
-use wimse_ect::testing::{Case, Mutation, Stage, case};
+use wimse_ect_conformance::testing::{Case, Mutation, Stage, case};
 
 use crate::config;
 

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use wimse_ect::testing::{Workflow, render_json, valid_token};
 use wimse_ect::{Audience, EctBuilder, KeySet, Verifier, sign_raw};
+use wimse_ect_conformance::testing::{Workflow, render_json, valid_token};
 
 use crate::config;
 

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use wimse_ect::http::DEFAULT_MAX_FIELD_BYTES;
-use wimse_ect::testing::{Delivery, LedgerKind, Workflow, valid_token, valid_workflow};
+use wimse_ect_conformance::testing::{Delivery, LedgerKind, Workflow, valid_token, valid_workflow};
 
 use crate::config;
 

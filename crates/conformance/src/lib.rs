@@ -1,0 +1,316 @@
+//! The conformance kit of `wimse-ect`: spec vectors, the harness that runs them against any
+//! implementation, proptest generators of valid and one-rule-broken workflows, an independent
+//! model of SPEC.md, and the fuzz oracles.
+//!
+//! * [`vector`]: the file format of `vectors/*.json` (JSON Schema in `vectors/schema.json`,
+//!   generated from these types) and the harness protocol lines.
+//! * [`generate`] / [`export`] / [`check`]: the deterministic generator behind
+//!   `ect vectors export|check` ([`build`], and one module of vectors per SPEC.md area).
+//! * [`reference`](mod@reference): the reference implementation's answer to a case.
+//! * [`harness`]: runs every vector against the reference or an external implementation
+//!   (`ect conformance`) and renders the results.
+//! * [`rules`]: the rule table (every SPEC.md rule id with its codes; `CODES.md`).
+//! * [`testing`]: proptest strategies of valid workflows and one [`testing::Mutation`] per coded
+//!   rule, and the runner that checks them (the property suite of `cargo test`).
+//! * [`model`]: a plain, independent model of SPEC.md §2–§8, the fuzz oracles' second opinion.
+//! * [`fuzz`]: the oracles behind the cargo-fuzz targets in `fuzz/`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod areas;
+pub mod build;
+pub mod fixtures;
+pub mod fuzz;
+pub mod harness;
+pub mod model;
+pub mod reference;
+pub mod rules;
+pub mod testing;
+pub mod vector;
+
+use std::path::Path;
+
+pub use build::generate;
+
+/// Every flag a vector may carry, with its explanation (the `notes` of the files).
+pub const NOTES: &[(&str, &str)] = &[
+    (
+        "NonCanonicalBase64",
+        "A base64url value (a segment, or inp_hash/out_hash) whose last character has non-zero \
+         unused bits. RFC 4648 §3.5 allows a decoder to reject it; the reference rejects \
+         (jws.base64 in a segment, claims.hash in a hash claim).",
+    ),
+    (
+        "DuplicateMember",
+        "A JSON member name appears twice. RFC 7515 §4 allows rejecting or taking the last \
+         value; the reference rejects (jws.duplicate_member).",
+    ),
+    (
+        "TypCase",
+        "typ in another letter case. Media types are case-insensitive (RFC 2045); the \
+         reference accepts, the draft authors' code compares exactly.",
+    ),
+    (
+        "Draft01Typ",
+        "typ exec+jwt, the draft-01 value. The reference (profile draft-00) rejects; the \
+         draft authors' later code accepts both.",
+    ),
+    (
+        "HighS",
+        "An ECDSA signature with s > n/2. Valid ECDSA (RFC 7518 does not require low-S); the \
+         reference accepts.",
+    ),
+    (
+        "UppercaseUuid",
+        "A UUID in upper-case hex. RFC 9562 says parsers accept either case; the reference \
+         accepts, and compares UUIDs case-insensitively everywhere (SPEC.md ECT-CLM-5: replay \
+         scope, DAG uniqueness and lookup, duplicate and self parents). An implementation that \
+         rejects upper-case hex answers the UUID rule's code (listed in alt_codes where the \
+         reference reports another rule).",
+    ),
+    (
+        "DuplicateParent",
+        "par lists the same parent twice. The reference rejects (claims.par).",
+    ),
+    (
+        "LegacyHashPrefix",
+        "inp_hash/out_hash in the algorithm-prefixed form (sha-256:...) of pre-submission \
+         text; invalid in draft-00.",
+    ),
+    (
+        "ExtLimits",
+        "ext over 4096 bytes or deeper than 5: SHOULD in draft-00, MUST in draft-01; the \
+         reference rejects.",
+    ),
+    (
+        "FractionalNumericDate",
+        "iat/exp with a fraction or in exponent syntax. RFC 7519 allows fractions; the \
+         reference rejects (claims.type, ECT-TIME-5).",
+    ),
+    (
+        "PartialMode",
+        "The verifier runs in partial DAG mode (SPEC.md §6.3): missing parents are accepted and \
+         listed, never reported as verified.",
+    ),
+    (
+        "LedgerFormat",
+        "Uses this crate's ledger file format (README, Ledger entries); an implementation with \
+         another format answers skip.",
+    ),
+    (
+        "KnownAnswer",
+        "A value fixed by SPEC.md or the draft (hash known answers).",
+    ),
+    (
+        "Boundary",
+        "Exactly at, or one unit beyond, a numeric limit.",
+    ),
+    (
+        "Bom",
+        "A header or payload starting with a UTF-8 byte order mark. RFC 8259 §8.1 lets a \
+         parser ignore it; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "LoneSurrogate",
+        "A string holding a lone UTF-16 surrogate escape (\\ud800). RFC 8259 §8.2 calls the \
+         behaviour unpredictable; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "NestingLimit",
+        "JSON nested deeper than 127 levels, the top object included. RFC 8259 §9 lets a parser \
+         set its limit; the reference rejects (jws.json, SPEC.md ECT-JWS-4).",
+    ),
+    (
+        "NotBefore",
+        "A token with nbf. The draft does not mention nbf; RFC 7519 §4.1.5 says a token MUST \
+         NOT be accepted before it. The reference honours it (time.not_yet_valid, \
+         ECT-TIME-6, when nbf > now + leeway; claims.type when it is not a NumericDate); an \
+         implementation that ignores nbf accepts.",
+    ),
+    (
+        "TrailingWhitespace",
+        "JSON whitespace after the header or payload object. RFC 8259 makes it part of the JSON \
+         text; SPEC.md forbids trailing bytes without saying whether whitespace counts. The \
+         reference accepts (jws.json otherwise).",
+    ),
+    (
+        "LazyCycleWalk",
+        "A chain longer than the ancestor budget. The reference walks ancestors only when a \
+         stored token names the new one as a parent (README, Decisions) and accepts; an \
+         implementation that walks on every append rejects with dag.budget. Both are safe.",
+    ),
+    (
+        "KeySetStrictness",
+        "A trusted key set this crate refuses beyond SPEC.md's ECT-KEY-3 list (README, \
+         Decisions): a kid missing, empty, not a string or repeated, one public key twice \
+         (under any kids: with different iss bindings its holder could choose its issuer \
+         through kid; SPEC.md ECT-KEY-3), alg other than ES256, use other than sig, an empty \
+         set. Accepting it is harmless or merely \
+         ambiguous; the reference refuses (key.invalid).",
+    ),
+    (
+        "NumberFormat",
+        "ext holds a number whose text differs from the way serde_json writes it back (spaces and \
+         trailing zeros, a float an imprecise parser reads an ulp off, an integer beyond 64 bits, \
+         which serde_json reads as an f64). ECT-CLM-12 measures the written-back form: numbers \
+         parsed exactly, written as the shortest text that reads back to the same f64 (README, \
+         Decisions). Counting the bytes as sent, or another number format, gives another size.",
+    ),
+    (
+        "NegativeZero",
+        "iat written as -0, which JSON parsers read two ways: as a float (the reference: \
+         claims.type, ECT-TIME-5) or as the integer 0 (then the token is too old: time.too_old, \
+         ECT-TIME-4). Both are rejections of the same defect, so the vector is invalid and lists \
+         both codes (code claims.type, alt_codes time.too_old); either passes.",
+    ),
+];
+
+/// The vector files: name (without `.json`), description, and the vectors in order. Append new
+/// files at the end and new vectors at the end of their file: numbering (`tcId`) follows this
+/// order.
+#[allow(clippy::type_complexity)]
+pub(crate) fn files() -> Vec<(&'static str, &'static str, fn() -> Vec<build::V>)> {
+    vec![
+        (
+            "jws",
+            "Compact serialization (SPEC.md §2): size, segments, base64url, JSON, duplicate members.",
+            areas::jws::vectors,
+        ),
+        (
+            "header",
+            "JOSE header (SPEC.md §3): typ, alg, crit, kid, key-locating parameters.",
+            areas::header::vectors,
+        ),
+        (
+            "signature",
+            "Key resolution and signatures (SPEC.md §4): kid, issuer binding, signature encoding and verification.",
+            areas::signature::vectors,
+        ),
+        (
+            "keys",
+            "Trusted key sets (ECT-KEY-3): what a verifier refuses to load.",
+            areas::keys::vectors,
+        ),
+        (
+            "claims",
+            "Claims (SPEC.md §5): presence, types, values, limits.",
+            areas::claims::vectors,
+        ),
+        (
+            "time",
+            "Time and audience (SPEC.md §6): exp, iat, leeway, maximum age, aud.",
+            areas::time::vectors,
+        ),
+        ("replay", "Replay (ECT-RPL-1).", areas::replay::vectors),
+        (
+            "dag",
+            "DAG validation (SPEC.md §7) against stores and ledgers.",
+            areas::dag::vectors,
+        ),
+        (
+            "ledger",
+            "Audit ledger files (SPEC.md §8): hash chain and duplicates.",
+            areas::ledger::vectors,
+        ),
+        (
+            "http",
+            "The Execution-Context header field (SPEC.md §9).",
+            areas::http::vectors,
+        ),
+        (
+            "known-answers",
+            "Values fixed by SPEC.md: hash known answers.",
+            areas::known_answers::vectors,
+        ),
+    ]
+}
+
+/// The JSON Schema of a vector file, as committed in `vectors/schema.json`.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(vector::VectorFile);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n"
+}
+
+/// Every file `ect vectors export` writes: `(relative path, content)`.
+pub fn rendered() -> Result<Vec<(String, String)>, String> {
+    let files = generate()?;
+    let mut out = Vec::new();
+    let mut readme = String::from(
+        "# Vectors\n\nGenerated by `ect vectors export` (do not edit; `ect vectors check` fails \
+         when these files differ from a fresh generation). Format: `schema.json`; harness: \
+         `ect conformance --impl CMD` (see the repository README). One line per vector; where \
+         `code` lists several codes (`a` or `b`: the vector's `code`, then its `alt_codes`), a \
+         rejection with any of them passes, and the first is the reference's.\n\n\
+         | id | tcId | rules | result | code | description |\n|---|---|---|---|---|---|\n",
+    );
+    for (name, file) in &files {
+        for v in &file.vectors {
+            readme.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                v.id,
+                v.tc_id,
+                v.rules.join(", "),
+                serde_json::to_value(v.result)
+                    .expect("serializes")
+                    .as_str()
+                    .unwrap_or(""),
+                v.code
+                    .iter()
+                    .chain(&v.alt_codes)
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                v.description.replace('|', "\\|"),
+            ));
+        }
+        let text = serde_json::to_string_pretty(file).expect("a vector file serializes") + "\n";
+        out.push((name.clone(), text));
+    }
+    out.push(("schema.json".into(), schema()));
+    out.push(("README.md".into(), readme));
+    Ok(out)
+}
+
+/// Writes the vector files into `dir` (created if needed). Returns the number of vectors.
+pub fn export(dir: &Path) -> Result<usize, String> {
+    let files = rendered()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, text) in &files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(count(&files))
+}
+
+fn count(files: &[(String, String)]) -> usize {
+    files
+        .iter()
+        .filter_map(|(_, text)| serde_json::from_str::<vector::VectorFile>(text).ok())
+        .map(|f| f.vectors.len())
+        .sum()
+}
+
+/// Compares `dir` with a fresh generation: the names of files that differ, are missing, or
+/// are extra (`.json` and `README.md` only). Empty when up to date.
+pub fn check(dir: &Path) -> Result<Vec<String>, String> {
+    let files = rendered()?;
+    let mut differ = Vec::new();
+    for (name, text) in &files {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(on_disk) if on_disk == *text => {}
+            Ok(_) => differ.push(format!("{name} differs")),
+            Err(_) => differ.push(format!("{name} is missing")),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = files.iter().any(|(n, _)| *n == name);
+            if !ours && (name.ends_with(".json") || name == "README.md") {
+                differ.push(format!("{name} is not generated"));
+            }
+        }
+    }
+    differ.sort();
+    Ok(differ)
+}

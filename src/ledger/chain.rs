@@ -1,0 +1,328 @@
+//! The in-memory state both ledgers keep ([`Chain`]: entries, the `(wid, jti)` index with each
+//! stored token's children, and the head), and [`LedgerEntry`], an entry as a ledger hands it
+//! out.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::check::parse_stored_token;
+use crate::error::{Error, Result};
+use crate::ledger::hash::{ChainHash, Link};
+use crate::ledger::line::{RawEntry, Tail, line, split_lines};
+use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, first, lookup, same_parts};
+
+/// One ledger entry: a token accepted at time `at`, linked to its predecessor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    seq: u64,
+    at: u64,
+    prev: ChainHash,
+    hash: ChainHash,
+    ect: Arc<StoredEct>,
+}
+
+impl LedgerEntry {
+    /// The sequence number: this entry's position, from 0 (ECT-LED-1).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// When the token was accepted (the `now` given to [`crate::Verifier::accept`]).
+    pub fn accepted_at(&self) -> u64 {
+        self.at
+    }
+
+    /// The previous entry's hash ([`ChainHash::GENESIS`] for entry 0).
+    pub fn prev(&self) -> ChainHash {
+        self.prev
+    }
+
+    /// This entry's hash.
+    pub fn hash(&self) -> ChainHash {
+        self.hash
+    }
+
+    /// The stored token.
+    pub fn ect(&self) -> &Arc<StoredEct> {
+        &self.ect
+    }
+
+    /// The canonical file line, without the final `\n`.
+    pub fn to_line(&self) -> String {
+        line(self.seq, self.at, &self.prev, &self.hash, self.ect.token())
+    }
+
+    pub(crate) fn raw(&self) -> RawEntry {
+        RawEntry {
+            seq: self.seq,
+            at: self.at,
+            prev: self.prev,
+            hash: self.hash,
+            token: self.ect.token().to_owned(),
+        }
+    }
+}
+
+/// The in-memory state every ledger keeps: entries, the `(wid, jti)` index with each stored
+/// token's children, the referrers of parents not (yet) stored, and the chain head.
+///
+/// Memory (BENCHMARKS.md, "Memory (issue 7)"): an entry is kept as a [`Record`] (its `seq` is
+/// its position and its `prev` the previous record's hash, so neither is stored), and the
+/// index holds the stored token itself, keyed by its own `wid` and `jti`, so no copy of the
+/// identifiers is made. [`LedgerEntry`] values are built when asked for.
+///
+/// [`EctStore::referrers`] is exact (SPEC.md §7, "Late parents"): `index` maps each stored
+/// token to the stored tokens naming it as a parent, and `dangling` maps each `(wid, jti)`
+/// that some stored token names but no entry holds to those tokens; both lists are in entry
+/// order. When the named token arrives, its list moves from `dangling` to its index entry.
+#[derive(Debug, Default)]
+pub(crate) struct Chain {
+    entries: Vec<Record>,
+    index: HashMap<Scoped, Vec<Arc<StoredEct>>>,
+    dangling: HashMap<ScopeKey, Vec<Arc<StoredEct>>>,
+    head: ChainHash,
+}
+
+/// What a ledger keeps of an entry: the rest is implied by its position.
+#[derive(Debug)]
+struct Record {
+    at: u64,
+    hash: ChainHash,
+    ect: Arc<StoredEct>,
+}
+
+/// A stored token as an index key: hashed and compared by its `(wid, jti)` scope.
+#[derive(Debug)]
+struct Scoped(Arc<StoredEct>);
+
+impl KeyView for Scoped {
+    fn parts(&self) -> (Option<&str>, &str) {
+        (self.0.wid(), self.0.jti())
+    }
+}
+
+// `Hash` and `Eq` agree with the borrowed view's, as `Borrow` requires.
+impl Hash for Scoped {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.hash_key(state);
+    }
+}
+
+impl PartialEq for Scoped {
+    fn eq(&self, other: &Self) -> bool {
+        same_parts(self.parts(), other.parts())
+    }
+}
+
+impl Eq for Scoped {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Scoped {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+impl EctStore for Chain {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+        self.index
+            .get_key_value(&(wid, jti) as &dyn KeyView)
+            .map(|(s, _)| Arc::clone(&s.0))
+    }
+
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+        let key = &(wid, jti) as &dyn KeyView;
+        match self.index.get(key) {
+            Some(children) => first(Some(children), limit),
+            None => first(lookup(&self.dangling, wid, jti), limit),
+        }
+    }
+}
+
+impl Chain {
+    /// Number of entries.
+    pub(crate) fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// The newest entry's hash ([`ChainHash::GENESIS`] when empty).
+    pub(crate) fn head(&self) -> ChainHash {
+        self.head
+    }
+
+    /// The hash entry `seq` links to: the previous entry's ([`ChainHash::GENESIS`] for 0).
+    fn prev_of(&self, seq: usize) -> ChainHash {
+        seq.checked_sub(1)
+            .map_or(ChainHash::GENESIS, |p| self.entries[p].hash)
+    }
+
+    /// Entry `seq` as a [`LedgerEntry`].
+    pub(crate) fn entry(&self, seq: usize) -> Option<Arc<LedgerEntry>> {
+        let r = self.entries.get(seq)?;
+        Some(Arc::new(LedgerEntry {
+            seq: seq as u64,
+            at: r.at,
+            prev: self.prev_of(seq),
+            hash: r.hash,
+            ect: Arc::clone(&r.ect),
+        }))
+    }
+
+    /// Every entry as a [`LedgerEntry`], in sequence order.
+    pub(crate) fn all_entries(&self) -> Vec<Arc<LedgerEntry>> {
+        (0..self.entries.len())
+            .filter_map(|i| self.entry(i))
+            .collect()
+    }
+
+    /// Every entry as the input of [`crate::audit()`], without building [`LedgerEntry`]s.
+    pub(crate) fn raw_entries(&self) -> Vec<Result<RawEntry>> {
+        let mut prev = ChainHash::GENESIS;
+        let mut raw = Vec::with_capacity(self.entries.len());
+        for (seq, r) in self.entries.iter().enumerate() {
+            raw.push(Ok(RawEntry {
+                seq: seq as u64,
+                at: r.at,
+                prev,
+                hash: r.hash,
+                token: r.ect.token().to_owned(),
+            }));
+            prev = r.hash;
+        }
+        raw
+    }
+
+    /// The entry `ect` would become if appended at time `at`.
+    fn next_entry(&self, ect: StoredEct, at: u64) -> LedgerEntry {
+        let seq = self.entries.len() as u64;
+        let hash = ChainHash::of_entry(seq, at, &self.head, ect.token());
+        LedgerEntry {
+            seq,
+            at,
+            prev: self.head,
+            hash,
+            ect: Arc::new(ect),
+        }
+    }
+
+    /// ECT-LED-4: checks that `raw` is the next link of the chain.
+    fn check_link(&self, raw: &RawEntry) -> Result<()> {
+        match raw
+            .link()
+            .error_at(self.entries.len() as u64, Some(&self.head))
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// ECT-LED-3: refuses a `jti` already present in its scope.
+    fn check_unique(&self, ect: &StoredEct) -> Result<()> {
+        match self.get(ect.wid(), ect.jti()) {
+            Some(_) => Err(Error::LedgerDuplicate(ect.jti().to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// The admission step of both ledgers, under their write lock: runs `admit` on the
+    /// current contents and `ect`, refuses a duplicate (ECT-LED-3), and returns the entry
+    /// `ect` becomes. Changes nothing.
+    pub(crate) fn admit(
+        &self,
+        ect: StoredEct,
+        at: u64,
+        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
+    ) -> Result<LedgerEntry> {
+        admit(self, &ect)?;
+        self.check_unique(&ect)?;
+        Ok(self.next_entry(ect, at))
+    }
+
+    /// Appends an entry that passed [`Chain::check_link`] and [`Chain::check_unique`], and
+    /// returns it. Keeps [`EctStore::referrers`] exact: the new token is added to the list of
+    /// each of its parents (an index entry when the parent is stored, a `dangling` list
+    /// otherwise), and the tokens that named the new token before it arrived become its
+    /// children.
+    pub(crate) fn push(&mut self, entry: LedgerEntry) -> Arc<LedgerEntry> {
+        let ect = &entry.ect;
+        let wid = ect.wid();
+        for parent in &ect.claims().par {
+            match self.index.get_mut(&(wid, parent.as_str()) as &dyn KeyView) {
+                Some(children) => children.push(Arc::clone(ect)),
+                None => self
+                    .dangling
+                    .entry(ScopeKey::new(wid, parent))
+                    .or_default()
+                    .push(Arc::clone(ect)),
+            }
+        }
+        let children = self
+            .dangling
+            .remove(&(wid, ect.jti()) as &dyn KeyView)
+            .unwrap_or_default();
+        self.index.insert(Scoped(Arc::clone(ect)), children);
+        self.head = entry.hash;
+        self.entries.push(Record {
+            at: entry.at,
+            hash: entry.hash,
+            ect: Arc::clone(ect),
+        });
+        Arc::new(entry)
+    }
+
+    /// ECT-LED-4: recomputes every link and hash.
+    pub(crate) fn verify(&self) -> Result<()> {
+        let mut prev = ChainHash::GENESIS;
+        for (i, r) in self.entries.iter().enumerate() {
+            let link = Link {
+                seq: i as u64,
+                at: r.at,
+                prev: &prev,
+                hash: &r.hash,
+                token: r.ect.token(),
+            };
+            if let Some(error) = link.error_at(i as u64, Some(&prev)) {
+                return Err(error);
+            }
+            prev = r.hash;
+        }
+        if prev != self.head {
+            return Err(Error::LedgerChain(
+                "the head is not the last entry's hash".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads a ledger file's content: every line, the last one even without its `\n`, must be
+    /// the next valid entry; a torn final segment is returned, not read (see [`split_lines`]).
+    pub(crate) fn load(bytes: &[u8]) -> Result<(Chain, Option<Tail>)> {
+        let (lines, tail) = split_lines(bytes);
+        let mut chain = Chain::default();
+        for (i, line) in lines.enumerate() {
+            let at_line = |e: Error| match e {
+                Error::LedgerChain(why) => Error::LedgerChain(format!("line {}: {why}", i + 1)),
+                other => other,
+            };
+            let raw = RawEntry::parse_line(line).map_err(at_line)?;
+            chain.check_link(&raw).map_err(at_line)?;
+            let claims = parse_stored_token(&raw.token).map_err(|e| {
+                Error::LedgerChain(format!(
+                    "line {}: the stored token does not parse: {e}",
+                    i + 1
+                ))
+            })?;
+            let ect = StoredEct::new(raw.token, claims);
+            chain.check_unique(&ect)?;
+            chain.push(LedgerEntry {
+                seq: raw.seq,
+                at: raw.at,
+                prev: raw.prev,
+                hash: raw.hash,
+                ect: Arc::new(ect),
+            });
+        }
+        Ok((chain, tail))
+    }
+}

@@ -1,0 +1,277 @@
+//! The stateful verifier: [`Verifier::verify`] (the stateless check, then ECT-RPL-1),
+//! [`Verifier::verify_in`] (with the DAG rules against a store), [`Verifier::accept`] (the
+//! acceptance pipeline into a ledger) and their batch forms.
+
+use std::sync::Arc;
+
+use crate::check::{VerifiedEct, check_token};
+use crate::dag::DagOutcome;
+use crate::error::{ConfigError, Result};
+use crate::keys::{KeyResolver, KeySet};
+use crate::ledger::{Ledger, LedgerEntry};
+use crate::policy::{Policy, ReplayProtection};
+use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+use crate::store::{EctStore, StoredEct};
+
+/// A token accepted into a ledger by [`Verifier::accept`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The new ledger entry.
+    pub entry: Arc<LedgerEntry>,
+    /// The DAG result: verified parents and, in partial mode, missing ones.
+    pub dag: DagOutcome,
+}
+
+/// Verifies ECTs against a trusted key set and a [`Policy`].
+pub struct Verifier<K: KeyResolver = KeySet> {
+    keys: K,
+    policy: Policy,
+    replay: Option<Arc<dyn ReplayCache>>,
+}
+
+impl<K: KeyResolver> std::fmt::Debug for Verifier<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("policy", &self.policy)
+            .field("replay", &self.replay.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: KeyResolver> Verifier<K> {
+    /// A verifier; refuses an invalid policy. With replay protection enabled it owns a fresh
+    /// [`MemoryReplayCache`].
+    pub fn new(keys: K, policy: Policy) -> Result<Self, ConfigError> {
+        policy.validate()?;
+        let replay: Option<Arc<dyn ReplayCache>> = match policy.replay {
+            ReplayProtection::Enabled { max_entries: None } => {
+                Some(Arc::new(MemoryReplayCache::new()))
+            }
+            ReplayProtection::Enabled {
+                max_entries: Some(n),
+            } => Some(Arc::new(MemoryReplayCache::with_max_entries(n))),
+            ReplayProtection::Disabled => None,
+        };
+        Ok(Verifier {
+            keys,
+            policy,
+            replay,
+        })
+    }
+
+    /// Uses `cache` for ECT-RPL-1 (e.g. one shared by several verifiers), enabling replay
+    /// protection if the policy disabled it.
+    pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = Some(cache);
+        self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    /// Verifies `token` at time `now` (seconds since the epoch; this library never reads a
+    /// clock), running SPEC.md's checks in SPEC.md's order and recording the token in the
+    /// replay cache last. A rejected token records nothing.
+    pub fn verify(&self, token: impl AsRef<[u8]>, now: u64) -> Result<VerifiedEct> {
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        // ECT-RPL-1: last, atomically, only for a token that passed everything else.
+        self.record(&verified, now)?;
+        Ok(verified)
+    }
+
+    /// Verifies `token` and checks it against `store` without appending it anywhere: for a
+    /// token whose parents arrived with it (for example a [`crate::TokenStore`] of parent
+    /// tokens verified first). Runs §2–§6 except ECT-RPL-1, then ECT-DAG-1..6 with
+    /// `policy.dag`, then ECT-RPL-1 last; a rejected token records nothing.
+    pub fn verify_in<S: EctStore + ?Sized>(
+        &self,
+        token: impl AsRef<[u8]>,
+        now: u64,
+        store: &S,
+    ) -> Result<(VerifiedEct, DagOutcome)> {
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        let outcome = self.policy.dag.validate(verified.claims(), store)?;
+        self.record(&verified, now)?;
+        Ok((verified, outcome))
+    }
+
+    /// ECT-RPL-1: records a token that passed every other check.
+    fn record(&self, verified: &VerifiedEct, now: u64) -> Result<()> {
+        if let Some(cache) = &self.replay {
+            let claims = verified.claims();
+            let expires_at = claims.exp.saturating_add(self.policy.leeway_seconds);
+            cache.check_and_record(&ReplayKey::of(claims), expires_at, now)?;
+        }
+        Ok(())
+    }
+
+    /// The acceptance pipeline (SPEC.md §1): verifies `token` at time `now` (§2–§6 except
+    /// ECT-RPL-1), checks it against `ledger` with `policy.dag` (§7), appends it to `ledger`
+    /// (§8) and records it in the replay cache (ECT-RPL-1).
+    ///
+    /// The DAG check, the replay record and the append happen atomically under the ledger's
+    /// write lock, so of N concurrent accepts of one `jti` exactly one succeeds (the others
+    /// fail `dag.duplicate_jti`). A rejection leaves the ledger and the replay cache as they
+    /// were: the replay record is made after every check passed and is withdrawn if the
+    /// append itself then fails (`ledger.io`), so the cache never remembers a token the ledger
+    /// does not hold, and a token whose replay record fails is never appended.
+    pub fn accept<L: Ledger + ?Sized>(
+        &self,
+        token: impl AsRef<[u8]>,
+        now: u64,
+        ledger: &L,
+    ) -> Result<Accepted> {
+        // SPEC.md §2–§6, every check before ECT-RPL-1.
+        let verified = self.verify_stateless(token.as_ref(), now)?;
+        self.admit(verified, now, ledger)
+    }
+
+    /// [`Verifier::verify`] of every token in `tokens`, with the same results, in the same
+    /// order, as calling it on each token in turn, but with the checks that depend on nothing
+    /// but the token (SPEC.md §2–§6 except ECT-RPL-1: decoding, the ES256 signature, claims,
+    /// time, audience) spread across rayon's thread pool with the cargo feature `rayon` (one
+    /// token after another without it). The replay checks (ECT-RPL-1) then run one token at a
+    /// time in input order, so a token repeated within the batch is accepted once, at its first
+    /// position, exactly as in sequential calls. The results never depend on the feature.
+    ///
+    /// With `rayon`, `rayon::ThreadPool::install` chooses the threads; by default all cores.
+    pub fn verify_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        tokens: &[T],
+        now: u64,
+    ) -> Vec<Result<VerifiedEct>> {
+        self.stateless_batch(tokens, now)
+            .into_iter()
+            .map(|checked| {
+                let verified = checked?;
+                self.record(&verified, now)?;
+                Ok(verified)
+            })
+            .collect()
+    }
+
+    /// [`Verifier::accept`] of every token in `tokens` into `ledger`, in order, with the same
+    /// results as calling it on each token in turn: the checks that depend on nothing but the
+    /// token run in parallel first (as in [`Verifier::verify_batch`]); the DAG rules, the
+    /// replay record and the append then run one token at a time in input order, so a token
+    /// may name a parent accepted earlier in the same batch.
+    pub fn accept_batch<T: AsRef<[u8]> + Sync, L: Ledger + ?Sized>(
+        &self,
+        tokens: &[T],
+        now: u64,
+        ledger: &L,
+    ) -> Vec<Result<Accepted>> {
+        self.stateless_batch(tokens, now)
+            .into_iter()
+            .map(|checked| self.admit(checked?, now, ledger))
+            .collect()
+    }
+
+    /// SPEC.md §2–§6 except ECT-RPL-1 for each token, results in input order: in parallel with
+    /// the cargo feature `rayon`, one after another without it.
+    fn stateless_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        tokens: &[T],
+        now: u64,
+    ) -> Vec<Result<VerifiedEct>> {
+        let check = |t: &T| self.verify_stateless(t.as_ref(), now);
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            tokens.par_iter().map(check).collect()
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            tokens.iter().map(check).collect()
+        }
+    }
+
+    /// The stateful end of [`Verifier::accept`] for a token that passed SPEC.md §2–§6 except
+    /// ECT-RPL-1 at `now`: DAG rules, replay record and append, atomically.
+    fn admit<L: Ledger + ?Sized>(
+        &self,
+        verified: VerifiedEct,
+        now: u64,
+        ledger: &L,
+    ) -> Result<Accepted> {
+        let replay_key = ReplayKey::of(verified.claims());
+        let expires_at = verified
+            .claims()
+            .exp
+            .saturating_add(self.policy.leeway_seconds);
+        let ect = StoredEct::from(verified);
+        let mut outcome = None;
+        let mut recorded = false;
+        let result = ledger.append_admitted(ect, now, &mut |store, ect| {
+            // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
+            outcome = Some(self.policy.dag.validate(ect.claims(), store)?);
+            // ECT-RPL-1: last.
+            if let Some(cache) = &self.replay {
+                cache.check_and_record(&replay_key, expires_at, now)?;
+                recorded = true;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(entry) => Ok(Accepted {
+                entry,
+                dag: outcome.expect("admitted tokens were checked"),
+            }),
+            Err(e) => {
+                if recorded && let Some(cache) = &self.replay {
+                    cache.forget(&replay_key);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check
+    /// would be a trap.
+    fn verify_stateless(&self, token: &[u8], now: u64) -> Result<VerifiedEct> {
+        check_token(
+            &self.policy,
+            Some(&self.keys as &dyn KeyResolver),
+            token,
+            Some(now),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeySet;
+
+    #[test]
+    fn policy_validation() {
+        let keys = KeySet::new();
+        assert!(Verifier::new(keys.clone(), Policy::new("a")).is_ok());
+        let mut p = Policy::new("");
+        assert_eq!(
+            Verifier::new(keys.clone(), p.clone())
+                .unwrap_err()
+                .message(),
+            "audience must be a non-empty string"
+        );
+        p.audience = "a".into();
+        p.algorithms.clear();
+        assert_eq!(
+            Verifier::new(keys.clone(), p).unwrap_err().message(),
+            "the algorithm allowlist is empty"
+        );
+        let mut p = Policy::new("a");
+        p.leeway_seconds = 601;
+        assert_eq!(
+            Verifier::new(keys, p).unwrap_err().message(),
+            "leeway_seconds = 601 is outside 0..=600"
+        );
+    }
+}
