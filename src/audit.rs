@@ -3,22 +3,8 @@
 //! [`audit_file`] of a ledger file, and [`LedgerAudit::validate_all`] of any [`Ledger`].
 //!
 //! The audit reads a ledger; no ledger calls it (the ledgers hand out their entries through
-//! [`Ledger::raw_entries`]).
-//!
-//! For each entry, in this order, at most one finding per item:
-//! 1. the chain (ECT-LED-4): canonical line, `seq` equal to the position, `prev` equal to the
-//!    previous entry's `hash`, `hash` recomputed;
-//! 2. the token: every rule of §2–§6 except ECT-RPL-1, evaluated at the entry's acceptance
-//!    time `at`; the signature rules (ECT-KEY-1, ECT-KEY-2, ECT-SIG-*) only when keys are
-//!    given;
-//! 3. ECT-LED-3: the first entry holding a `(wid, jti)` owns it; later ones are duplicates;
-//! 4. the DAG rules against the whole ledger: ECT-DAG-2 (strict mode: every parent is an
-//!    earlier entry; partial mode: parents found nowhere are listed in
-//!    [`AuditReport::missing_parents`], and a parent accepted after its child is allowed),
-//!    ECT-DAG-3, ECT-DAG-4 (the entry lies on a cycle of `par` links), ECT-DAG-6.
-//!
-//! Cost: O(V + E) for V entries and E `par` links (hash lookups, one strongly-connected-
-//! components pass for the cycles), plus the per-token checks. No ancestor walk, so no budget.
+//! [`Ledger::raw_entries`]). What is checked, in which order and at what cost is on
+//! [`audit()`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,7 +45,7 @@ pub struct AuditReport {
     pub entries: u64,
     /// The last entry's recorded hash, when it parsed.
     pub head: Option<ChainHash>,
-    /// Every problem found, by entry position, in the order listed in the module docs.
+    /// Every problem found, by entry position, in the order listed on [`audit()`].
     pub findings: Vec<Finding>,
     /// Parents found nowhere in the ledger (partial mode only; in strict mode they are
     /// findings). Never counted as verified.
@@ -74,7 +60,22 @@ impl AuditReport {
 }
 
 /// Audits a sequence of entries (as parsed from a ledger's lines, unparseable lines as their
-/// error). The DAG settings are `policy.dag`; see the module documentation.
+/// error). The DAG settings are `policy.dag`.
+///
+/// For each entry, in this order, at most one finding per item:
+/// 1. the chain (ECT-LED-4): canonical line, `seq` equal to the position, `prev` equal to the
+///    previous entry's `hash`, `hash` recomputed;
+/// 2. the token: every rule of §2–§6 except ECT-RPL-1, evaluated at the entry's acceptance
+///    time `at`; the signature rules (ECT-KEY-1, ECT-KEY-2, ECT-SIG-*) only when keys are
+///    given;
+/// 3. ECT-LED-3: the first entry holding a `(wid, jti)` owns it; later ones are duplicates;
+/// 4. the DAG rules against the whole ledger: ECT-DAG-2 (strict mode: every parent is an
+///    earlier entry; partial mode: parents found nowhere are listed in
+///    [`AuditReport::missing_parents`], and a parent accepted after its child is allowed),
+///    ECT-DAG-3, ECT-DAG-4 (the entry lies on a cycle of `par` links), ECT-DAG-6.
+///
+/// Cost: O(V + E) for V entries and E `par` links (hash lookups, one strongly-connected-
+/// components pass for the cycles), plus the per-token checks. No ancestor walk, so no budget.
 pub fn audit(
     entries: &[Result<RawEntry>],
     policy: &Policy,
@@ -207,7 +208,7 @@ pub fn audit(
     }
 }
 
-/// The whole-ledger audit of every [`Ledger`] (the draft's `validate_all`): import this trait
+/// The whole-ledger audit of every [`Ledger`], as a method: import this trait
 /// to call it on a ledger.
 ///
 /// ```
@@ -232,9 +233,9 @@ impl<L: Ledger + ?Sized> LedgerAudit for L {
 }
 
 /// Audits a ledger file without changing it. Every line is examined, unparseable ones
-/// reported as `ledger.chain`, and what follows the last `\n` is returned (see "Recovery" in
-/// [`crate::ledger`]): a torn tail, which is not audited, or a last line without its `\n`,
-/// which is audited like the others.
+/// reported as `ledger.chain`, and what follows the last `\n` is returned (see "Recovery" on
+/// [`FileLedger`](crate::FileLedger)): a torn tail, which is not audited, or a last line
+/// without its `\n`, which is audited like the others.
 pub fn audit_file(
     path: impl AsRef<Path>,
     policy: &Policy,

@@ -1,37 +1,7 @@
 //! DAG validation (SPEC.md §7, the draft's §6): a token that passed the per-token checks is
 //! judged against the tokens a store already holds.
 //!
-//! # Late parents
-//!
-//! A new token N may be a *late parent*: the store already holds children that named N's
-//! `jti` while it was missing (partial mode, or a store filled from elsewhere). N is then
-//! checked against each such child C with the same rules in the other direction (SPEC.md §7,
-//! "Late parents"): ECT-DAG-3 (`N.iat <= C.iat + skew`), ECT-DAG-4/5 (no cycle through N,
-//! within the budget) and ECT-DAG-6 (N's `pol_decision` allows dependent tasks, since it
-//! already has one). The error names the child. So a store built by accepting tokens one at a
-//! time never holds a state that the whole-store audit ([`crate::audit()`]) rejects.
-//!
-//! # Order of checks
-//!
-//! Rule-major, as for the claim rules, each rule first for N's own parents and then for its
-//! stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order; ECT-DAG-3 for each
-//! present parent in `par` order, then for each of the first `ancestor_budget` stored children
-//! in store order (oldest first); ECT-DAG-4 with ECT-DAG-5 (more stored children than the
-//! budget is `dag.budget`; otherwise the bounded walk, only when N has a stored child);
-//! ECT-DAG-6 for each present parent in `par` order, then (when N's own decision blocks
-//! dependants) for its first stored child. The first failure is returned, naming the parent or
-//! child concerned.
-//!
-//! # Cost (SPEC.md §7, "Cost")
-//!
-//! One `get` for ECT-DAG-1 and one per `par` element, and one [`EctStore::referrers`] query
-//! for N's stored children (at most `ancestor_budget + 1` of them). Nothing more when N has no
-//! stored child. Otherwise every stored child examined and every `par` element the walk
-//! examines (an edge, whether it leads to a stored token, to one already visited or to none)
-//! counts one against `ancestor_budget`; the `get`s of DAG-2 that start the walk are not
-//! counted again. Exceeding the budget is `dag.budget`, never a silent pass. So one
-//! acceptance costs at most `1 + |par|` lookups plus `ancestor_budget` counted ones, whatever
-//! the store holds, and each token is visited at most once per walk.
+//! The rules' order and cost, and the late-parent checks, are on [`DagValidator`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -65,6 +35,38 @@ pub enum DagMode {
 /// Start from [`DagValidator::new`] (SPEC.md's defaults) and change fields; [`Self::check`]
 /// validates the settings ([`crate::Verifier::new`] calls it through
 /// [`crate::Policy::validate`]).
+///
+/// # Late parents
+///
+/// A new token N may be a *late parent*: the store already holds children that named N's
+/// `jti` while it was missing (partial mode, or a store filled from elsewhere). N is then
+/// checked against each such child C with the same rules in the other direction (SPEC.md §7,
+/// "Late parents"): ECT-DAG-3 (`N.iat <= C.iat + skew`), ECT-DAG-4/5 (no cycle through N,
+/// within the budget) and ECT-DAG-6 (N's `pol_decision` allows dependent tasks, since it
+/// already has one). The error names the child. So a store built by accepting tokens one at a
+/// time never holds a state that the whole-store audit ([`crate::audit()`]) rejects.
+///
+/// # Order of checks
+///
+/// Rule-major, as for the claim rules, each rule first for N's own parents and then for its
+/// stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order; ECT-DAG-3 for each
+/// present parent in `par` order, then for each of the first `ancestor_budget` stored children
+/// in store order (oldest first); ECT-DAG-4 with ECT-DAG-5 (more stored children than the
+/// budget is `dag.budget`; otherwise the bounded walk, only when N has a stored child);
+/// ECT-DAG-6 for each present parent in `par` order, then (when N's own decision blocks
+/// dependants) for its first stored child. The first failure is returned, naming the parent or
+/// child concerned.
+///
+/// # Cost (SPEC.md §7, "Cost")
+///
+/// One `get` for ECT-DAG-1 and one per `par` element, and one [`EctStore::referrers`] query
+/// for N's stored children (at most `ancestor_budget + 1` of them). Nothing more when N has no
+/// stored child. Otherwise every stored child examined and every `par` element the walk
+/// examines (an edge, whether it leads to a stored token, to one already visited or to none)
+/// counts one against `ancestor_budget`; the `get`s of DAG-2 that start the walk are not
+/// counted again. Exceeding the budget is `dag.budget`, never a silent pass. So one
+/// acceptance costs at most `1 + |par|` lookups plus `ancestor_budget` counted ones, whatever
+/// the store holds, and each token is visited at most once per walk.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DagValidator {
@@ -75,7 +77,7 @@ pub struct DagValidator {
     /// Maximum number of lookups the late-parent checks and the ECT-DAG-4 walk may make
     /// before failing with `dag.budget` (ECT-DAG-5; default 10 000, range 1..=10 000 000):
     /// each stored child examined and each `par` element the walk examines counts one (see
-    /// the module documentation, "Cost").
+    /// "Cost" above).
     pub ancestor_budget: usize,
 }
 
@@ -126,8 +128,8 @@ impl DagValidator {
     }
 
     /// Checks a token that passed §7 (its `claims`) against `store`, as its parents' child
-    /// and as its stored children's (late) parent, in the order and within the cost given in
-    /// the module documentation.
+    /// and as its stored children's (late) parent, in the order and within the cost given on
+    /// [`DagValidator`].
     pub fn validate(
         &self,
         claims: &Claims,

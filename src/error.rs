@@ -10,6 +10,9 @@ use std::fmt;
 /// Every variant maps to exactly one SPEC.md rule id ([`Error::rule`]) and one SPEC.md error
 /// code ([`Error::code`]). The `String` payloads are human-readable detail only; programs
 /// should match on the variant or on the code.
+///
+/// Codes and rule ids are the cross-language contract: other implementations, the vectors and
+/// the CLI's JSON output all use them, so none is ever renamed.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {

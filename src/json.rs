@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 
 /// Parses `bytes` as one JSON object with unique member names at every level.
 ///
+/// `serde_json` on its own keeps the last value of a repeated member name; RFC 7515 §4 lets a
+/// JWS parser reject such input or keep the last value, and this crate rejects (SPEC.md
+/// decision, flag `DuplicateMember`), in any object however deep.
+///
 /// Errors: [`Error::Json`] for invalid UTF-8 (a byte order mark included), syntax errors, lone
 /// surrogate escapes, nesting beyond serde_json's recursion limit (its counter is 128: at most
 /// 127 nested levels, the top object included), trailing bytes, or a top-level value that is

@@ -40,27 +40,43 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// The modules, bottom to top: each uses only modules listed above it (CONTRIBUTING.md, "Module
-// map"). Three are public namespaces for functions and constants that have no other path; every
-// type is re-exported once, below.
-mod audit;
+// The modules, bottom to top, in layers: a module uses only modules of the layers above its own
+// (CONTRIBUTING.md, "Module map"; `.ci/module_deps.py` checks it). Three are public namespaces
+// for functions and constants that have no other path; every type is re-exported once, below.
+
+// Encodings and the values everything names.
 pub mod base64url;
-mod builder;
-mod check;
-mod claims;
-mod dag;
 mod decision;
+mod profile;
+
 mod error;
-mod header;
-pub mod http;
+
+// The compact serialization and its JSON.
 mod json;
 pub mod jws;
+
+// The header, the claims, the keys.
+mod claims;
+mod header;
 mod keys;
-mod ledger;
-mod policy;
-mod profile;
+
+// Building tokens; what stores and caches hold; the HTTP field.
+mod builder;
+pub mod http;
 mod replay;
 mod store;
+
+// The DAG rules, the verifier's settings, the stateless check.
+mod dag;
+
+mod policy;
+
+mod check;
+
+// The ledgers, their audit, and the stateful verifier.
+mod ledger;
+
+mod audit;
 mod verifier;
 
 pub use audit::{AuditReport, Finding, LedgerAudit, MissingParent, audit, audit_file};

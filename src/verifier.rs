@@ -248,7 +248,91 @@ impl<K: KeyResolver> Verifier<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::KeySet;
+    use crate::{CreateMode, EctBuilder, FileLedger, KeySet, SigningKey};
+
+    const NOW: u64 = 1_772_000_000;
+    const AUD: &str = "spiffe://example.org/b";
+
+    /// A failed append (a partial line written, then an I/O error) is `ledger.io`; the file is
+    /// cut back to its last acknowledged entry, the ledger and the replay cache are unchanged,
+    /// and the same token is accepted once the storage works again (so its replay record was
+    /// withdrawn).
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let key = SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
+        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
+        let cache = Arc::new(MemoryReplayCache::new());
+        let verifier = Verifier::new(keys, Policy::new(AUD))
+            .unwrap()
+            .with_replay_cache(cache.clone());
+        let token = |jti: &str| {
+            EctBuilder::new("spiffe://example.org/a", "step")
+                .audience(AUD)
+                .jti(jti)
+                .issued_at(NOW)
+                .expires_at(NOW + 600)
+                .sign(&key)
+                .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing.jsonl");
+        let ledger = FileLedger::open(&path).unwrap();
+        let first = token("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+        verifier.accept(&first, NOW, &ledger).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let head = ledger.head();
+
+        let second = token("6ba7b811-9dad-11d1-80b4-00c04fd430c8");
+        for cut in [0, 1, 40, usize::MAX] {
+            ledger.fail_writes_after(Some(cut));
+            let err = verifier.accept(&second, NOW, &ledger).unwrap_err();
+            assert_eq!(err.code(), "ledger.io");
+            assert!(err.message().ends_with("injected write failure"), "{err}");
+            assert_eq!((ledger.len(), ledger.head()), (1, head));
+            assert_eq!(cache.len(), 1);
+            assert_eq!(std::fs::read(&path).unwrap(), before);
+        }
+
+        ledger.fail_writes_after(None);
+        let accepted = verifier.accept(&second, NOW, &ledger).unwrap();
+        assert_eq!(accepted.entry.seq(), 1);
+        assert_eq!(cache.len(), 2);
+        drop(ledger);
+        let reopened = FileLedger::open(&path).unwrap();
+        assert_eq!((reopened.len(), reopened.torn_tail()), (2, None));
+    }
+
+    /// `CreateMode::OnFirstAppend`: a first append whose write fails removes the file it
+    /// created, so the failure leaves nothing behind; the next append creates it again.
+    #[test]
+    fn a_failed_first_append_removes_the_file_it_created() {
+        let key = SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
+        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
+        let verifier = Verifier::new(keys, Policy::new(AUD)).unwrap();
+        let token = EctBuilder::new("spiffe://example.org/a", "step")
+            .audience(AUD)
+            .jti("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+            .issued_at(NOW)
+            .expires_at(NOW + 600)
+            .sign(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lazy.jsonl");
+        let ledger = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+        for cut in [0, 10] {
+            ledger.fail_writes_after(Some(cut));
+            let err = verifier.accept(&token, NOW, &ledger).unwrap_err();
+            assert_eq!(err.code(), "ledger.io");
+            assert!(err.message().ends_with("injected write failure"), "{err}");
+            assert_eq!(ledger.len(), 0);
+            assert!(!path.exists(), "cut {cut}");
+        }
+        ledger.fail_writes_after(None);
+        let accepted = verifier.accept(&token, NOW, &ledger).unwrap();
+        let mut line = accepted.entry.to_line().into_bytes();
+        line.push(b'\n');
+        assert_eq!(std::fs::read(&path).unwrap(), line);
+    }
 
     #[test]
     fn policy_validation() {

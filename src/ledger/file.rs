@@ -1,6 +1,6 @@
 //! [`FileLedger`]: the in-memory chain plus a file of canonical lines, `fsync`ed appends, an
-//! exclusive lock, and crash recovery by the first accepted append ([module
-//! documentation](super), "Recovery").
+//! exclusive lock, and crash recovery by the first accepted append ([`FileLedger`],
+//! "Recovery").
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -32,12 +32,12 @@ pub enum CreateMode {
     OnFirstAppend,
 }
 
-/// The file-backed ledger: the in-memory ledger plus a file of canonical lines (see the module
-/// documentation), the CLI's default.
+/// The file-backed ledger: the in-memory ledger plus a file of canonical lines ("File
+/// format" below), the CLI's default.
 ///
 /// * Each append writes one line and `fsync`s it before it is acknowledged.
-/// * [`FileLedger::open`] verifies the whole chain and reports the end of the file as the
-///   module documentation says ("Recovery", [`FileLedger::tail`]); the first accepted append
+/// * [`FileLedger::open`] verifies the whole chain and reports the end of the file as
+///   "Recovery" below says ([`FileLedger::tail`]); the first accepted append
 ///   repairs it (a torn final line is cut off, a last entry missing only its `\n` gets it
 ///   back). Any other damage (an edited, removed or reordered entry) is a `ledger.chain` error
 ///   and the file is left untouched.
@@ -49,6 +49,45 @@ pub enum CreateMode {
 /// * An existing path is opened as given: a symbolic link is followed (the caller chose the
 ///   path, and a link to a ledger kept elsewhere is legitimate); only regular files are
 ///   accepted. A file is never created through a link.
+///
+/// # File format
+///
+/// One JSON object per line, each line ending with `\n`, members in this order and nothing
+/// else, hashes in unpadded base64url:
+///
+/// ```text
+/// {"seq":0,"at":1772000000,"prev":"AAAA…","hash":"…","token":"eyJ…"}
+/// ```
+///
+/// A line that differs in any byte from this canonical form is corruption (`ledger.chain`).
+///
+///
+/// # Recovery
+///
+/// An append writes its line, `\n` included, and acknowledges it only once the write is
+/// `fsync`ed. A crash during the write leaves a prefix of the line after the file's last `\n`.
+/// What follows the last `\n` is therefore read as one of two things ([`Tail`]):
+///
+/// * **A torn tail** ([`Tail::Torn`]): a strict prefix of some canonical entry line (the
+///   shape above, any values), which no complete entry is. It was never acknowledged and is
+///   not an entry.
+/// * **The last line, missing its `\n`** ([`Tail::MissingNewline`]): anything else, for
+///   example a complete entry whose newline was lost (a crash between the line and its `\n`
+///   on a file system that reorders, a tool that strips final newlines), or bytes no write of
+///   this format leaves. It is checked like every other line: the last entry if it is the
+///   canonical, correctly chained next entry with a token that parses and no duplicate;
+///   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets. (Such an
+///   entry may not have been acknowledged; keeping it is safe: its token passed every check
+///   before it was written, and the same token presented again is refused as a duplicate.)
+///
+/// Who changes the file: only an append. [`FileLedger::open`] (and [`FileLedger::open_with`])
+/// verifies the whole file under its exclusive lock and reports what follows the last `\n`
+/// ([`FileLedger::tail`]) without changing anything; the first append whose token passed
+/// every check then cuts a torn tail off, or appends the missing `\n` of a complete last
+/// entry, `fsync`s, and writes its own entry. So opening a ledger, or a rejected token, leaves
+/// the file byte for byte as it was. [`FileLedger::read`] and [`crate::audit_file`] never
+/// change the file; they report the same [`Tail`] (a torn tail is ignored, a last line without
+/// `\n` is read). A file that does not verify is never changed by anyone.
 #[derive(Debug)]
 pub struct FileLedger {
     path: PathBuf,
@@ -64,7 +103,7 @@ struct FileState {
     len: u64,
     broken: Option<String>,
     /// What followed the file's last `\n` at open, not yet repaired: the first accepted
-    /// append repairs it before writing its entry (module documentation, "Recovery").
+    /// append repairs it before writing its entry ([`FileLedger`], "Recovery").
     pending_repair: Option<Tail>,
     /// Fault injection for the unit tests: write this many bytes of the next line, then fail.
     #[cfg(test)]
@@ -174,7 +213,7 @@ fn remove_created(path: &Path, file: &LockedFile) {
 
 impl FileLedger {
     /// Opens the ledger file at `path`, creating it (empty) if absent, and verifies it; what
-    /// follows its last `\n` is repaired by the first accepted append (module documentation,
+    /// follows its last `\n` is repaired by the first accepted append ([`FileLedger`],
     /// "Recovery"). The same as
     /// [`FileLedger::open_with`] with [`CreateMode::OnOpen`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -182,7 +221,7 @@ impl FileLedger {
     }
 
     /// Opens the ledger file at `path` and verifies it (what follows its last `\n` is repaired
-    /// by the first accepted append: module documentation, "Recovery"); a missing file is
+    /// by the first accepted append: [`FileLedger`], "Recovery"); a missing file is
     /// created as `create` says.
     ///
     /// ```
@@ -245,7 +284,7 @@ impl FileLedger {
     }
 
     /// Reads and verifies the ledger file at `path` without changing it, into an in-memory
-    /// copy, and says what follows its last `\n` (module documentation, "Recovery"): a torn
+    /// copy, and says what follows its last `\n` ([`FileLedger`], "Recovery"): a torn
     /// tail is reported and ignored, a last entry without its `\n` is read and reported. For
     /// inspection while no other process holds the file open.
     pub fn read(path: impl AsRef<Path>) -> Result<(MemoryLedger, Option<Tail>)> {
@@ -277,10 +316,16 @@ impl FileLedger {
     fn with_chain<R>(&self, f: impl FnOnce(&Chain) -> R) -> R {
         f(&read_lock(&self.state).chain)
     }
+
+    /// Fault injection for unit tests: the next appends write `bytes` bytes of their line and
+    /// then fail with an I/O error (`None`: writes work again).
+    #[cfg(test)]
+    pub(crate) fn fail_writes_after(&self, bytes: Option<usize>) {
+        write_lock(&self.state).fail_after = bytes;
+    }
 }
 
-/// Repairs the end of a verified ledger file of `len` bytes (module documentation,
-/// "Recovery") and returns its new length: a torn tail is cut off, a missing final `\n` of
+/// Repairs the end of a verified ledger file of `len` bytes ([`FileLedger`], "Recovery") and returns its new length: a torn tail is cut off, a missing final `\n` of
 /// the last entry appended; both are on disk before this returns. On failure the file is as
 /// it was, or, if even that could not be ensured, the error says so.
 fn recover(file: &LockedFile, path: &Path, len: u64, tail: Option<Tail>) -> Result<u64> {
@@ -406,7 +451,7 @@ impl sealed::Append for FileLedger {
             state.file = Some(create_locked(&self.path)?);
         }
         let file = state.file.as_ref().expect("the file exists now");
-        // Crash recovery (module documentation): what followed the last `\n` at open is
+        // Crash recovery ([`FileLedger`], "Recovery"): what followed the last `\n` at open is
         // repaired now, by the first append whose token passed every check, so that a
         // rejected token leaves the file byte for byte as it was. On failure nothing is
         // appended and the next append tries again.
@@ -441,93 +486,3 @@ impl sealed::Append for FileLedger {
 }
 
 chain_backed!(FileLedger);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{EctBuilder, KeySet, Ledger, MemoryReplayCache, Policy, Verifier};
-
-    const NOW: u64 = 1_772_000_000;
-    const AUD: &str = "spiffe://example.org/b";
-
-    /// A failed append (a partial line written, then an I/O error) is `ledger.io`; the file is
-    /// cut back to its last acknowledged entry, the ledger and the replay cache are unchanged,
-    /// and the same token is accepted once the storage works again (so its replay record was
-    /// withdrawn).
-    #[test]
-    fn a_failed_write_changes_nothing() {
-        let key = crate::SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
-        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
-        let cache = Arc::new(MemoryReplayCache::new());
-        let verifier = Verifier::new(keys, Policy::new(AUD))
-            .unwrap()
-            .with_replay_cache(cache.clone());
-        let token = |jti: &str| {
-            EctBuilder::new("spiffe://example.org/a", "step")
-                .audience(AUD)
-                .jti(jti)
-                .issued_at(NOW)
-                .expires_at(NOW + 600)
-                .sign(&key)
-                .unwrap()
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("failing.jsonl");
-        let ledger = FileLedger::open(&path).unwrap();
-        let first = token("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
-        verifier.accept(&first, NOW, &ledger).unwrap();
-        let before = std::fs::read(&path).unwrap();
-        let head = ledger.head();
-
-        let second = token("6ba7b811-9dad-11d1-80b4-00c04fd430c8");
-        for cut in [0, 1, 40, usize::MAX] {
-            write_lock(&ledger.state).fail_after = Some(cut);
-            let err = verifier.accept(&second, NOW, &ledger).unwrap_err();
-            assert_eq!(err.code(), "ledger.io");
-            assert!(err.message().ends_with("injected write failure"), "{err}");
-            assert_eq!((ledger.len(), ledger.head()), (1, head));
-            assert_eq!(cache.len(), 1);
-            assert_eq!(std::fs::read(&path).unwrap(), before);
-        }
-
-        write_lock(&ledger.state).fail_after = None;
-        let accepted = verifier.accept(&second, NOW, &ledger).unwrap();
-        assert_eq!(accepted.entry.seq(), 1);
-        assert_eq!(cache.len(), 2);
-        drop(ledger);
-        let reopened = FileLedger::open(&path).unwrap();
-        assert_eq!((reopened.len(), reopened.torn_tail()), (2, None));
-    }
-
-    /// `CreateMode::OnFirstAppend`: a first append whose write fails removes the file it
-    /// created, so the failure leaves nothing behind; the next append creates it again.
-    #[test]
-    fn a_failed_first_append_removes_the_file_it_created() {
-        let key = crate::SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
-        let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
-        let verifier = Verifier::new(keys, Policy::new(AUD)).unwrap();
-        let token = EctBuilder::new("spiffe://example.org/a", "step")
-            .audience(AUD)
-            .jti("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
-            .issued_at(NOW)
-            .expires_at(NOW + 600)
-            .sign(&key)
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lazy.jsonl");
-        let ledger = FileLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
-        for cut in [0, 10] {
-            write_lock(&ledger.state).fail_after = Some(cut);
-            let err = verifier.accept(&token, NOW, &ledger).unwrap_err();
-            assert_eq!(err.code(), "ledger.io");
-            assert!(err.message().ends_with("injected write failure"), "{err}");
-            assert_eq!(ledger.len(), 0);
-            assert!(!path.exists(), "cut {cut}");
-        }
-        write_lock(&ledger.state).fail_after = None;
-        let accepted = verifier.accept(&token, NOW, &ledger).unwrap();
-        let mut line = accepted.entry.to_line().into_bytes();
-        line.push(b'\n');
-        assert_eq!(std::fs::read(&path).unwrap(), line);
-    }
-}

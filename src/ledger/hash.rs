@@ -1,5 +1,5 @@
 //! The hash chain (ECT-LED-4): the entry hash and the rule that links an entry to its
-//! predecessor. The format is in the [module documentation](super) ("Entry hash").
+//! predecessor. The format is on [`ChainHash`] ("Entry hash").
 
 use std::fmt;
 
@@ -12,6 +12,15 @@ use crate::error::Error;
 pub const HASH_DOMAIN: &[u8] = b"wimse-ect-ledger-v1\n";
 
 /// A SHA-256 value of the hash chain (ECT-LED-4). Displayed as unpadded base64url.
+///
+/// # Entry hash (format `wimse-ect-ledger-v1`)
+///
+/// `hash = SHA-256("wimse-ect-ledger-v1\n" || seq || at || prev || token)`, where `seq` and `at`
+/// (the acceptance time, the `now` given to `accept`) are 8-byte big-endian integers, `prev` is
+/// the previous entry's 32-byte hash (32 zero bytes for entry 0) and `token` is the compact
+/// token's ASCII bytes. All fields but the last have fixed lengths, so the encoding is
+/// injective.
+///
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ChainHash(pub [u8; 32]);
 
@@ -25,7 +34,7 @@ impl ChainHash {
         Some(ChainHash(bytes.try_into().ok()?))
     }
 
-    /// The hash of an entry (see the module documentation).
+    /// The hash of an entry (see "Entry hash" above).
     pub fn of_entry(seq: u64, at: u64, prev: &ChainHash, token: &str) -> Self {
         let mut h = Sha256::new();
         h.update(HASH_DOMAIN);

@@ -1,5 +1,5 @@
-//! The ledger file's line format and what a crash can leave after the last `\n` ([module
-//! documentation](super), "File format" and "Recovery").
+//! The ledger file's line format and what a crash can leave after the last `\n`
+//! ([`crate::FileLedger`], "File format" and "Recovery").
 
 use crate::error::{Error, Result};
 use crate::json::parse_object;
@@ -69,7 +69,7 @@ impl RawEntry {
 }
 
 /// A final line cut short by a crash: a strict prefix of an entry line after the file's last
-/// `\n` (module documentation, "Recovery").
+/// `\n` ([`crate::FileLedger`], "Recovery").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TornTail {
     /// Byte offset where the incomplete line starts (the length of the intact part).
@@ -79,17 +79,17 @@ pub struct TornTail {
 }
 
 /// What a ledger file holds after its last `\n`, when it holds anything (module
-/// documentation, "Recovery"). Reported by [`FileLedger::tail`], [`FileLedger::read`] and
+/// documentation, "Recovery"). Reported by [`FileLedger::tail`](crate::FileLedger::tail), [`FileLedger::read`](crate::FileLedger::read) and
 /// [`crate::audit_file`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tail {
     /// A strict prefix of an entry line: a write cut short, never acknowledged, not an entry.
-    /// Every reader ignores it; the first accepted append of a [`FileLedger`] cuts it off the
+    /// Every reader ignores it; the first accepted append of a [`FileLedger`](crate::FileLedger) cuts it off the
     /// file.
     Torn(TornTail),
     /// The last line has no `\n` but is not a torn write: it is read as a line. When
-    /// [`FileLedger::open`] or [`FileLedger::read`] succeed it was a complete entry, the last
-    /// one; the first accepted append of a [`FileLedger`] writes the missing `\n` before its
+    /// [`FileLedger::open`](crate::FileLedger::open) or [`FileLedger::read`](crate::FileLedger::read) succeed it was a complete entry, the last
+    /// one; the first accepted append of a [`FileLedger`](crate::FileLedger) writes the missing `\n` before its
     /// own entry.
     MissingNewline {
         /// Byte offset where the last line starts.
@@ -110,7 +110,7 @@ impl Tail {
 }
 
 /// Splits a ledger file into its lines (without their `\n`) and says what follows the last
-/// `\n`, if anything (module documentation, "Recovery"):
+/// `\n`, if anything ([`crate::FileLedger`], "Recovery"):
 ///
 /// * a strict prefix of some canonical entry line is a torn tail: not a line;
 /// * anything else is the last line, missing its `\n`: returned with the other lines, so it is

@@ -1,106 +1,13 @@
-//! The append-only, hash-chained audit ledger (SPEC.md §8, the draft's §9).
+//! The append-only, hash-chained audit ledger (SPEC.md §8, the draft's §9): the [`Ledger`]
+//! trait and its two implementations.
 //!
-//! * ECT-LED-1: entries are only ever appended; entry `n` has sequence number `n` (from 0).
-//! * ECT-LED-2: a ledger is an [`EctStore`]: lookup by `jti` in its `wid` scope is O(1).
-//! * ECT-LED-3: the only way in is [`crate::Verifier::accept`], which appends a token after §7
-//!   and §6 passed, atomically with those checks; a rejected token changes nothing.
-//! * ECT-LED-4: each entry carries the hash of the previous one; [`Ledger::verify_chain`]
-//!   recomputes every hash.
+//! The rules and an example are on [`Ledger`], the entry hash on [`ChainHash`], the file format
+//! and crash recovery on [`FileLedger`] (where users of the crate read them).
 //!
-//! ```
-//! use wimse_ect::{EctBuilder, KeySet, Ledger, LedgerAudit, MemoryLedger, Policy, SigningKey, Verifier};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let now = 1_772_000_000;
-//! let key = SigningKey::from_scalar_bytes("agent-a", &[1; 32])?;
-//! let keys = KeySet::from_keys([key.trusted(Some("spiffe://example.org/a"))])?;
-//! let verifier = Verifier::new(keys, Policy::new("spiffe://example.org/b"))?;
-//! let ledger = MemoryLedger::new(); // or FileLedger::open("ledger.jsonl")?
-//!
-//! let task = |jti: &str, parents: &[&str]| {
-//!     let mut b = EctBuilder::new("spiffe://example.org/a", "step")
-//!         .audience("spiffe://example.org/b")
-//!         .jti(jti)
-//!         .issued_at(now)
-//!         .expires_at(now + 600);
-//!     for p in parents {
-//!         b = b.parent(*p);
-//!     }
-//!     b.sign(&key)
-//! };
-//! let (root, child) = (
-//!     "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
-//!     "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
-//! );
-//! verifier.accept(&task(root, &[])?, now, &ledger)?;
-//! let accepted = verifier.accept(&task(child, &[root])?, now + 1, &ledger)?;
-//! assert_eq!(accepted.entry.seq(), 1);
-//! assert_eq!(accepted.dag.verified_parents, [root]);
-//!
-//! // A task whose parent the ledger does not hold is refused (strict mode, the default),
-//! // and a refused token leaves the ledger as it was.
-//! let head = ledger.head();
-//! let orphan = task("6ba7b812-9dad-11d1-80b4-00c04fd430c8", &["6ba7b813-9dad-11d1-80b4-00c04fd430c8"])?;
-//! let err = verifier.accept(&orphan, now + 2, &ledger).unwrap_err();
-//! assert_eq!((err.code(), err.rule()), ("dag.parent_missing", "ECT-DAG-2"));
-//! assert_eq!((ledger.len(), ledger.head()), (2, head));
-//!
-//! // The hash chain, and a whole-ledger audit (linear in entries and par links).
-//! ledger.verify_chain()?;
-//! assert!(ledger.validate_all(verifier.policy(), None).is_valid());
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Entry hash (format `wimse-ect-ledger-v1`)
-//!
-//! `hash = SHA-256("wimse-ect-ledger-v1\n" || seq || at || prev || token)`, where `seq` and `at`
-//! (the acceptance time, the `now` given to `accept`) are 8-byte big-endian integers, `prev` is
-//! the previous entry's 32-byte hash (32 zero bytes for entry 0) and `token` is the compact
-//! token's ASCII bytes. All fields but the last have fixed lengths, so the encoding is
-//! injective.
-//!
-//! # File format
-//!
-//! One JSON object per line, each line ending with `\n`, members in this order and nothing
-//! else, hashes in unpadded base64url:
-//!
-//! ```text
-//! {"seq":0,"at":1772000000,"prev":"AAAA…","hash":"…","token":"eyJ…"}
-//! ```
-//!
-//! A line that differs in any byte from this canonical form is corruption (`ledger.chain`).
-//!
-//! # Recovery
-//!
-//! An append writes its line, `\n` included, and acknowledges it only once the write is
-//! `fsync`ed. A crash during the write leaves a prefix of the line after the file's last `\n`.
-//! What follows the last `\n` is therefore read as one of two things ([`Tail`]):
-//!
-//! * **A torn tail** ([`Tail::Torn`]): a strict prefix of some canonical entry line (the
-//!   shape above, any values), which no complete entry is. It was never acknowledged and is
-//!   not an entry.
-//! * **The last line, missing its `\n`** ([`Tail::MissingNewline`]): anything else, for
-//!   example a complete entry whose newline was lost (a crash between the line and its `\n`
-//!   on a file system that reorders, a tool that strips final newlines), or bytes no write of
-//!   this format leaves. It is checked like every other line: the last entry if it is the
-//!   canonical, correctly chained next entry with a token that parses and no duplicate;
-//!   otherwise the same `ledger.chain` or `ledger.duplicate` error any line gets. (Such an
-//!   entry may not have been acknowledged; keeping it is safe: its token passed every check
-//!   before it was written, and the same token presented again is refused as a duplicate.)
-//!
-//! Who changes the file: only an append. [`FileLedger::open`] (and [`FileLedger::open_with`])
-//! verifies the whole file under its exclusive lock and reports what follows the last `\n`
-//! ([`FileLedger::tail`]) without changing anything; the first append whose token passed
-//! every check then cuts a torn tail off, or appends the missing `\n` of a complete last
-//! entry, `fsync`s, and writes its own entry. So opening a ledger, or a rejected token, leaves
-//! the file byte for byte as it was. [`FileLedger::read`] and [`crate::audit_file`] never
-//! change the file; they report the same [`Tail`] (a torn tail is ignored, a last line without
-//! `\n` is read). A file that does not verify is never changed by anyone.
-//!
-//! A hash chain detects a changed, removed or reordered entry, and any entry appended after a
-//! removed tail. It cannot by itself detect that the newest entries were cut off: compare
-//! [`Ledger::head`] with a copy kept elsewhere for that (`ect ledger verify --head`).
+//! * `hash`: the entry hash and the link rule (ECT-LED-4);
+//! * `line`: the file line format, and what a crash can leave after the last `\n`;
+//! * `chain`: the in-memory state both ledgers keep, and [`LedgerEntry`];
+//! * `memory`: [`MemoryLedger`]; `file`: [`FileLedger`].
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -192,10 +99,66 @@ pub(crate) mod sealed {
     }
 }
 
-/// An append-only, hash-chained audit ledger: [`MemoryLedger`] or [`FileLedger`].
+/// An append-only, hash-chained audit ledger (SPEC.md §8): [`MemoryLedger`] or [`FileLedger`].
+///
+/// * ECT-LED-1: entries are only ever appended; entry `n` has sequence number `n` (from 0).
+/// * ECT-LED-2: a ledger is an [`EctStore`]: lookup by `jti` in its `wid` scope is O(1).
+/// * ECT-LED-3: the only way in is [`crate::Verifier::accept`], which appends a token after §7
+///   and §6 passed, atomically with those checks; a rejected token changes nothing.
+/// * ECT-LED-4: each entry carries the hash of the previous one; [`Ledger::verify_chain`]
+///   recomputes every hash.
+///
+/// ```
+/// use wimse_ect::{EctBuilder, KeySet, Ledger, LedgerAudit, MemoryLedger, Policy, SigningKey, Verifier};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let now = 1_772_000_000;
+/// let key = SigningKey::from_scalar_bytes("agent-a", &[1; 32])?;
+/// let keys = KeySet::from_keys([key.trusted(Some("spiffe://example.org/a"))])?;
+/// let verifier = Verifier::new(keys, Policy::new("spiffe://example.org/b"))?;
+/// let ledger = MemoryLedger::new(); // or FileLedger::open("ledger.jsonl")?
+///
+/// let task = |jti: &str, parents: &[&str]| {
+///     let mut b = EctBuilder::new("spiffe://example.org/a", "step")
+///         .audience("spiffe://example.org/b")
+///         .jti(jti)
+///         .issued_at(now)
+///         .expires_at(now + 600);
+///     for p in parents {
+///         b = b.parent(*p);
+///     }
+///     b.sign(&key)
+/// };
+/// let (root, child) = (
+///     "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+///     "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+/// );
+/// verifier.accept(&task(root, &[])?, now, &ledger)?;
+/// let accepted = verifier.accept(&task(child, &[root])?, now + 1, &ledger)?;
+/// assert_eq!(accepted.entry.seq(), 1);
+/// assert_eq!(accepted.dag.verified_parents, [root]);
+///
+/// // A task whose parent the ledger does not hold is refused (strict mode, the default),
+/// // and a refused token leaves the ledger as it was.
+/// let head = ledger.head();
+/// let orphan = task("6ba7b812-9dad-11d1-80b4-00c04fd430c8", &["6ba7b813-9dad-11d1-80b4-00c04fd430c8"])?;
+/// let err = verifier.accept(&orphan, now + 2, &ledger).unwrap_err();
+/// assert_eq!((err.code(), err.rule()), ("dag.parent_missing", "ECT-DAG-2"));
+/// assert_eq!((ledger.len(), ledger.head()), (2, head));
+///
+/// // The hash chain, and a whole-ledger audit (linear in entries and par links).
+/// ledger.verify_chain()?;
+/// assert!(ledger.validate_all(verifier.policy(), None).is_valid());
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// Tokens enter only through [`crate::Verifier::accept`]. The trait is sealed: other storage
 /// backends belong in this crate, where the append path can be held to ECT-LED-3.
+///
+/// A hash chain detects a changed, removed or reordered entry, and any entry appended after a
+/// removed tail. It cannot by itself detect that the newest entries were cut off: compare
+/// [`Ledger::head`] with a copy kept elsewhere for that (`ect ledger verify --head`).
 pub trait Ledger: EctStore + Send + Sync + sealed::Append {
     /// Number of entries.
     fn len(&self) -> u64;

@@ -1,0 +1,168 @@
+//! Helpers shared by several commands: the exit statuses, reading files, loading the signing
+//! key and the JWK Set, writing the private key file, reading a token argument or stdin, the
+//! JSON of an error, and for the DAG and ledger commands the policy and verifier built from
+//! their flags and the drawing node of an accepted token.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wimse_ect::{ConfigError, DagMode, Error, KeySet, Policy, SigningKey, Verifier};
+
+use crate::args::{AcceptArgs, DagArgs, TokenPolicyArgs};
+use crate::dot::{DotNode, NodeStatus};
+
+/// Exit status: success, or a valid token.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the token is invalid.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// An error writing the output (or reading the input) of a command.
+pub fn io_error(e: std::io::Error) -> ConfigError {
+    ConfigError::new(format!("I/O error: {e}"))
+}
+
+/// The bytes of a file, or a configuration error naming it.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path)
+        .map_err(|e| ConfigError::new(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The private JWK file of `ect create --key`.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, ConfigError> {
+    SigningKey::from_jwk_json(&read_file(path)?)
+        .map_err(|e| ConfigError::new(format!("{}: {e}", path.display())))
+}
+
+/// A JWK Set file of trusted keys (`--jwks`).
+pub fn load_jwks(path: &Path) -> Result<KeySet, ConfigError> {
+    KeySet::from_jwks_json(&read_file(path)?)
+        .map_err(|e| ConfigError::new(format!("{}: {e}", path.display())))
+}
+
+/// Writes the private JWK of `ect keygen --private` to a new file (never over an existing one;
+/// mode 0600 on Unix).
+pub fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| ConfigError::new(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .map_err(io_error)
+}
+
+/// The token argument, or with `-` the token read from stdin (one trailing newline dropped).
+pub fn read_token(
+    token: &str,
+    policy: &Policy,
+    stdin: &mut dyn Read,
+) -> Result<Vec<u8>, ConfigError> {
+    if token != "-" {
+        return Ok(token.as_bytes().to_vec());
+    }
+    let mut bytes = Vec::new();
+    // Read at most a few bytes past the limit (room for "\r\n"): a longer token fails
+    // ECT-JWS-1 anyway.
+    let limit = policy.max_token_bytes as u64 + 3;
+    stdin
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    strip_one_newline(&mut bytes);
+    Ok(bytes)
+}
+
+/// `{"code":...,"rule":...,"message":...}` for an error.
+pub fn error_json(e: &Error) -> Value {
+    json!({ "code": e.code(), "rule": e.rule(), "message": e.message() })
+}
+
+/// Drops one trailing `\n` or `\r\n`.
+fn strip_one_newline(bytes: &mut Vec<u8>) {
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+}
+
+/// The token rule settings from `ECT_*` variables and flags (`ect verify`, the DAG and ledger
+/// commands).
+pub fn token_policy(args: &TokenPolicyArgs) -> Result<Policy, ConfigError> {
+    // Flags win over ECT_* variables, which win over SPEC.md's defaults.
+    let mut policy = Policy::from_env(args.audience.as_deref())?;
+    if let Some(v) = args.leeway {
+        policy.leeway_seconds = v;
+    }
+    if let Some(v) = args.max_iat_age {
+        policy.max_iat_age_seconds = v;
+    }
+    if let Some(v) = args.max_par {
+        policy.max_par = v;
+    }
+    Ok(policy)
+}
+
+/// The policy of the ledger commands: `ECT_*` variables, then flags, then the DAG settings.
+pub fn ledger_policy(
+    args: &TokenPolicyArgs,
+    dag: &DagArgs,
+    ancestor_budget: Option<usize>,
+) -> Result<Policy, ConfigError> {
+    let mut policy = token_policy(args)?;
+    if dag.partial {
+        policy.dag.mode = DagMode::Partial;
+    }
+    if let Some(v) = dag.skew {
+        policy.dag.skew_seconds = v;
+    }
+    if let Some(v) = ancestor_budget {
+        policy.dag.ancestor_budget = v;
+    }
+    policy.validate()?;
+    Ok(policy)
+}
+
+/// The verifier of `ect dag` and `ect ledger append`. Replay protection is the library's
+/// default (a fresh cache per process; the ledger itself refuses a repeated `jti`).
+pub fn accept_verifier(args: &AcceptArgs) -> Result<Verifier, ConfigError> {
+    let policy = ledger_policy(&args.token_policy, &args.dag, args.ancestor_budget)?;
+    Verifier::new(load_jwks(&args.jwks)?, policy)
+}
+
+/// A node of the drawing for a stored (accepted) token.
+pub fn accepted_node(ect: &wimse_ect::StoredEct) -> DotNode {
+    let c = ect.claims();
+    DotNode {
+        jti: Some(c.jti.clone()),
+        wid: c.wid.clone(),
+        exec_act: Some(c.exec_act.clone()),
+        par: c.par.clone(),
+        status: NodeStatus::Accepted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newline_stripping() {
+        let mut v = b"abc\r\n".to_vec();
+        strip_one_newline(&mut v);
+        assert_eq!(v, b"abc");
+        let mut v = b"abc\n\n".to_vec();
+        strip_one_newline(&mut v);
+        assert_eq!(v, b"abc\n");
+    }
+}
