@@ -17,8 +17,8 @@ use crate::claims::{Claims, hash_ascii_lowercase, same_uuid};
 
 /// A token held by a store: its compact serialization and its claims.
 ///
-/// Made from a [`crate::VerifiedEct`] (so every stored token passed §7 when it was stored), or by a
-/// ledger reading its own hash-chained file back.
+/// Made from a [`crate::VerifiedEct`] (so every stored token passed §7 when it was stored), or
+/// by a ledger reading its own hash-chained file back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEct {
     /// Boxed, so no spare capacity is kept (a ledger holds one per entry).

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent Execution Context Token (ECT) verifier speaking the conformance protocol.
 
-Profile ``draft-00`` as read by the project's SPEC.md. Written from SPEC.md and the README's
-decisions only: it shares no code with the Rust crate ``wimse-ect``. Dependencies: the Python
+Profile ``draft-00`` as read by the project's SPEC.md. Written from SPEC.md and the reference's
+documented decisions only (src/_documentation/): it shares no code with the Rust crate ``wimse-ect``. Dependencies: the Python
 standard library and ``cryptography`` (ECDSA P-256 verification).
 
 Protocol: one JSON case per line on stdin, one JSON answer per line on stdout (flushed)::
@@ -58,7 +58,7 @@ BLOCKING_DECISIONS = ("rejected", "pending_human_review")
 #: The widest limits, used to re-parse tokens read back from a ledger file.
 WIDEST_MAX_PAR = 10_000
 WIDEST_MAX_TOKEN_BYTES = 1_048_576
-#: Ledger entry hash domain (README, "Ledger entries").
+#: Ledger entry hash domain (src/_documentation/crash_recovery.md, "Ledger entries").
 LEDGER_DOMAIN = b"wimse-ect-ledger-v1\n"
 
 _B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -514,7 +514,7 @@ def _jwk_coordinate(jwk: dict[str, Any], name: str) -> int:
 
 
 def ect_key_3_load_jwk(jwk: Any) -> TrustedKey:
-    """ECT-KEY-3 (and the README's additions) for one trusted JWK."""
+    """ECT-KEY-3 (and the decisions' additions, src/_documentation/decisions.md) for one trusted JWK."""
     if not isinstance(jwk, dict):
         raise _key_invalid("a key is not an object")
     if _jwk_text(jwk, "kty") != "EC":
@@ -1059,7 +1059,7 @@ class TokenStore:
 
     :meth:`referrers` gives a new token's stored children: a token that arrives after a child
     named it (a late parent, SPEC.md §7) is checked against each of them, and only then can a
-    ``par`` walk lead back to it (README, "The acyclicity walk").
+    ``par`` walk lead back to it (src/_documentation/decisions.md, "The acyclicity walk").
     """
 
     def __init__(self) -> None:
@@ -1128,7 +1128,7 @@ def ect_dag_4_5_acyclic(
     element is the new ``jti``.
 
     Without a stored child no ``par`` path can lead back to the new token, so there is no walk
-    (README decision)."""
+    (src/_documentation/decisions.md)."""
     if len(children) > budget:
         raise EctError("dag.budget", "ECT-DAG-5", str(budget))
     if not children:
@@ -1299,7 +1299,7 @@ def split_field_lines(field_lines: list[str], max_bytes: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Ledger files (ECT-LED-3, ECT-LED-4; README "Ledger entries")
+# Ledger files (ECT-LED-3, ECT-LED-4; src/_documentation/crash_recovery.md, "Ledger entries")
 # --------------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
-#: The members of a vector that form its case (``Case`` in src/conformance/vector.rs).
+#: The members of a vector that form its case (``Case`` in crates/conformance/src/vector.rs).
 CASE_FIELDS = ("kind", "jwks", "settings", "token", "mode", "before", "store", "field_lines", "ledger")
 
 

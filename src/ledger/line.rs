@@ -78,19 +78,29 @@ pub struct TornTail {
     pub len: u64,
 }
 
-/// What a ledger file holds after its last `\n`, when it holds anything (module
-/// documentation, "Recovery"). Reported by [`FileLedger::tail`](crate::FileLedger::tail), [`FileLedger::read`](crate::FileLedger::read) and
+/// What a ledger file holds after its last `\n`, when it holds anything ([`FileLedger`],
+/// "Recovery"). Reported by [`FileLedger::tail`], [`FileLedger::read`] and
 /// [`crate::audit_file`].
+///
+/// [`FileLedger`]: crate::FileLedger
+/// [`FileLedger::tail`]: crate::FileLedger::tail
+/// [`FileLedger::read`]: crate::FileLedger::read
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tail {
     /// A strict prefix of an entry line: a write cut short, never acknowledged, not an entry.
-    /// Every reader ignores it; the first accepted append of a [`FileLedger`](crate::FileLedger) cuts it off the
+    /// Every reader ignores it; the first accepted append of a [`FileLedger`] cuts it off the
     /// file.
+    ///
+    /// [`FileLedger`]: crate::FileLedger
     Torn(TornTail),
     /// The last line has no `\n` but is not a torn write: it is read as a line. When
-    /// [`FileLedger::open`](crate::FileLedger::open) or [`FileLedger::read`](crate::FileLedger::read) succeed it was a complete entry, the last
-    /// one; the first accepted append of a [`FileLedger`](crate::FileLedger) writes the missing `\n` before its
+    /// [`FileLedger::open`] or [`FileLedger::read`] succeed it was a complete entry, the last
+    /// one; the first accepted append of a [`FileLedger`] writes the missing `\n` before its
     /// own entry.
+    ///
+    /// [`FileLedger`]: crate::FileLedger
+    /// [`FileLedger::open`]: crate::FileLedger::open
+    /// [`FileLedger::read`]: crate::FileLedger::read
     MissingNewline {
         /// Byte offset where the last line starts.
         offset: u64,

@@ -638,7 +638,7 @@ fn ect_dag_4_planted_cycle_not_reaching_the_new_token_passes() {
     // token: "following par links from the new token never reaches its own jti". A new token
     // N naming P reaches P and Q, never N, so the rule holds for N and the check passes. (The
     // planted cycle itself is a fault of the store; the whole-ledger audit reports it on its
-    // members, see tests/ledger.rs.) The walk must also terminate on such a cycle.
+    // members, see tests/api/ledger.rs.) The walk must also terminate on such a cycle.
     let (p, q, n) = (id(1), id(2), id(3));
     let store = store_of(&[&tok(&p, T0, &[&q]), &tok(&q, T0, &[&p])]);
     let new = with_parents(&n, T0 + 10, &[&p]);

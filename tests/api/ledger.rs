@@ -3,7 +3,7 @@
 //! (`audit`, `Ledger::validate_all`), and concurrent acceptance.
 //!
 //! File corruption of `FileLedger` (torn tails, edited bytes on disk) is covered separately in
-//! tests/ledger_file.rs; here the tampering is done on `RawEntry` values given to `audit`.
+//! tests/api/ledger_file.rs; here the tampering is done on `RawEntry` values given to `audit`.
 //!
 //! Time model: tokens are accepted at `NOW` (or a few seconds later) unless a test says
 //! otherwise; `iat` values lie in `(NOW - 630, NOW + 30]` so that the per-token time rules

@@ -2136,7 +2136,7 @@ const FAMILIES: [&str; 11] = [
     "JWS", "HDR", "KEY", "SIG", "CLM", "TIME", "AUD", "RPL", "DAG", "LED", "HTTP",
 ];
 const SECTIONS: [u32; 8] = [2, 3, 4, 5, 6, 7, 8, 9];
-/// Families whose tests live in tests/dag.rs and tests/ledger.rs (SPEC.md §7 and §8).
+/// Families whose tests live in tests/api/dag.rs and tests/api/ledger.rs (SPEC.md §7 and §8).
 const DAG_LEDGER_FAMILIES: [&str; 2] = ["DAG", "LED"];
 
 // BEGIN FALLBACK IDS (removed from the searched text by `every_rule_id_is_tested`)

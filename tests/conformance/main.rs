@@ -14,7 +14,7 @@
 //!
 //! Case counts: each property has a default chosen so that the whole `cargo test` stays well
 //! under 5 minutes on 2 cores; the environment variable `PROPTEST_CASES` overrides every one of
-//! them (nightly: `PROPTEST_CASES=2000 cargo test --release --test conformance`).
+//! them (nightly: `PROPTEST_CASES=2000 cargo test --release -p wimse-ect --test conformance`).
 //! Failing cases are saved under `tests/proptest-regressions/` and replayed first on the next run.
 
 mod batch;

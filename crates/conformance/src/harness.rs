@@ -2,8 +2,8 @@
 //! external program speaking the JSON-lines protocol), scores the answers and renders the
 //! results per rule.
 //!
-//! Protocol (README, "Test your implementation", gives the complete description): the runner
-//! starts the command once (`sh -c`) and writes one [`CaseLine`] per line on its stdin,
+//! Protocol (`vectors/README.md`, "The harness protocol", gives the complete description): the
+//! runner starts the command once (`sh -c`) and writes one [`CaseLine`] per line on its stdin,
 //! waiting for the answer to each before writing the next; the implementation writes one
 //! [`Answer`] line per case on stdout and flushes. Answers are matched by `id`:
 //!

@@ -5,15 +5,116 @@
 //! * [`vector`]: the file format of `vectors/*.json` (JSON Schema in `vectors/schema.json`,
 //!   generated from these types) and the harness protocol lines.
 //! * [`generate`] / [`export`] / [`check`]: the deterministic generator behind
-//!   `ect vectors export|check` ([`build`], and one module of vectors per SPEC.md area).
+//!   `ect vectors export|check` ([`build`], and one module of vectors per SPEC.md area under
+//!   `src/areas/`).
 //! * [`reference`](mod@reference): the reference implementation's answer to a case.
 //! * [`harness`]: runs every vector against the reference or an external implementation
 //!   (`ect conformance`) and renders the results.
 //! * [`rules`]: the rule table (every SPEC.md rule id with its codes; `CODES.md`).
+//! * [`fixtures`]: fixed keys and signature helpers shared by the generator and the tests.
 //! * [`testing`]: proptest strategies of valid workflows and one [`testing::Mutation`] per coded
 //!   rule, and the runner that checks them (the property suite of `cargo test`).
 //! * [`model`]: a plain, independent model of SPEC.md §2–§8, the fuzz oracles' second opinion.
-//! * [`fuzz`]: the oracles behind the cargo-fuzz targets in `fuzz/`.
+//! * [`fuzz`]: the oracles behind the cargo-fuzz targets in `fuzz/` (`fuzz/README.md`).
+//!
+//! The vector format, the decisions the vectors make and the complete harness protocol (case
+//! lines, answers, matching by id, timeouts and restarts, scoring, failure categories,
+//! `--verdict-only`, expected failures, the harness's own decisions) are in `VECTORS.md` beside
+//! this crate's `Cargo.toml`, which [`rendered`] puts at the top of the generated
+//! `vectors/README.md`.
+//!
+//! # Conformance generators
+//!
+//! [`testing`] holds the generators behind the conformance suite, for any Rust implementation's
+//! tests (proptest is a normal dependency of this crate; no cargo feature is needed):
+//!
+//! * [`testing::valid_workflow`] / [`testing::valid_workflow_with`]`(`[`testing::WorkflowConfig`]`)`:
+//!   1 to 64 tokens in topological order, parents drawn from earlier tokens of the same scope
+//!   (chains, fan-out, fan-in, diamonds, several roots), several issuers each with a fixed key
+//!   bound to it, `wid` shared, absent or several scopes (with a `jti` sometimes reused across
+//!   scopes), optional claims sometimes present and values at their limits: `ext` of exactly 4096
+//!   bytes or depth 5, `par` at `max_par`, `iat` at `now - max_iat_age` or `now + leeway`, `exp`
+//!   at `now - leeway + 1` or 2^53-1, a child issued exactly `skew` before its parent. A
+//!   [`testing::Workflow`] carries the tokens, the trusted keys (JWKS), the policy and each step's
+//!   `now`; [`testing::Workflow::run`] presents it to the reference verifier through a
+//!   `MemoryLedger`, a `FileLedger`, inline `Execution-Context` fields, a `TokenStore`
+//!   accumulating what `verify_in` accepted ([`testing::Delivery::Store`]), or `verify` alone.
+//! * [`testing::valid_token`]: one token verified on its own, with up to `max_par` unresolved
+//!   parents.
+//! * [`testing::workflow_with_late_parents`]: a valid workflow (2 to 32 tokens) in which up to
+//!   six tokens that have children are never presented (parents that never come) or presented
+//!   after their first child, some changed to break ECT-DAG-3, -4 or -6 the other way (issued
+//!   more than `skew` after a child, naming a descendant, a blocking `pol_decision`). Not every
+//!   step is meant to be accepted: [`testing::Workflow::run_each`] presents every step, records
+//!   each verdict, and audits what was accepted ([`testing::EachReport`]).
+//! * [`testing::Mutation`]: one variant per coded rule of SPEC.md (plus ECT-HDR-5, ECT-KEY-3 and
+//!   `replay.full`), defined per SPEC.md section under `testing/mutation/`.
+//!   [`testing::Mutation::apply`] turns a valid workflow into a [`testing::Case`] that breaks
+//!   exactly that rule, re-signed so the intended defect is the only one, with the step that must
+//!   fail and the exact code and rule; [`testing::case`]`(m)` is the proptest strategy.
+//! * [`testing::stream`]: the adversarial partial-mode stream of the library's
+//!   `benches/partial.rs` (SPEC.md §7 "Cost").
+//!
+//! ```
+//! use proptest::strategy::{Strategy, ValueTree};
+//! use proptest::test_runner::TestRunner;
+//! use wimse_ect_conformance::testing::{Mutation, Stage, case};
+//!
+//! let mut runner = TestRunner::deterministic();
+//! for m in [Mutation::Expired, Mutation::Cycle, Mutation::HttpTooLarge] {
+//!     let c = case(m).new_tree(&mut runner).unwrap().current();
+//!     // Present c.workflow's steps to your implementation instead; here, the reference one.
+//!     let report = c.workflow.run().unwrap();
+//!     let rejection = report.rejection.unwrap();
+//!     assert_eq!((rejection.at, rejection.error.code()), (c.expected.at, c.expected.code));
+//!     assert!(matches!(c.expected.at, Stage::Step(i) if report.accepted.len() == i));
+//!     assert_eq!(rejection.changed, None); // ledger and replay cache untouched
+//! }
+//! ```
+//!
+//! The suite in the library's `tests/conformance/` checks, with one property per mutation named
+//! after its rule (`ect_time_2_expired_token_is_rejected`, ... in `tests/conformance/mutations.rs`):
+//! every valid workflow is accepted token by token (memory ledger, file ledger reopened and
+//! audited, inline, partial mode); every mutation is rejected at the expected step with exactly
+//! the expected code and rule, every earlier step accepted, the ledger (length, head, file bytes)
+//! and the replay cache unchanged, whether the case goes through a memory ledger, a file ledger
+//! or inline fields (inline only where that cannot change the verdict); `EctBuilder` then
+//! `verify` returns exactly the claims given; shuffled members and insignificant whitespace
+//! (re-signed) do not change the verdict; a proptest-state-machine test runs `MemoryLedger` and
+//! `FileLedger` against a plain list under random accepts, lookups, reopens and audits; and
+//! `ect_dag_late_parents_keep_the_ledger_auditable` presents late-parent workflows in strict and
+//! partial mode through a memory ledger, a file ledger (reopened) and a `TokenStore`: whatever is
+//! accepted one token at a time passes the audit under the same policy, refusals change nothing,
+//! and every delivery and the model agree on every step's verdict.
+//! `tests/conformance/coverage.rs` fails if a coded rule of SPEC.md has no mutation or a mutation
+//! no property. Default case counts are small; the nightly run raises every one of them:
+//! `PROPTEST_CASES=2000 cargo test --release -p wimse-ect --test conformance` (about 7 minutes on
+//! an idle 2-core machine). A failing case is saved under `tests/proptest-regressions/` and
+//! replayed first on every later run; commit those files.
+//!
+//! # How the generators read SPEC.md
+//!
+//! Where SPEC.md leaves a choice:
+//!
+//! * **Exactly one rule**: a mutation that moves a value moves whatever else it must so no other
+//!   rule breaks. `exp <= iat` without being expired needs `leeway >= 1`, so ECT-TIME-1 raises a
+//!   zero leeway to 1; ECT-TIME-2/-4 move that step's `now` forward and ECT-DAG-3 moves it back
+//!   (SPEC.md does not require acceptance times to increase, and neither does the ledger); limits
+//!   (`max_token_bytes`, `max_par`, `ancestor_budget`) are lowered to just above what the earlier
+//!   tokens need; cycles, budget walks and refused parents are built from tokens the mutation
+//!   appends. Three defects are inherent: a `par` element that is not a UUID (ECT-CLM-8) or is
+//!   the token's own `jti` (ECT-CLM-9) can never resolve, and an invalid `wid` (ECT-CLM-6) names
+//!   no scope; the claim checks reject them before any store is consulted.
+//! * **Reachability**: through `Verifier::accept` a replay hits `dag.duplicate_jti` first (the
+//!   ledger holds every accepted token), and the ledger's own `ledger.duplicate` check cannot
+//!   fire after DAG-1. So ECT-RPL-1 is exercised inline (a receiver with no ledger sees a token
+//!   again) and ECT-LED-3 by a correctly re-chained duplicate entry written into a ledger file,
+//!   which `FileLedger::open` refuses. `ledger.io` needs a failing disk and is covered by a
+//!   fault-injection unit test instead.
+//! * **Inline delivery** (a harness convention, not a SPEC.md rule): a step's
+//!   `Execution-Context` field carries its own token first, then its parents' tokens; the
+//!   receiver verifies the parents without recording them for replay and checks the token
+//!   against them with `verify_in`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -235,12 +336,19 @@ pub fn schema() -> String {
 pub fn rendered() -> Result<Vec<(String, String)>, String> {
     let files = generate()?;
     let mut out = Vec::new();
+    // The header, the format, the decisions the vectors make and the harness protocol
+    // (crates/conformance/VECTORS.md), then the table of every vector.
     let mut readme = String::from(
         "# Vectors\n\nGenerated by `ect vectors export` (do not edit; `ect vectors check` fails \
-         when these files differ from a fresh generation). Format: `schema.json`; harness: \
-         `ect conformance --impl CMD` (see the repository README). One line per vector; where \
-         `code` lists several codes (`a` or `b`: the vector's `code`, then its `alt_codes`), a \
-         rejection with any of them passes, and the first is the reference's.\n\n\
+         when these files differ from a fresh generation; the text comes from \
+         `crates/conformance/VECTORS.md`). Format: `schema.json`; harness: \
+         `ect conformance --impl CMD` (the protocol below).\n\n",
+    );
+    readme.push_str(include_str!("../VECTORS.md"));
+    readme.push_str(
+        "\n## Every vector\n\nOne line per vector; where `code` lists several codes (`a` or \
+         `b`: the vector's `code`, then its `alt_codes`), a rejection with any of them passes, \
+         and the first is the reference's.\n\n\
          | id | tcId | rules | result | code | description |\n|---|---|---|---|---|---|\n",
     );
     for (name, file) in &files {

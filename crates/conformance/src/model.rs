@@ -9,8 +9,8 @@
 //! runs the checks in SPEC.md's "Order of checks" and answers `Ok` or SPEC.md's error code, so
 //! an auditor can read it next to SPEC.md rule by rule.
 //!
-//! Where SPEC.md leaves room, the model takes the reference's documented decision (README,
-//! "Rules, codes and decisions"), because the fuzzers count every difference as a finding:
+//! Where SPEC.md leaves room, the model takes the reference's documented decision
+//! (`wimse_ect::_documentation::decisions`), because the fuzzers count every difference as a finding:
 //!
 //! * JSON is read by `serde_json` (RFC 8259 whitespace around the object allowed, nesting limit
 //!   128). Reading stops at the first problem in document order: a repeated member name met

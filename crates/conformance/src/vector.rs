@@ -121,6 +121,10 @@ pub struct Case {
     /// `kind` `http`: the `Execution-Context` field lines, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub field_lines: Vec<String>,
+    // The doc comments of these types are the descriptions of vectors/schema.json, so they keep
+    // the published wording: "README, Ledger entries" is now
+    // `wimse_ect::_documentation::crash_recovery` (README.md, "Documentation", says where the
+    // README's former sections went).
     /// `kind` `ledger`: the content of a ledger file (README, "Ledger entries").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<String>,

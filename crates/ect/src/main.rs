@@ -1,14 +1,14 @@
 //! The `ect` command-line tool: argument parsing and printing around the `wimse-ect` library and
 //! the `wimse-ect-conformance` kit.
 //!
-//! Contract (README.md, DESIGN.md): `ect verify` exits 0 and prints
+//! Contract (README.md, "CLI"): `ect verify` exits 0 and prints
 //! `{"valid":true,"claims":{...}}` for a valid token, exits 1 and prints
 //! `{"valid":false,"error":{"code":...,"rule":...,"message":...}}` for an invalid one, and exits
 //! 2 with a message on stderr for usage and configuration errors.
 //!
-//! `ect dag` and `ect ledger append|verify|show` follow the same 0/1/2 convention (README.md,
-//! "DAG and ledger commands"); a ledger file that cannot be read or does not verify is an
-//! operational error (2), never a verdict on a token.
+//! `ect dag` and `ect ledger append|verify|show` follow the same 0/1/2 convention (the CLI
+//! reference, `wimse_ect::_documentation::cli`); a ledger file that cannot be read or does not
+//! verify is an operational error (2), never a verdict on a token.
 //!
 //! The modules: [`args`] the clap definitions, [`commands`] one module per command and the
 //! dispatcher [`commands::run`], [`demo`] the steps of `ect demo`, [`io`] the helpers shared by

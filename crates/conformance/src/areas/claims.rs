@@ -1057,7 +1057,7 @@ pub fn vectors() -> Vec<V> {
             set("x-custom", json!({"a": [1, 2, {"b": null}]})),
         )
         .valid(),
-        // ECT-CLM-12: ext's size counts numbers as serde_json writes them (README, Decisions).
+        // ECT-CLM-12: ext's size counts numbers as serde_json writes them (`wimse_ect::_documentation::decisions`).
         V::token(
             "claims/ext/size-counts-written-form",
             "ext written with spaces and 1.50000 (over 4096 bytes as sent), exactly 4096 bytes compact",

@@ -3,7 +3,7 @@
 //! (the token against inline parent tokens). Every token is agent A's unless noted, issued
 //! 60 s before [`NOW`] unless noted, with `jti` [`uuid`]`(n)` for small `n`.
 //!
-//! Decisions of the reference exercised here (README, "Decisions"): the DAG checks run rule by
+//! Decisions of the reference exercised here (`wimse_ect::_documentation::decisions`): the DAG checks run rule by
 //! rule (DAG-1, DAG-2, DAG-3, DAG-4 with DAG-5, DAG-6), each first for the token's parents and
 //! then for its stored children (a late parent, SPEC.md §7); the acyclicity walk runs only when
 //! a stored token names the new token as a parent, so `dag.cycle` and `dag.budget` need a

@@ -2,7 +2,7 @@
 //! valid vector's `tokens` lists the elements in order. Only the splitting is checked: the
 //! elements are not verified as tokens here.
 //!
-//! Size (ECT-HTTP-4, README "Decisions"): the combined value is the field lines joined with
+//! Size (ECT-HTTP-4, `wimse_ect::_documentation::decisions`): the combined value is the field lines joined with
 //! `", "`, so two lines of `a` and `b` bytes count `a + 2 + b`; whitespace counts. It is checked
 //! before the element syntax.
 

@@ -1,7 +1,7 @@
 //! ECT-KEY-3: loading a verifier's trusted key set (`kind` `jwks`). Accepted: public P-256 JWKs
 //! (`kty` `EC`, `crv` `P-256`, 32-byte `x` and `y` on the curve, a non-empty unique `kid`,
 //! optional `alg` `ES256`, `use` `sig`, and `iss` binding the key to an issuer). Everything
-//! else is refused with `key.invalid` (README, "Key-set load errors").
+//! else is refused with `key.invalid` (`wimse_ect::_documentation::decisions`, "Key-set load errors").
 
 use serde_json::{Map, Value, json};
 

@@ -1,5 +1,5 @@
 //! SPEC.md §8: ledger files (kind `ledger`), ECT-LED-1..4, in this crate's file format
-//! (README, "Ledger entries"; flag `LedgerFormat` on every vector): one canonical JSON line
+//! (`wimse_ect::_documentation::crash_recovery`, "Ledger entries"; flag `LedgerFormat` on every vector): one canonical JSON line
 //! per entry, `{"seq":…,"at":…,"prev":"…","hash":"…","token":"…"}`, each ending with `\n`,
 //! `hash = SHA-256("wimse-ect-ledger-v1\n" ‖ seq ‖ at ‖ prev ‖ token)`.
 //!

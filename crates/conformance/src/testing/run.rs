@@ -55,8 +55,8 @@ pub struct RunReport {
     /// The first rejection; the run stops there.
     pub rejection: Option<Rejection>,
     /// For [`Delivery::Ledger`] and [`Delivery::Store`] runs that accepted every step: the
-    /// whole-ledger audit ([`Ledger::validate_all`] with the workflow's keys) after the last
-    /// step, after the reopen for a file ledger, and of the accepted tokens chained afresh
+    /// whole-ledger audit ([`LedgerAudit::validate_all`] with the workflow's keys) after the
+    /// last step, after the reopen for a file ledger, and of the accepted tokens chained afresh
     /// ([`chained`]) for a store.
     pub audit: Option<AuditReport>,
 }
@@ -71,8 +71,8 @@ pub struct EachReport {
     /// refusal left everything as it was.
     pub changed: Vec<(usize, String)>,
     /// The whole-store audit under the workflow's policy and keys after the last step: of the
-    /// ledger ([`Ledger::validate_all`]; a file ledger after it was closed and reopened), or for
-    /// [`Delivery::Store`] of the accepted tokens chained afresh ([`chained`]).
+    /// ledger ([`LedgerAudit::validate_all`]; a file ledger after it was closed and reopened), or
+    /// for [`Delivery::Store`] of the accepted tokens chained afresh ([`chained`]).
     pub audit: AuditReport,
 }
 

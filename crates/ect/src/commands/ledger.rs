@@ -21,9 +21,10 @@ fn ledger_error(path: &Path, e: &Error) -> ConfigError {
     ConfigError::new(format!("ledger {}: {e}", path.display()))
 }
 
-/// Warns on stderr about what follows a ledger file's last `\n` (README, "Crash recovery"):
-/// a torn final line, or a last line without its `\n`. `repaired`: whether an accepted append
-/// repaired it (cut the torn line off, appended the newline) before its entry.
+/// Warns on stderr about what follows a ledger file's last `\n`
+/// (`wimse_ect::_documentation::crash_recovery`): a torn final line, or a last line without its
+/// `\n`. `repaired`: whether an accepted append repaired it (cut the torn line off, appended
+/// the newline) before its entry.
 fn warn_tail(
     err: &mut dyn Write,
     path: &Path,
@@ -70,7 +71,8 @@ pub fn append(
     let ledger = FileLedger::open_with(path, CreateMode::OnFirstAppend)
         .map_err(|e| ledger_error(path, &e))?;
     let accepted = verifier.accept(&token, args.now, &ledger);
-    // The end of the file is repaired by an accepted append only (README, "Crash recovery").
+    // The end of the file is repaired by an accepted append only
+    // (`wimse_ect::_documentation::crash_recovery`).
     warn_tail(err, path, ledger.tail(), accepted.is_ok())?;
     let (status, report) = match accepted {
         Ok(accepted) => (

@@ -1,389 +1,25 @@
-//! Fuzzing oracles (feature `testing`): plain functions that panic on a finding, so that
-//! libFuzzer (the `fuzz/` crate) reports it and `cargo test` (tests/fuzz_replay.rs) replays
-//! the same input on stable without libFuzzer.
-//!
-//! | target | input | finding |
-//! |---|---|---|
-//! | [`parse`] | raw bytes | a panic in the compact, JSON, header or claims parser; a value that does not survive re-serialization; serde_json disagreeing with the strict JSON layer |
-//! | [`verify_bytes`] | raw bytes | [`wimse_ect::Verifier::verify`] and [`model::verify`] differ in verdict, code or claims |
-//! | [`verify_structured`] | a [`TokenDesc`] | the same, on near-valid tokens signed by a trusted key |
-//! | [`dag`] | [`DagOps`] | [`wimse_ect::Verifier::accept`] into a [`MemoryLedger`] and [`model::ModelLedger`] differ; the chain does not verify; a rejection changed the ledger |
-//! | [`http_header`] | field lines | a panic; a naive reading of ECT-HTTP-2..4 disagrees; formatting what parsed does not give it back |
-//!
-//! [`TARGETS`] maps each target name to the function libFuzzer calls with raw bytes;
-//! [`seeds`] and [`seed_corpora`] derive seed inputs from the committed vectors.
-//!
-//! Every oracle uses fixed keys ([`trusted_keys`]), [`NOW`] and [`AUDIENCE`], and fresh state
-//! per input, so an input's outcome never depends on what ran before it.
+//! The `verify_structured` target: a [`TokenDesc`] (a near-valid token changed by a few edits
+//! of its header members, claims, JSON text, signature and compact encoding, under default or
+//! other verifier settings) rendered, signed by a trusted key and given to
+//! [`wimse_ect::Verifier::verify`] and to the model ([`model::verify`]): the same verdict and
+//! code, or on acceptance the same claims. The descriptions reach the deep checks: the header
+//! (ECT-HDR-1..5), keys and signature (ECT-KEY-1..2, ECT-SIG-1..2), claims (ECT-CLM-1..13) and
+//! times (ECT-TIME-1..6) at their boundaries, and the encoding (ECT-JWS-1..5).
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io;
-use std::path::Path;
 
 use arbitrary::{Arbitrary, Unstructured};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::build::{ISS_A, ISS_B, key_a, key_b};
+use super::common::{Decision, Settings, assert_agree, hex, keys, small_uuid};
 use crate::fixtures::{P256_ORDER, der_signature, high_s_twin};
-use crate::model::{self, ModelKey, ModelLedger, ModelSettings};
-use crate::testing::{AUDIENCE, NOW, agent_iss, agent_key, attacker_key, uuid};
-use crate::vector::{Kind, VectorFile};
+use crate::model;
+use crate::testing::{AUDIENCE, NOW, agent_iss};
 use wimse_ect::DRAFT_00;
-use wimse_ect::DagValidator;
+use wimse_ect::SigningKey;
 use wimse_ect::base64url::encode as b64_encode;
-use wimse_ect::http::{DEFAULT_MAX_FIELD_BYTES, format_field_value, parse_field_values};
-use wimse_ect::jws::{DEFAULT_MAX_TOKEN_BYTES, split};
-use wimse_ect::parse_object;
-use wimse_ect::{Algorithm, Header};
-use wimse_ect::{Claims, DEFAULT_MAX_PAR, NBF, sha256_b64url};
-use wimse_ect::{KeySet, SigningKey, TrustedKey};
-use wimse_ect::{Ledger, LedgerAudit, MemoryLedger};
-use wimse_ect::{Policy, ReplayProtection, Verifier};
-
-/// An oracle on raw fuzzer bytes: returns, or panics on a finding.
-pub type Oracle = fn(&[u8]);
-
-/// The fuzz targets: name (the `fuzz/fuzz_targets/<name>.rs` file and the corpus directory)
-/// and the function that takes libFuzzer's raw bytes.
-pub const TARGETS: &[(&str, Oracle)] = &[
-    ("parse", parse),
-    ("verify_bytes", verify_bytes),
-    ("verify_structured", verify_structured_bytes),
-    ("dag", dag_bytes),
-    ("http_header", http_header),
-];
-
-// ---------------------------------------------------------------------------------------------
-// Fixed keys and settings.
-
-/// The claim names of profile `draft-00`: what [`Claims::to_json`] writes.
-const CLAIM_NAMES: [&str; 13] = DRAFT_00.claims.all();
-
-/// The keys every oracle trusts: the vectors' `agent-a` and `agent-b` (bound to their issuers,
-/// so tokens from `vectors/` get past the signature), `agent-0` bound to [`agent_iss`]`(0)` and
-/// `agent-1` bound to no issuer (the signers of [`TokenDesc`] and [`DagOps`]).
-pub fn trusted_keys() -> Vec<TrustedKey> {
-    vec![
-        key_a().trusted(Some(ISS_A)),
-        key_b().trusted(Some(ISS_B)),
-        agent_key(0).trusted(Some(&agent_iss(0))),
-        agent_key(1).trusted(None),
-    ]
-}
-
-/// [`trusted_keys`] as the model sees them.
-pub fn model_keys() -> Vec<ModelKey> {
-    trusted_keys()
-        .iter()
-        .map(|k| ModelKey {
-            kid: k.kid().to_owned(),
-            sec1: k.key().to_sec1_point(false).as_bytes().to_vec(),
-            iss: k.issuer().map(str::to_owned),
-        })
-        .collect()
-}
-
-/// The fixed keys, built once per process (key derivation is the slow part).
-struct Keys {
-    set: KeySet,
-    model: Vec<ModelKey>,
-    /// `agent-0` (bound) and `agent-1` (unbound).
-    signers: [SigningKey; 2],
-    attacker: SigningKey,
-}
-
-fn keys() -> &'static Keys {
-    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| Keys {
-        set: KeySet::from_keys(trusted_keys()).expect("distinct kids"),
-        model: model_keys(),
-        signers: [agent_key(0), agent_key(1)],
-        attacker: attacker_key(),
-    })
-}
-
-/// Verifier settings, the same for the verifier ([`Policy`]) and the model ([`ModelSettings`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Settings {
-    leeway: u64,
-    max_iat_age: u64,
-    max_par: usize,
-    max_token_bytes: usize,
-    partial: bool,
-    ancestor_budget: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            leeway: 30,
-            max_iat_age: 900,
-            max_par: DEFAULT_MAX_PAR,
-            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            partial: false,
-            ancestor_budget: wimse_ect::DEFAULT_ANCESTOR_BUDGET,
-        }
-    }
-}
-
-impl Settings {
-    fn verifier(&self, replay: bool) -> Verifier {
-        let mut p = Policy::new(AUDIENCE);
-        p.leeway_seconds = self.leeway;
-        p.max_iat_age_seconds = self.max_iat_age;
-        p.max_par = self.max_par;
-        p.max_token_bytes = self.max_token_bytes;
-        if !replay {
-            p.replay = ReplayProtection::Disabled;
-        }
-        if self.partial {
-            p.dag = DagValidator::partial();
-        }
-        p.dag.ancestor_budget = self.ancestor_budget;
-        Verifier::new(keys().set.clone(), p).expect("settings in range")
-    }
-
-    fn model(&self) -> ModelSettings {
-        let mut s = ModelSettings::defaults(NOW, AUDIENCE);
-        s.leeway = self.leeway;
-        s.max_iat_age = self.max_iat_age;
-        s.max_par = self.max_par;
-        s.max_token_bytes = self.max_token_bytes;
-        s.partial = self.partial;
-        s.ancestor_budget = self.ancestor_budget;
-        s
-    }
-}
-
-/// A verdict as the oracles compare it: the claims (profile claim names only) or the code.
-type Verdict = Result<Map<String, Value>, &'static str>;
-
-/// The model's claims restricted to the claim names the verifier keeps: the profile's, and
-/// `nbf` (ECT-TIME-6).
-fn known_claims(all: Map<String, Value>) -> Map<String, Value> {
-    all.into_iter()
-        .filter(|(k, _)| CLAIM_NAMES.contains(&k.as_str()) || k == NBF)
-        .collect()
-}
-
-fn show(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Verifier and model agree on `token`: the same code, or the same claims.
-fn assert_agree(token: &[u8], got: Verdict, want: Verdict, context: &str) {
-    let want = want.map(known_claims);
-    assert_eq!(
-        got,
-        want,
-        "verifier (left) and model (right) disagree{context} on token {:?}",
-        show(token)
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// parse
-
-/// Raw bytes into the compact layer ([`split`]), the strict JSON layer ([`parse_object`]), the
-/// header parser and the claims parser. Never panics; whatever parses re-serializes and
-/// parses again to the same value:
-///
-/// * `split`: ECT-JWS-1 comes first (limit `len` passes, `len - 1` fails); an accepted token is
-///   exactly the unpadded base64url of its three decoded parts (so the encoding is canonical)
-///   and splits again to the same parts; the signing input is the bytes before the second dot.
-/// * `parse_object`, on the input itself and on the decoded header and payload: an accepted
-///   object is what serde_json makes of the same bytes (no duplicate was missed), and its
-///   compact serialization parses back to it; a `jws.json` rejection is one serde_json makes
-///   too; no other code.
-/// * The header parser (ECT-HDR-1..4) on every parsed object: an accepted header rebuilt from
-///   its `alg`, `typ` and `kid` parses to the same header, `kid` is the object's, no `crit`.
-/// * The claims parser (ECT-CLM-1..13) on every parsed object: accepted claims serialize
-///   ([`Claims::to_json`]) to exactly the object's claim members and parse back to the same
-///   claims; a rejection has a `claims.*` code.
-pub fn parse(data: &[u8]) {
-    assert_floats_exact();
-    json_layer(data);
-    compact_layer(data);
-}
-
-fn compact_layer(data: &[u8]) {
-    // No size limit here; ECT-JWS-1 is checked first and only counts bytes.
-    let compact = split(data, data.len());
-    let limited = split(data, DEFAULT_MAX_TOKEN_BYTES);
-    if data.len() > DEFAULT_MAX_TOKEN_BYTES {
-        assert_eq!(limited.map_err(|e| e.code()).err(), Some("jws.too_large"));
-    } else {
-        assert!(limited == compact, "the limit changed the result");
-    }
-    if !data.is_empty() {
-        assert_eq!(
-            split(data, data.len() - 1).map_err(|e| e.code()).err(),
-            Some("jws.too_large")
-        );
-    }
-    let c = match compact {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                matches!(e.code(), "jws.malformed" | "jws.base64"),
-                "split: unexpected {e:?}"
-            );
-            return;
-        }
-    };
-    let again = format!(
-        "{}.{}.{}",
-        b64_encode(&c.header),
-        b64_encode(&c.payload),
-        b64_encode(&c.signature)
-    );
-    assert_eq!(
-        again.as_bytes(),
-        data,
-        "an accepted token is the canonical encoding of its parts"
-    );
-    let second_dot = data
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .nth(1)
-        .map(|(i, _)| i)
-        .expect("three segments");
-    assert_eq!(c.signing_input, &data[..second_dot]);
-    assert!(split(again.as_bytes(), data.len()).as_ref() == Ok(&c));
-    json_layer(&c.header);
-    json_layer(&c.payload);
-}
-
-fn json_layer(bytes: &[u8]) {
-    let serde_view = serde_json::from_slice::<Map<String, Value>>(bytes);
-    match parse_object(bytes) {
-        Ok(map) => {
-            assert_eq!(
-                serde_view.as_ref().ok(),
-                Some(&map),
-                "serde_json reads {:?} differently",
-                show(bytes)
-            );
-            let text = serde_json::to_vec(&map).expect("a map serializes");
-            let back = parse_object(&text).expect("a serialized map parses");
-            assert_eq!(
-                back,
-                map,
-                "{:?} re-serialized as {:?} parses to another value",
-                show(bytes),
-                show(&text)
-            );
-            header_layer(&map);
-            claims_layer(&map);
-        }
-        Err(e) => match e.code() {
-            "jws.json" => assert!(
-                serde_view.is_err(),
-                "parse_object refused {:?} ({e:?}), serde_json read it",
-                show(bytes)
-            ),
-            "jws.duplicate_member" => {}
-            other => panic!("parse_object: unexpected code {other}"),
-        },
-    }
-}
-
-/// Floats must round-trip exactly: this crate's serde_json has `float_roundtrip` in every
-/// build, so a re-serialized object parses to the same value and `ext`'s size (ECT-CLM-12)
-/// never depends on the build. Without the feature, `2.2250738585072011e-308` parsed as
-/// `2.2250738585072014e-308` (`fuzz/regressions/parse/float-reparse-*`).
-/// Checked once per process, not per input.
-fn assert_floats_exact() {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        for text in ["2.2250738585072011e-308", "9.688888888888889e83"] {
-            assert_eq!(
-                serde_json::from_str::<f64>(text).ok(),
-                text.parse::<f64>().ok(),
-                "serde_json without float_roundtrip"
-            );
-        }
-    });
-}
-
-fn header_layer(map: &Map<String, Value>) {
-    let parsed = Header::parse(map, &DRAFT_00, &[Algorithm::Es256]);
-    let header = match parsed {
-        Ok(h) => h,
-        Err(e) => {
-            assert!(e.code().starts_with("header."), "header: {e:?}");
-            return;
-        }
-    };
-    assert_eq!(map.get("kid"), Some(&Value::from(header.kid())));
-    assert_eq!(map.get("typ"), Some(&Value::from(header.typ())));
-    assert!(!map.contains_key("crit"));
-    let mut rebuilt = Map::new();
-    rebuilt.insert("alg".into(), header.alg().name().into());
-    rebuilt.insert("typ".into(), header.typ().into());
-    rebuilt.insert("kid".into(), header.kid().into());
-    let text = serde_json::to_vec(&rebuilt).expect("serializes");
-    let back = parse_object(&text).expect("a rebuilt header is JSON");
-    assert_eq!(
-        Header::parse(&back, &DRAFT_00, &[Algorithm::Es256]),
-        Ok(header.clone())
-    );
-    // The builder's header for the same kid is a valid header with the same alg and kid.
-    let built = parse_object(&Header::to_json(header.kid(), &DRAFT_00)).expect("JSON");
-    let built = Header::parse(&built, &DRAFT_00, &[Algorithm::Es256]).expect("valid");
-    assert_eq!((built.alg(), built.kid()), (header.alg(), header.kid()));
-}
-
-fn claims_layer(map: &Map<String, Value>) {
-    let claims = match Claims::parse(map.clone(), &DRAFT_00, DEFAULT_MAX_PAR) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(e.code().starts_with("claims."), "claims: {e:?}");
-            return;
-        }
-    };
-    let json = claims.to_json(&DRAFT_00);
-    assert_eq!(
-        json,
-        known_claims(map.clone()),
-        "to_json is the payload's claim members"
-    );
-    let text = serde_json::to_vec(&json).expect("serializes");
-    let back = parse_object(&text).expect("serialized claims are JSON");
-    let again = match Claims::parse(back, &DRAFT_00, DEFAULT_MAX_PAR) {
-        Ok(c) => c,
-        Err(e) => panic!("serialized claims are refused: {e:?}"),
-    };
-    assert_eq!(
-        again.to_json(&DRAFT_00),
-        json,
-        "claims changed on re-serialization"
-    );
-    assert_eq!(again, claims);
-}
-
-// ---------------------------------------------------------------------------------------------
-// verify_bytes
-
-/// Raw bytes into [`Verifier::verify`] (replay protection off, SPEC.md's default settings,
-/// [`trusted_keys`], [`NOW`], [`AUDIENCE`]) and into [`model::verify`] with the same keys and
-/// settings: the same code, or on acceptance the same claims.
-pub fn verify_bytes(data: &[u8]) {
-    let settings = Settings::default();
-    let got = settings
-        .verifier(false)
-        .verify(data, NOW)
-        .map(|v| v.claims().to_json(&DRAFT_00))
-        .map_err(|e| e.code());
-    let want = model::verify(data, &keys().model, &settings.model());
-    assert_agree(data, got, want, "");
-}
-
-// ---------------------------------------------------------------------------------------------
-// verify_structured: the token description.
+use wimse_ect::sha256_b64url;
 
 /// A description of one token for [`verify_structured`]: a near-valid token by default (claims
 /// from [`BaseClaims`], often at a time or `ext` limit; the default header; a good signature by
@@ -529,27 +165,6 @@ impl ExtChoice {
                 "{{\"p\":\"{}\"}}",
                 "x".repeat(4094 + usize::from(d % 4) - 8)
             ),
-        }
-    }
-}
-
-/// A `pol_decision` value.
-#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// `approved`.
-    Approved,
-    /// `rejected`.
-    Rejected,
-    /// `pending_human_review`.
-    PendingHumanReview,
-}
-
-impl Decision {
-    fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approved => "approved",
-            Decision::Rejected => "rejected",
-            Decision::PendingHumanReview => "pending_human_review",
         }
     }
 }
@@ -874,11 +489,6 @@ fn pick(list: &[&str], i: u8) -> String {
     list[usize::from(i) % list.len()].to_owned()
 }
 
-/// UUID number `n % 16` of the small space the structured oracles draw from.
-fn small_uuid(n: u8) -> String {
-    uuid(0x6ba7_b810_9dad_41d1_80b4_00c0_4fd4_3000 + u128::from(n % 16))
-}
-
 /// How a UUID is written.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum UuidForm {
@@ -972,26 +582,26 @@ impl HashForm {
             HashForm::Short => valid(1)[..42].to_owned(),
             HashForm::Long => valid(1) + "A",
             HashForm::NonCanonical => flip_low_bit_of_last(&valid(1)),
-            HashForm::Hex => Sha256::digest([1u8])
-                .iter()
-                .fold(String::new(), |mut s, b| {
-                    let _ = write!(s, "{b:02x}");
-                    s
-                }),
+            HashForm::Hex => hex(&Sha256::digest([1u8])),
         }
     }
 }
 
 const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/// `c` with the low bit of its base64url value flipped (unchanged when not base64url).
+fn flip_low_bit(c: &mut u8) {
+    if let Some(i) = B64URL.iter().position(|b| b == c) {
+        *c = B64URL[i ^ 1];
+    }
+}
+
 /// The base64url text with the low bit of its last character's value flipped: for a length
 /// ≡ 2 or 3 (mod 4) that sets an unused trailing bit (non-canonical).
 fn flip_low_bit_of_last(s: &str) -> String {
     let mut b = s.as_bytes().to_vec();
-    if let Some(last) = b.last_mut()
-        && let Some(i) = B64URL.iter().position(|c| c == last)
-    {
-        *last = B64URL[i ^ 1];
+    if let Some(last) = b.last_mut() {
+        flip_low_bit(last);
     }
     String::from_utf8(b).expect("ASCII")
 }
@@ -1511,10 +1121,8 @@ impl EncodingEdit {
             }
             EncodingEdit::NonCanonical(s) => {
                 let r = seg(t, *s);
-                if let Some(last) = t[r].last_mut()
-                    && let Some(i) = B64URL.iter().position(|c| c == last)
-                {
-                    *last = B64URL[i ^ 1];
+                if let Some(last) = t[r].last_mut() {
+                    flip_low_bit(last);
                 }
             }
             EncodingEdit::Insert(pos, b) => {
@@ -1745,9 +1353,10 @@ impl TokenDesc {
     }
 }
 
-/// A [`TokenDesc`] rendered ([`TokenDesc::render`]) and given to [`Verifier::verify`] (replay
-/// protection off) and [`model::verify`] with the settings the description asks for: the same
-/// code, or on acceptance the same claims.
+/// A [`TokenDesc`] rendered ([`TokenDesc::render`]) and given to
+/// [`Verifier::verify`](wimse_ect::Verifier::verify) (replay protection off) and
+/// [`model::verify`] with the settings the description asks for: the same code, or on
+/// acceptance the same claims.
 pub fn verify_structured(desc: &TokenDesc) {
     let token = desc.render();
     let settings = desc.settings();
@@ -1768,413 +1377,12 @@ pub fn verify_structured_bytes(data: &[u8]) {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// dag
-
-/// A sequence of accept operations for [`dag`], over 6 `jti`s, 2 `wid`s (or none) and 3 keys.
-#[derive(Arbitrary, Debug, Clone)]
-pub struct DagOps {
-    /// Partial DAG mode (missing parents listed, not errors).
-    pub partial: bool,
-    /// The operations (at most 24 are run).
-    pub ops: Vec<DagOp>,
-    /// The ancestor budget: `1 + budget % 12`, or SPEC.md's default (10 000) when absent.
-    /// Last, so inputs made before it existed decode to the same operations.
-    pub budget: Option<u8>,
-}
-
-/// One operation.
-#[derive(Arbitrary, Debug, Clone)]
-pub enum DagOp {
-    /// A new token.
-    Accept(AcceptOp),
-    /// The token of operation `n % (number so far)` presented again, byte for byte.
-    Again(u8),
-}
-
-/// Who signs an [`AcceptOp`]'s token.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-pub enum DagSigner {
-    /// `agent-0`, bound to its issuer.
-    Agent0,
-    /// `agent-1`, no binding.
-    Agent1,
-    /// `agent-0`'s key with `agent-1`'s issuer (`key.issuer_mismatch`).
-    WrongIssuer,
-    /// The untrusted `attacker` key (`key.unknown`).
-    Untrusted,
-}
-
-/// A new token for the ledger.
-#[derive(Arbitrary, Debug, Clone)]
-pub struct AcceptOp {
-    /// The signer.
-    pub signer: DagSigner,
-    /// `jti`: UUID number `jti % 6`.
-    pub jti: u8,
-    /// `wid`: UUID number `10 + wid % 2`, or absent.
-    pub wid: Option<u8>,
-    /// `par`: UUID numbers `% 6` (at most 4; duplicates and self kept).
-    pub par: Vec<u8>,
-    /// `iat`.
-    pub iat: DagIat,
-    /// `pol` + `pol_decision`, or absent.
-    pub pol: Option<Decision>,
-}
-
-/// The `iat` of an [`AcceptOp`]'s token.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-pub enum DagIat {
-    /// [`NOW`] + 40 − `back` (the leeway is 30).
-    Back(u8),
-    /// At ECT-DAG-3's boundary: the `iat` of the latest earlier token of the first parent
-    /// (same `jti` and scope) − skew − 1 + `d % 4` (one too early, then valid); [`NOW`] − `d`
-    /// when there is no such token.
-    AfterParent(u8),
-}
-
-impl AcceptOp {
-    fn wid(&self) -> Option<String> {
-        self.wid.map(|w| small_uuid(10 + w % 2))
-    }
-
-    fn jti(&self) -> String {
-        small_uuid(self.jti % 6)
-    }
-
-    /// The `iat`, given the tokens rendered before (scope, `jti`, `iat`).
-    fn iat(&self, earlier: &[(Option<String>, String, u64)]) -> u64 {
-        match self.iat {
-            DagIat::Back(back) => NOW + 40 - u64::from(back),
-            DagIat::AfterParent(d) => {
-                let wid = self.wid();
-                let parent = self.par.first().map(|p| small_uuid(p % 6));
-                let parent_iat = earlier
-                    .iter()
-                    .rev()
-                    .find(|(w, j, _)| *w == wid && Some(j) == parent.as_ref())
-                    .map(|(_, _, iat)| *iat);
-                match parent_iat {
-                    Some(p) => p - 30 - 1 + u64::from(d % 4),
-                    None => NOW - u64::from(d),
-                }
-            }
-        }
-    }
-
-    /// The signed token, with `iat` as [`AcceptOp::iat`] makes it.
-    fn render(&self, iat: u64) -> String {
-        let k = keys();
-        let (key, iss) = match self.signer {
-            DagSigner::Agent0 => (&k.signers[0], agent_iss(0)),
-            DagSigner::Agent1 => (&k.signers[1], agent_iss(1)),
-            DagSigner::WrongIssuer => (&k.signers[0], agent_iss(1)),
-            DagSigner::Untrusted => (&k.attacker, agent_iss(0)),
-        };
-        let mut claims = Map::new();
-        claims.insert("iss".into(), iss.into());
-        claims.insert("aud".into(), AUDIENCE.into());
-        claims.insert("iat".into(), iat.into());
-        claims.insert("exp".into(), (iat + 600).into());
-        claims.insert("jti".into(), self.jti().into());
-        claims.insert("exec_act".into(), "step".into());
-        let par: Vec<Value> = self
-            .par
-            .iter()
-            .take(4)
-            .map(|p| small_uuid(p % 6).into())
-            .collect();
-        claims.insert("par".into(), Value::Array(par));
-        if let Some(w) = self.wid() {
-            claims.insert("wid".into(), w.into());
-        }
-        if let Some(d) = self.pol {
-            claims.insert("pol".into(), "policy-1".into());
-            claims.insert("pol_decision".into(), d.as_str().into());
-        }
-        let mut header = Map::new();
-        header.insert("alg".into(), "ES256".into());
-        header.insert("kid".into(), key.kid().into());
-        header.insert("typ".into(), "wimse-exec+jwt".into());
-        crate::testing::sign_json(&header, &claims, key)
-    }
-}
-
-/// Each operation through [`Verifier::accept`] (replay protection on) into a [`MemoryLedger`]
-/// and through [`ModelLedger::accept`], at [`NOW`]: the same result (`Ok`, or the same code);
-/// after every operation the chain verifies and both hold the same tokens in the same order;
-/// a rejected operation leaves the ledger's length and head unchanged; and the whole-ledger
-/// audit under the same policy finds nothing (SPEC.md §7's invariant: accepting one token at a
-/// time never builds a ledger the audit rejects, late parents included).
-pub fn dag(ops: &DagOps) {
-    let settings = Settings {
-        partial: ops.partial,
-        ancestor_budget: ops.budget.map_or(wimse_ect::DEFAULT_ANCESTOR_BUDGET, |b| {
-            1 + usize::from(b % 12)
-        }),
-        ..Settings::default()
-    };
-    let verifier = settings.verifier(true);
-    let model_settings = settings.model();
-    let ledger = MemoryLedger::new();
-    let mut model = ModelLedger::new();
-    let mut presented: Vec<String> = Vec::new();
-    let mut rendered: Vec<(Option<String>, String, u64)> = Vec::new();
-    for (i, op) in ops.ops.iter().take(24).enumerate() {
-        let token = match op {
-            DagOp::Accept(a) => {
-                let iat = a.iat(&rendered);
-                rendered.push((a.wid(), a.jti(), iat));
-                a.render(iat)
-            }
-            DagOp::Again(n) if !presented.is_empty() => {
-                presented[usize::from(*n) % presented.len()].clone()
-            }
-            DagOp::Again(_) => continue,
-        };
-        let (len, head) = (ledger.len(), ledger.head());
-        let got = verifier
-            .accept(&token, NOW, &ledger)
-            .map(|_| ())
-            .map_err(|e| e.code());
-        let want = model.accept(token.as_bytes(), &keys().model, &model_settings);
-        assert_eq!(
-            got, want,
-            "operation {i}: ledger (left) and model (right) disagree on {token:?}"
-        );
-        assert_eq!(ledger.verify_chain(), Ok(()), "operation {i}");
-        match got {
-            Ok(()) => assert_eq!(ledger.len(), len + 1, "operation {i}"),
-            Err(_) => {
-                assert_eq!(
-                    (ledger.len(), ledger.head()),
-                    (len, head),
-                    "operation {i}: a rejection changed the ledger"
-                );
-            }
-        }
-        let held: Vec<String> = ledger
-            .entries()
-            .iter()
-            .map(|e| e.ect().token().to_owned())
-            .collect();
-        assert_eq!(held, model.tokens(), "operation {i}: ledger contents");
-        assert_eq!(model.len(), held.len());
-        // Signatures were verified on acceptance; the audit re-checks everything else.
-        let audit = ledger.validate_all(verifier.policy(), None);
-        assert_eq!(
-            audit.findings,
-            vec![],
-            "operation {i}: the ledger built one token at a time fails its own audit"
-        );
-        presented.push(token);
-    }
-}
-
-/// Raw fuzzer bytes → [`DagOps`] → [`dag`]; bytes that do not make operations are skipped.
-pub fn dag_bytes(data: &[u8]) {
-    if let Ok(ops) = DagOps::arbitrary(&mut Unstructured::new(data)) {
-        dag(&ops);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// http_header
-
-/// The data split on `\n` into field lines (none for empty data) into [`parse_field_values`]
-/// (default maximum). Never panics; the result equals a naive reading of ECT-HTTP-2..4 (lines
-/// joined with `", "` measured first, then each comma-separated element trimmed of SP/HTAB,
-/// non-empty, only base64url and `.`); the size bound is exact (the combined length passes,
-/// one less fails); and when it parses, [`format_field_value`] of the tokens parses back to
-/// the same tokens, as one line and as one line per token.
-pub fn http_header(data: &[u8]) {
-    let lines: Vec<&[u8]> = if data.is_empty() {
-        Vec::new()
-    } else {
-        data.split(|&b| b == b'\n').collect()
-    };
-    let got = parse_field_values(lines.iter().copied(), DEFAULT_MAX_FIELD_BYTES);
-    let code = got.as_ref().map_err(|e| e.code()).cloned();
-    assert_eq!(
-        code,
-        naive_field_values(&lines, DEFAULT_MAX_FIELD_BYTES),
-        "parser (left) and naive reading (right) disagree on {lines:?}"
-    );
-    let combined = lines.iter().map(|l| l.len()).sum::<usize>() + 2 * lines.len().saturating_sub(1);
-    if combined > 0 {
-        let at = parse_field_values(lines.iter().copied(), combined).map_err(|e| e.code());
-        assert_ne!(at, Err("http.too_large"));
-        let under = parse_field_values(lines.iter().copied(), combined - 1).map_err(|e| e.code());
-        assert_eq!(under, Err("http.too_large"));
-    }
-    let Ok(tokens) = got else { return };
-    if tokens.is_empty() {
-        assert!(lines.is_empty());
-        return;
-    }
-    // The formatted value can be longer than the lines it came from (`a,b` is sent back as
-    // `a, b`), and the size limit is the receiver's, on the field as sent (ECT-HTTP-4): so the
-    // round trips are checked under a limit of exactly the formatted length (a CI smoke
-    // finding, fuzz/regressions/http_header/, and vector `http/size/commas-count-as-sent`).
-    let value = format_field_value(&tokens).expect("parsed tokens format");
-    assert_eq!(
-        parse_field_values([value.as_bytes()], value.len()).as_ref(),
-        Ok(&tokens)
-    );
-    assert_eq!(
-        parse_field_values(tokens.iter().map(String::as_bytes), value.len()).as_ref(),
-        Ok(&tokens)
-    );
-}
-
-fn naive_field_values(lines: &[&[u8]], max: usize) -> Result<Vec<String>, &'static str> {
-    if lines.join(&b", "[..]).len() > max {
-        return Err("http.too_large");
-    }
-    let mut out = Vec::new();
-    for line in lines {
-        for element in line.split(|&b| b == b',') {
-            let text = String::from_utf8_lossy(element);
-            let trimmed = text.trim_matches([' ', '\t']);
-            let ok = !trimmed.is_empty()
-                && trimmed
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !ok {
-                return Err("http.malformed");
-            }
-            out.push(trimmed.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Seed corpora.
-
-/// One seed input.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seed {
-    /// The target it is for (a name in [`TARGETS`]).
-    pub target: &'static str,
-    /// Where it comes from (a vector id, or `fixed`).
-    pub origin: String,
-    /// The input bytes.
-    pub data: Vec<u8>,
-}
-
-/// Fixed inputs for the structured targets: empty (every default: one valid token, or no
-/// operation), zeros, ones, and a few patterns.
-const FIXED: &[&[u8]] = &[
-    b"",
-    &[0; 16],
-    &[0xff; 64],
-    &[0x01; 64],
-    &[0x80; 128],
-    b"\x01\x00\x01\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
-    b"\xff\x00\x00\x01\x00\x00\xff\x01\x01\x00\x00\x02\x00\xff\x01\x02\x01\x00\x03\x00\x01",
-    b"The quick brown fox jumps over the lazy dog, twice: the quick brown fox jumps.",
-];
-
-/// Seed inputs per target from the vector files in `vectors_dir` (every `*.json` except
-/// `schema.json`), in a deterministic order without duplicates:
-///
-/// * `parse`: every token (including `before` and `store` tokens), and its decoded header
-///   and payload text;
-/// * `verify_bytes`: every token;
-/// * `http_header`: every vector's field lines joined with `\n`, and the tokens of each
-///   `token` vector (its own, then `before` and `store`) as field lines;
-/// * `verify_structured`, `dag`: eight fixed byte strings (the empty input: every default).
-pub fn seeds(vectors_dir: &Path) -> io::Result<Vec<Seed>> {
-    let mut files: Vec<_> = std::fs::read_dir(vectors_dir)?
-        .collect::<io::Result<Vec<_>>>()?
-        .into_iter()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name().is_some_and(|n| n != "schema.json")
-        })
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    let mut seen: BTreeSet<(&'static str, Vec<u8>)> = BTreeSet::new();
-    let mut add = |target: &'static str, origin: &str, data: Vec<u8>| {
-        if seen.insert((target, data.clone())) {
-            out.push(Seed {
-                target,
-                origin: origin.to_owned(),
-                data,
-            });
-        }
-    };
-    for path in files {
-        let file: VectorFile = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
-            )
-        })?;
-        for v in &file.vectors {
-            let case = &v.case;
-            let tokens: Vec<&String> = case
-                .token
-                .iter()
-                .chain(&case.before)
-                .chain(&case.store)
-                .collect();
-            for t in &tokens {
-                add("parse", &v.id, t.as_bytes().to_vec());
-                add("verify_bytes", &v.id, t.as_bytes().to_vec());
-                if let Ok(c) = split(t.as_bytes(), usize::MAX) {
-                    add("parse", &v.id, c.header);
-                    add("parse", &v.id, c.payload);
-                }
-            }
-            if case.kind == Kind::Http {
-                add(
-                    "http_header",
-                    &v.id,
-                    case.field_lines.join("\n").into_bytes(),
-                );
-            }
-            if !tokens.is_empty() {
-                let lines: Vec<&str> = tokens.iter().map(|t| t.as_str()).collect();
-                add("http_header", &v.id, lines.join("\n").into_bytes());
-            }
-        }
-    }
-    for data in FIXED {
-        add("verify_structured", "fixed", data.to_vec());
-        add("dag", "fixed", data.to_vec());
-    }
-    Ok(out)
-}
-
-/// Writes [`seeds`] from `vectors_dir` as files `out_dir/<target>/<hex SHA-256 of the
-/// content>` (so writing twice gives the same files), creating the directories. Returns the
-/// number of seeds.
-pub fn seed_corpora(vectors_dir: &Path, out_dir: &Path) -> io::Result<usize> {
-    let all = seeds(vectors_dir)?;
-    for (target, _) in TARGETS {
-        std::fs::create_dir_all(out_dir.join(target))?;
-    }
-    for seed in &all {
-        let name = Sha256::digest(&seed.data)
-            .iter()
-            .fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            });
-        std::fs::write(out_dir.join(seed.target).join(name), &seed.data)?;
-    }
-    Ok(all.len())
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn render(bytes: &[u8]) -> Vec<u8> {
+    /// The token [`TokenDesc`] `bytes` describe, rendered (the `parse` tests use it too).
+    pub(in crate::fuzz) fn render(bytes: &[u8]) -> Vec<u8> {
         TokenDesc::arbitrary(&mut Unstructured::new(bytes))
             .unwrap()
             .render()
@@ -2277,31 +1485,5 @@ mod tests {
         assert_eq!(t, b"aaaa.bbbb");
         EncodingEdit::Pad { segment: 0, n: 1 }.apply(&mut t);
         assert_eq!(t, b"aaaa==.bbbb");
-    }
-
-    #[test]
-    fn http_naive_reading() {
-        assert_eq!(naive_field_values(&[], 10), Ok(vec![]));
-        assert_eq!(
-            naive_field_values(&[b" a.b ,\tc", b"d"], 100),
-            Ok(vec!["a.b".into(), "c".into(), "d".into()])
-        );
-        assert_eq!(naive_field_values(&[b"a,"], 100), Err("http.malformed"));
-        assert_eq!(naive_field_values(&[b"ab", b"c"], 4), Err("http.too_large"));
-    }
-
-    #[test]
-    fn parse_oracle_on_known_inputs() {
-        for input in [
-            &b"e30.e30.AAAA"[..],
-            b"{\"a\":1.5e300,\"b\":[-0,1e-7]}",
-            b"{\"a\":1,\"a\":2}",
-            b"\xef\xbb\xbf{}",
-            b"",
-            b"...",
-        ] {
-            parse(input);
-        }
-        parse(&render(b""));
     }
 }
