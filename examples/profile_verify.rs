@@ -4,7 +4,7 @@
 //! `#[inline(never)]` function so that callgrind can count only that function:
 //!
 //! ```sh
-//! cargo build --release --example profile_verify
+//! cargo build --release -p wimse-ect --example profile_verify
 //! valgrind --tool=callgrind --toggle-collect='*measure_p256*' target/release/examples/profile_verify 100
 //! valgrind --tool=callgrind --toggle-collect='*measure_ect*' target/release/examples/profile_verify 100
 //! callgrind_annotate callgrind.out.<pid>

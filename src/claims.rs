@@ -168,7 +168,7 @@ pub(crate) struct UncheckedClaims {
 impl UncheckedClaims {
     /// ECT-CLM-1 then ECT-CLM-2 (with ECT-TIME-5).
     /// Takes the payload by value so that claim values move out of it instead of being copied.
-    pub fn parse(mut map: Map<String, Value>, profile: &Profile) -> Result<Self> {
+    pub(crate) fn parse(mut map: Map<String, Value>, profile: &Profile) -> Result<Self> {
         let n = &profile.claims;
         // ECT-CLM-1: every required claim is present (a present claim of the wrong type is a
         // type error below, never "absent").
@@ -225,7 +225,7 @@ impl UncheckedClaims {
     }
 
     /// ECT-CLM-3 .. ECT-CLM-13, in order.
-    pub fn check(self, max_par: usize) -> Result<Claims> {
+    pub(crate) fn check(self, max_par: usize) -> Result<Claims> {
         // ECT-CLM-3: `iss` non-empty.
         if self.iss.is_empty() {
             return Err(Error::Iss);

@@ -200,7 +200,8 @@
 
 // The modules, bottom to top, in layers: a module uses only modules of the layers above its own
 // (CONTRIBUTING.md, "Module map"; `.ci/module_deps.py` checks it). Three are public namespaces
-// for functions and constants that have no other path; every type is re-exported once, below.
+// for functions and constants that have no other path (`base64url`, `jws`, `http`), and
+// `_documentation` holds documentation only; every type is re-exported once, below.
 
 // Encodings and the values everything names.
 pub mod base64url;
