@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use wimse_ect::{
-    ChainHash, Claims, DagValidator, EctBuilder, EctStore, FileLedger, KeySet, Ledger, LedgerAudit,
+    ChainHash, Claims, DagValidator, EctBuilder, EctStore, FileLedger, KeySet, LedgerAudit,
     MemoryLedger, MemoryReplayCache, Policy, RawEntry, ReplayCache, ReplayKey, SigningKey,
     StoredEct, Verifier,
 };
@@ -272,14 +272,19 @@ struct Counting<'a> {
 }
 
 impl EctStore for Counting<'_> {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+    fn get(&self, wid: Option<&str>, jti: &str) -> wimse_ect::Result<Option<Arc<StoredEct>>> {
         self.gets.set(self.gets.get() + 1);
-        self.ledger.get(wid, jti)
+        Ok(self.ledger.get(wid, jti))
     }
 
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+    fn referrers(
+        &self,
+        wid: Option<&str>,
+        jti: &str,
+        limit: usize,
+    ) -> wimse_ect::Result<Vec<Arc<StoredEct>>> {
         self.referrers.set(self.referrers.get() + 1);
-        self.ledger.referrers(wid, jti, limit)
+        Ok(self.ledger.referrers(wid, jti, limit))
     }
 }
 

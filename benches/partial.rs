@@ -102,15 +102,20 @@ struct Counting<'a> {
 }
 
 impl EctStore for Counting<'_> {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+    fn get(&self, wid: Option<&str>, jti: &str) -> wimse_ect::Result<Option<Arc<StoredEct>>> {
         self.lookups.set(self.lookups.get() + 1);
-        self.store.get(wid, jti)
+        Ok(self.store.get(wid, jti))
     }
 
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+    fn referrers(
+        &self,
+        wid: Option<&str>,
+        jti: &str,
+        limit: usize,
+    ) -> wimse_ect::Result<Vec<Arc<StoredEct>>> {
         let found = self.store.referrers(wid, jti, limit);
         self.lookups.set(self.lookups.get() + found.len());
-        found
+        Ok(found)
     }
 }
 

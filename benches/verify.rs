@@ -40,8 +40,8 @@ use p256::ecdsa::signature::Verifier as _;
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 use wimse_ect::{
-    ChainHash, EctBuilder, FileLedger, KeySet, Ledger, MemoryLedger, Policy, RawEntry,
-    ReplayProtection, SigningKey, Verifier,
+    ChainHash, EctBuilder, FileLedger, KeySet, MemoryLedger, Policy, RawEntry, ReplayProtection,
+    SigningKey, Verifier,
 };
 use wimse_ect_conformance::harness::{Reference, Xfails, load, run};
 

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use wimse_ect::{Ledger, MemoryLedger, Verifier};
+use wimse_ect::{MemoryLedger, Verifier};
 use wimse_ect_conformance::testing::stream::late_reference_stream;
 
 fn main() {

@@ -3,7 +3,7 @@
 //! [`audit_file`] of a ledger file, and [`LedgerAudit::validate_all`] of any [`Ledger`].
 //!
 //! The audit reads a ledger; no ledger calls it (the ledgers hand out their entries through
-//! [`Ledger::raw_entries`]). What is checked, in which order and at what cost is on
+//! [`Ledger::read`], page by page). What is checked, in which order and at what cost is on
 //! [`audit()`].
 
 use std::collections::HashMap;
@@ -14,7 +14,9 @@ use crate::claims::Claims;
 use crate::dag::{DagMode, check_parent_policy};
 use crate::error::{Error, Result};
 use crate::keys::KeyResolver;
-use crate::ledger::{ChainHash, Ledger, RawEntry, Tail, read_regular_file, split_lines};
+use crate::ledger::{
+    ChainHash, Ledger, RawEntry, Tail, read_regular_file, split_lines, stream_entries,
+};
 use crate::policy::Policy;
 use crate::store::{ScopeKey, lookup};
 
@@ -81,49 +83,53 @@ pub fn audit(
     policy: &Policy,
     keys: Option<&dyn KeyResolver>,
 ) -> AuditReport {
-    let n = entries.len();
-    let mut found: Vec<Vec<Error>> = vec![Vec::new(); n];
+    audit_stream(entries.iter().cloned(), policy, keys)
+}
 
-    // 1. ECT-LED-4: the chain.
+/// [`audit()`] of entries read one at a time (for example [`crate::stream_entries`] of a
+/// ledger): each token is held only while it is checked, so memory is the claims of the
+/// entries (for the DAG rules), not the tokens. Same checks, order and cost as [`audit()`].
+pub fn audit_stream(
+    entries: impl IntoIterator<Item = Result<RawEntry>>,
+    policy: &Policy,
+    keys: Option<&dyn KeyResolver>,
+) -> AuditReport {
+    let mut found: Vec<Vec<Error>> = Vec::new();
+    let mut claims: Vec<Option<Claims>> = Vec::new();
+    let mut owner: HashMap<ScopeKey, usize> = HashMap::new();
     let mut prev = Some(ChainHash::GENESIS);
-    for (i, entry) in entries.iter().enumerate() {
+    let mut head = None;
+    for (i, entry) in entries.into_iter().enumerate() {
+        let mut errors = Vec::new();
+        let mut parsed = None;
+        head = None;
         match entry {
             Err(e) => {
-                found[i].push(e.clone());
+                errors.push(e);
                 prev = None;
             }
             Ok(raw) => {
-                found[i].extend(raw.link().error_at(i as u64, prev.as_ref()));
+                // 1. ECT-LED-4: the chain.
+                errors.extend(raw.link().error_at(i as u64, prev.as_ref()));
                 prev = Some(raw.hash);
-            }
-        }
-    }
-
-    // 2. The token rules, at the acceptance time.
-    let claims: Vec<Option<Claims>> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let raw = entry.as_ref().ok()?;
-            match check_token(policy, keys, raw.token.as_bytes(), Some(raw.at)) {
-                Ok(v) => Some(v.into_parts().2),
-                Err(e) => {
-                    found[i].push(e);
-                    None
+                head = Some(raw.hash);
+                // 2. The token rules, at the acceptance time.
+                match check_token(policy, keys, raw.token.as_bytes(), Some(raw.at)) {
+                    Ok(v) => parsed = Some(v.into_parts().2),
+                    Err(e) => errors.push(e),
                 }
             }
-        })
-        .collect();
-
-    // 3. ECT-LED-3: the first entry with a (wid, jti) owns it.
-    let mut owner: HashMap<ScopeKey, usize> = HashMap::with_capacity(n);
-    for (i, c) in claims.iter().enumerate() {
-        if let Some(c) = c
+        }
+        // 3. ECT-LED-3: the first entry with a (wid, jti) owns it.
+        if let Some(c) = &parsed
             && *owner.entry(ScopeKey::of(c)).or_insert(i) != i
         {
-            found[i].push(Error::LedgerDuplicate(c.jti.clone()));
+            errors.push(Error::LedgerDuplicate(c.jti.clone()));
         }
+        found.push(errors);
+        claims.push(parsed);
     }
+    let n = claims.len();
 
     // 4. The DAG rules, building the par graph (child -> parent) as we go.
     let dag = &policy.dag;
@@ -202,7 +208,7 @@ pub fn audit(
         .collect();
     AuditReport {
         entries: n as u64,
-        head: entries.last().and_then(|e| e.as_ref().ok()).map(|r| r.hash),
+        head,
         findings,
         missing_parents,
     }
@@ -220,15 +226,17 @@ pub fn audit(
 /// assert_eq!(report.entries, 0);
 /// ```
 pub trait LedgerAudit {
-    /// Audits every entry ([`audit()`] of [`Ledger::raw_entries`], a snapshot): the chain, each
-    /// token's rules at its acceptance time (signatures only when `keys` are given),
-    /// duplicates, and the DAG rules with `policy.dag`. Linear in entries plus `par` links.
+    /// Audits every entry ([`audit_stream`] of [`crate::stream_entries`]: the entries there
+    /// were when it started, read page by page): the chain, each token's rules at its
+    /// acceptance time (signatures only when `keys` are given), duplicates, and the DAG rules
+    /// with `policy.dag`. Linear in entries plus `par` links. A read error (a backend that
+    /// cannot answer) is a finding at the position it stopped at, so the report is invalid.
     fn validate_all(&self, policy: &Policy, keys: Option<&dyn KeyResolver>) -> AuditReport;
 }
 
 impl<L: Ledger + ?Sized> LedgerAudit for L {
     fn validate_all(&self, policy: &Policy, keys: Option<&dyn KeyResolver>) -> AuditReport {
-        audit(&self.raw_entries(), policy, keys)
+        audit_stream(stream_entries(self), policy, keys)
     }
 }
 
@@ -244,8 +252,10 @@ pub fn audit_file(
     let path = path.as_ref();
     let bytes = read_regular_file(path)?;
     let (lines, tail) = split_lines(&bytes);
-    let entries: Vec<Result<RawEntry>> = lines.map(RawEntry::parse_line).collect();
-    Ok((audit(&entries, policy, keys), tail))
+    Ok((
+        audit_stream(lines.map(RawEntry::parse_line), policy, keys),
+        tail,
+    ))
 }
 
 /// Tarjan's algorithm, iterative (no recursion, so any chain length): the component number of

@@ -139,7 +139,7 @@ impl DagValidator {
         let budget = self.ancestor_budget;
 
         // ECT-DAG-1: the store holds no token with this jti in this scope.
-        if store.get(scope, &claims.jti).is_some() {
+        if store.get(scope, &claims.jti)?.is_some() {
             return Err(Error::DuplicateJti(claims.jti.clone()));
         }
 
@@ -149,7 +149,7 @@ impl DagValidator {
         let mut verified_parents = Vec::with_capacity(claims.par.len());
         let mut missing_parents = Vec::new();
         for p in &claims.par {
-            match store.get(scope, p) {
+            match store.get(scope, p)? {
                 Some(parent) => {
                     parents.push(parent);
                     verified_parents.push(p.clone());
@@ -162,7 +162,7 @@ impl DagValidator {
         // Late parents (SPEC.md §7): the stored tokens that already name this token as a
         // parent, oldest first. One query; one more than the budget is asked for, so that
         // "more than the budget" is known without examining them (ECT-DAG-5 below).
-        let children = store.referrers(scope, &claims.jti, budget.saturating_add(1));
+        let children = store.referrers(scope, &claims.jti, budget.saturating_add(1))?;
         let examined = &children[..children.len().min(budget)];
 
         // ECT-DAG-3: P.iat <= child.iat + skew for every present parent, then the same with
@@ -269,7 +269,7 @@ impl DagValidator {
                 if contains(&visited, scope, p) {
                     continue;
                 }
-                if let Some(next) = store.get(scope, p) {
+                if let Some(next) = store.get(scope, p)? {
                     visited.insert(ScopeKey::of(next.claims()));
                     stack.push(next);
                 }

@@ -111,6 +111,10 @@ pub enum Error {
     /// ECT-RPL-1: the replay cache is at its configured maximum and refuses new tokens rather
     /// than forget a live one. SPEC.md names no code for this; this crate uses `replay.full`.
     ReplayCacheFull,
+    /// ECT-RPL-1: the replay cache could not answer (a shared cache unreachable, an error or a
+    /// timeout), so the token is refused rather than accepted unchecked (fail closed).
+    /// SPEC.md names no code for this; this crate uses `replay.unavailable`.
+    ReplayUnavailable(String),
     /// ECT-DAG-1: the store already holds a token with this `jti` in this scope.
     DuplicateJti(String),
     /// ECT-DAG-2: this parent (`par` element) is not in the store (strict mode).
@@ -215,6 +219,7 @@ impl Error {
             Error::AudienceMismatch => "aud.mismatch",
             Error::Replay => "replay.jti",
             Error::ReplayCacheFull => "replay.full",
+            Error::ReplayUnavailable(_) => "replay.unavailable",
             Error::DuplicateJti(_) => "dag.duplicate_jti",
             Error::ParentMissing(_) => "dag.parent_missing",
             Error::TemporalOrder { .. } | Error::LateParentTemporalOrder { .. } => {
@@ -268,7 +273,7 @@ impl Error {
             Error::TooOld => "ECT-TIME-4",
             Error::NotBefore => "ECT-TIME-6",
             Error::AudienceMismatch => "ECT-AUD-1",
-            Error::Replay | Error::ReplayCacheFull => "ECT-RPL-1",
+            Error::Replay | Error::ReplayCacheFull | Error::ReplayUnavailable(_) => "ECT-RPL-1",
             Error::DuplicateJti(_) => "ECT-DAG-1",
             Error::ParentMissing(_) => "ECT-DAG-2",
             Error::TemporalOrder { .. } | Error::LateParentTemporalOrder { .. } => "ECT-DAG-3",
@@ -346,6 +351,12 @@ impl Error {
             Error::Replay => f.write_str("jti was already accepted"),
             Error::ReplayCacheFull => {
                 f.write_str("replay cache is full; new tokens are refused until entries expire")
+            }
+            Error::ReplayUnavailable(why) => {
+                write!(
+                    f,
+                    "the replay cache cannot answer, so the token is refused: {why}"
+                )
             }
             Error::DuplicateJti(jti) => {
                 write!(

@@ -240,7 +240,9 @@ mod verifier;
 
 pub mod _documentation;
 
-pub use audit::{AuditReport, Finding, LedgerAudit, MissingParent, audit, audit_file};
+pub use audit::{
+    AuditReport, Finding, LedgerAudit, MissingParent, audit, audit_file, audit_stream,
+};
 pub use builder::{EctBuilder, random_uuid};
 pub use check::VerifiedEct;
 pub use claims::{
@@ -257,8 +259,8 @@ pub use header::{Algorithm, Header};
 pub use json::parse_object;
 pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey, sign_raw};
 pub use ledger::{
-    ChainHash, CreateMode, FileLedger, HASH_DOMAIN, Ledger, LedgerEntry, MemoryLedger, RawEntry,
-    Tail, TornTail,
+    Admission, ChainHash, CreateMode, FileLedger, HASH_DOMAIN, Ledger, LedgerEntry, MemoryLedger,
+    RawEntry, STREAM_PAGE, Tail, TornTail, stream_entries,
 };
 pub use policy::{
     DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_IAT_AGE_SECONDS, ENV_ANCESTOR_BUDGET, ENV_AUDIENCE,
@@ -267,6 +269,12 @@ pub use policy::{
     MAX_TOKEN_BYTES_RANGE, Policy, REPLAY_CACHE_SIZE_RANGE, ReplayProtection,
 };
 pub use profile::{ClaimNames, DRAFT_00, Profile};
+#[cfg(feature = "postgres")]
+pub use ledger::PostgresLedger;
+#[cfg(feature = "sqlite")]
+pub use ledger::SqliteLedger;
+#[cfg(feature = "redis")]
+pub use replay::RedisReplayCache;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use store::{EctStore, StoredEct, TokenStore};
 pub use verifier::{Accepted, Verifier};

@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::claims::{Claims, hash_ascii_lowercase, same_uuid};
+use crate::error::Result;
 
 /// A token held by a store: its compact serialization and its claims.
 ///
@@ -76,14 +77,24 @@ impl StoredEct {
 ///   `referrers` call with `limit = ancestor_budget + 1`, and, when that call returns a
 ///   token, at most `ancestor_budget` more `get`s (SPEC.md §7 "Cost").
 /// * **Consistency.** During one [`crate::DagValidator::validate`] call, both methods answer
-///   from the same contents (a ledger holds its lock for the whole check and append).
+///   from the same contents (a ledger holds its lock, or its database transaction, for the
+///   whole check and append: see [`crate::Ledger`]).
+/// * **Failing closed.** A store that cannot answer (a database that is down, a read that
+///   failed, a timeout) returns an error, never `Ok(None)` or a short list: `None` would
+///   pass ECT-DAG-1 and a short list would skip late-parent checks. The validator passes the
+///   error on and the token is refused (`ledger.io`, or the store's own code).
 ///
 /// A store that cannot answer `referrers` exactly must not implement this trait: answering
 /// too few would let a late parent through unchecked (ECT-DAG-3, -4, -6 in the other
 /// direction), which is how a store would come to hold a state its own audit rejects.
+///
+/// The trait is open: a database-backed store implements it with an index on the lower-cased
+/// `(wid, jti)` and one on the lower-cased `(wid, parent)` of every `par` element (as
+/// `SqliteLedger` and `PostgresLedger` do with the features `sqlite` and `postgres`).
 pub trait EctStore {
-    /// The token with this `jti` in this scope, if the store holds one (ECT-LED-2).
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>>;
+    /// The token with this `jti` in this scope, if the store holds one (ECT-LED-2); an error
+    /// when the store cannot answer.
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>>;
 
     /// The stored tokens that name `jti` as a parent in scope `wid`, oldest first, at most
     /// `limit` of them (see the trait's contract).
@@ -93,15 +104,15 @@ pub trait EctStore {
     /// elsewhere), and the new token is checked against each of them as their parent
     /// (SPEC.md §7, "Late parents"); when there is none, no `par` path can lead back to the
     /// new token and the acyclicity walk is skipped.
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>>;
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>>;
 }
 
 impl<S: EctStore + ?Sized> EctStore for &S {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
         (**self).get(wid, jti)
     }
 
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         (**self).referrers(wid, jti, limit)
     }
 }
@@ -268,15 +279,25 @@ impl TokenStore {
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
-}
 
-impl EctStore for TokenStore {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+    /// The token with this `jti` in this scope: [`EctStore::get`], which cannot fail here.
+    pub fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
         lookup(&self.tokens, wid, jti).cloned()
     }
 
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+    /// [`EctStore::referrers`], which cannot fail here.
+    pub fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
         first(lookup(&self.referrers, wid, jti), limit)
+    }
+}
+
+impl EctStore for TokenStore {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(TokenStore::get(self, wid, jti))
+    }
+
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
+        Ok(TokenStore::referrers(self, wid, jti, limit))
     }
 }
 

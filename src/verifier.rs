@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::check::{VerifiedEct, check_token};
 use crate::dag::DagOutcome;
-use crate::error::{ConfigError, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::keys::{KeyResolver, KeySet};
-use crate::ledger::{Ledger, LedgerEntry};
+use crate::ledger::{Admission, Ledger, LedgerEntry};
 use crate::policy::{Policy, ReplayProtection};
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 use crate::store::{EctStore, StoredEct};
@@ -106,8 +106,7 @@ impl<K: KeyResolver> Verifier<K> {
     fn record(&self, verified: &VerifiedEct, now: u64) -> Result<()> {
         if let Some(cache) = &self.replay {
             let claims = verified.claims();
-            let expires_at = claims.exp.saturating_add(self.policy.leeway_seconds);
-            cache.check_and_record(&ReplayKey::of(claims), expires_at, now)?;
+            cache.check_and_record(&ReplayKey::of(claims), self.expiry(claims.exp), now)?;
         }
         Ok(())
     }
@@ -116,9 +115,10 @@ impl<K: KeyResolver> Verifier<K> {
     /// ECT-RPL-1), checks it against `ledger` with `policy.dag` (§7), appends it to `ledger`
     /// (§8) and records it in the replay cache (ECT-RPL-1).
     ///
-    /// The DAG check, the replay record and the append happen atomically under the ledger's
-    /// write lock, so of N concurrent accepts of one `jti` exactly one succeeds (the others
-    /// fail `dag.duplicate_jti`). A rejection leaves the ledger and the replay cache as they
+    /// The DAG check, the replay record and the append happen atomically (under the ledger's
+    /// write lock, or in one database transaction: [`Ledger`], "The contract of a backend"),
+    /// so of N concurrent accepts of one `jti`, from any number of threads or processes
+    /// sharing the ledger, exactly one succeeds (the others fail `dag.duplicate_jti`). A rejection leaves the ledger and the replay cache as they
     /// were: the replay record is made after every check passed and is withdrawn if the
     /// append itself then fails (`ledger.io`), so the cache never remembers a token the ledger
     /// does not hold, and a token whose replay record fails is never appended.
@@ -130,16 +130,19 @@ impl<K: KeyResolver> Verifier<K> {
     ) -> Result<Accepted> {
         // SPEC.md §2–§6, every check before ECT-RPL-1.
         let verified = self.verify_stateless(token.as_ref(), now)?;
-        self.admit(verified, now, ledger)
+        self.admit(vec![verified], now, ledger)
+            .pop()
+            .expect("one result per token")
     }
 
     /// [`Verifier::verify`] of every token in `tokens`, with the same results, in the same
     /// order, as calling it on each token in turn, but with the checks that depend on nothing
     /// but the token (SPEC.md §2–§6 except ECT-RPL-1: decoding, the ES256 signature, claims,
     /// time, audience) spread across rayon's thread pool with the cargo feature `rayon` (one
-    /// token after another without it). The replay checks (ECT-RPL-1) then run one token at a
-    /// time in input order, so a token repeated within the batch is accepted once, at its first
-    /// position, exactly as in sequential calls. The results never depend on the feature.
+    /// token after another without it). The replay checks (ECT-RPL-1) then run in input order
+    /// as one [`ReplayCache::check_and_record_batch`] (one round trip to a shared cache), so a
+    /// token repeated within the batch is accepted once, at its first position, exactly as in
+    /// sequential calls. The results never depend on the feature.
     ///
     /// With `rayon`, `rayon::ThreadPool::install` chooses the threads; by default all cores.
     pub fn verify_batch<T: AsRef<[u8]> + Sync>(
@@ -147,30 +150,65 @@ impl<K: KeyResolver> Verifier<K> {
         tokens: &[T],
         now: u64,
     ) -> Vec<Result<VerifiedEct>> {
-        self.stateless_batch(tokens, now)
-            .into_iter()
-            .map(|checked| {
-                let verified = checked?;
-                self.record(&verified, now)?;
-                Ok(verified)
+        let mut results = self.stateless_batch(tokens, now);
+        let Some(cache) = &self.replay else {
+            return results;
+        };
+        let passed: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+        let records: Vec<(ReplayKey, u64)> = passed
+            .iter()
+            .map(|&i| {
+                let claims = results[i].as_ref().expect("passed").claims();
+                (ReplayKey::of(claims), self.expiry(claims.exp))
             })
-            .collect()
+            .collect();
+        let recorded = cache.check_and_record_batch(&records, now);
+        debug_assert_eq!(recorded.len(), passed.len());
+        for (i, r) in passed.into_iter().zip(recorded) {
+            if let Err(e) = r {
+                results[i] = Err(e);
+            }
+        }
+        results
     }
 
     /// [`Verifier::accept`] of every token in `tokens` into `ledger`, in order, with the same
-    /// results as calling it on each token in turn: the checks that depend on nothing but the
+    /// verdicts as calling it on each token in turn: the checks that depend on nothing but the
     /// token run in parallel first (as in [`Verifier::verify_batch`]); the DAG rules, the
-    /// replay record and the append then run one token at a time in input order, so a token
-    /// may name a parent accepted earlier in the same batch.
+    /// replay record and the append then run one token at a time in input order, in one
+    /// [`Ledger::append`] call, so a token may name a parent accepted earlier in the same
+    /// batch and a database ledger commits the batch once (group commit). Every result is
+    /// returned after that commit; if it fails, every token of the batch that passed its
+    /// checks gets the storage error and its replay record is withdrawn.
     pub fn accept_batch<T: AsRef<[u8]> + Sync, L: Ledger + ?Sized>(
         &self,
         tokens: &[T],
         now: u64,
         ledger: &L,
     ) -> Vec<Result<Accepted>> {
-        self.stateless_batch(tokens, now)
+        let checked = self.stateless_batch(tokens, now);
+        let mut results: Vec<Option<Result<Accepted>>> = Vec::with_capacity(checked.len());
+        let mut candidates = Vec::new();
+        let mut positions = Vec::new();
+        for (i, c) in checked.into_iter().enumerate() {
+            match c {
+                Ok(verified) => {
+                    candidates.push(verified);
+                    positions.push(i);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        for (pos, accepted) in positions
             .into_iter()
-            .map(|checked| self.admit(checked?, now, ledger))
+            .zip(self.admit(candidates, now, ledger))
+        {
+            results[pos] = Some(accepted);
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every token has a result"))
             .collect()
     }
 
@@ -193,44 +231,78 @@ impl<K: KeyResolver> Verifier<K> {
         }
     }
 
-    /// The stateful end of [`Verifier::accept`] for a token that passed SPEC.md §2–§6 except
-    /// ECT-RPL-1 at `now`: DAG rules, replay record and append, atomically.
+    /// `exp + leeway`: until when a token's replay record must live.
+    fn expiry(&self, exp: u64) -> u64 {
+        exp.saturating_add(self.policy.leeway_seconds)
+    }
+
+    /// The stateful end of [`Verifier::accept`] and [`Verifier::accept_batch`] for tokens
+    /// that passed SPEC.md §2–§6 except ECT-RPL-1 at `now`: for each, in order, the DAG rules
+    /// and the replay record, atomically with its append ([`Ledger::append`]). The replay
+    /// record of a token whose entry did not become durable is withdrawn.
     fn admit<L: Ledger + ?Sized>(
         &self,
-        verified: VerifiedEct,
+        verified: Vec<VerifiedEct>,
         now: u64,
         ledger: &L,
-    ) -> Result<Accepted> {
-        let replay_key = ReplayKey::of(verified.claims());
-        let expires_at = verified
-            .claims()
-            .exp
-            .saturating_add(self.policy.leeway_seconds);
-        let ect = StoredEct::from(verified);
-        let mut outcome = None;
-        let mut recorded = false;
-        let result = ledger.append_admitted(ect, now, &mut |store, ect| {
-            // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
-            outcome = Some(self.policy.dag.validate(ect.claims(), store)?);
-            // ECT-RPL-1: last.
-            if let Some(cache) = &self.replay {
-                cache.check_and_record(&replay_key, expires_at, now)?;
-                recorded = true;
-            }
-            Ok(())
-        });
-        match result {
-            Ok(entry) => Ok(Accepted {
-                entry,
-                dag: outcome.expect("admitted tokens were checked"),
-            }),
-            Err(e) => {
-                if recorded && let Some(cache) = &self.replay {
-                    cache.forget(&replay_key);
+    ) -> Vec<Result<Accepted>> {
+        if verified.is_empty() {
+            return Vec::new();
+        }
+        let replay: Vec<(ReplayKey, u64)> = verified
+            .iter()
+            .map(|v| (ReplayKey::of(v.claims()), self.expiry(v.claims().exp)))
+            .collect();
+        let candidates: Vec<StoredEct> = verified.into_iter().map(StoredEct::from).collect();
+        let n = candidates.len();
+        let mut outcomes: Vec<Option<DagOutcome>> = vec![None; n];
+        let mut recorded = vec![false; n];
+        let results = {
+            let mut check = |i: usize, store: &dyn EctStore, ect: &StoredEct| -> Result<()> {
+                let (key, expires_at) = replay.get(i).ok_or_else(|| {
+                    Error::LedgerIo(format!("the ledger admitted candidate {i} of {n}"))
+                })?;
+                // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
+                outcomes[i] = Some(self.policy.dag.validate(ect.claims(), store)?);
+                // ECT-RPL-1: last.
+                if let Some(cache) = &self.replay {
+                    cache.check_and_record(key, *expires_at, now)?;
+                    recorded[i] = true;
                 }
-                Err(e)
+                Ok(())
+            };
+            let mut admission = Admission::new(&mut check);
+            ledger.append(candidates, now, &mut admission)
+        };
+        let mut results: Vec<Result<Accepted>> = results
+            .into_iter()
+            .zip(outcomes)
+            .map(|(r, outcome)| {
+                let entry = r?;
+                let dag = outcome.ok_or_else(|| {
+                    Error::LedgerIo(format!(
+                        "the ledger appended entry {} without checking it",
+                        entry.seq()
+                    ))
+                })?;
+                Ok(Accepted { entry, dag })
+            })
+            .collect();
+        // A backend that returned fewer results than candidates failed the rest.
+        while results.len() < n {
+            results.push(Err(Error::LedgerIo(
+                "the ledger returned no result for this token".into(),
+            )));
+        }
+        results.truncate(n);
+        if let Some(cache) = &self.replay {
+            for (i, r) in results.iter().enumerate() {
+                if r.is_err() && recorded[i] {
+                    cache.forget(&replay[i].0);
+                }
             }
         }
+        results
     }
 
     /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::check::parse_stored_token;
 use crate::error::{Error, Result};
+use crate::ledger::Admission;
 use crate::ledger::hash::{ChainHash, Link};
 use crate::ledger::line::{RawEntry, Tail, line, split_lines};
 use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, first, lookup, same_parts};
@@ -54,7 +55,51 @@ impl LedgerEntry {
         line(self.seq, self.at, &self.prev, &self.hash, self.ect.token())
     }
 
-    pub(crate) fn raw(&self) -> RawEntry {
+    /// A new entry: `ect` accepted at `at` as entry `seq`, linked to `prev` (the previous
+    /// entry's hash, [`ChainHash::GENESIS`] for entry 0), its hash computed (ECT-LED-4). What a
+    /// [`crate::Ledger`] backend stores for a candidate that passed
+    /// [`crate::Admission::check`].
+    pub fn new(seq: u64, at: u64, prev: ChainHash, ect: Arc<StoredEct>) -> Self {
+        let hash = ChainHash::of_entry(seq, at, &prev, ect.token());
+        LedgerEntry {
+            seq,
+            at,
+            prev,
+            hash,
+            ect,
+        }
+    }
+
+    /// An entry read back from a backend's storage: its recorded hash must be the hash of its
+    /// fields (else `ledger.chain`), and its token must parse (else `ledger.chain`). The link
+    /// to the previous entry is checked by [`crate::Ledger::verify_chain`].
+    ///
+    /// The token's signature is not checked again: it was checked when the entry was
+    /// appended, and the hash chain, not this function, is the tamper evidence.
+    pub fn from_raw(raw: &RawEntry) -> Result<Self> {
+        if raw.expected_hash() != raw.hash {
+            return Err(Error::LedgerChain(format!(
+                "entry {}: the recorded hash is not the hash of the entry",
+                raw.seq
+            )));
+        }
+        let claims = parse_stored_token(&raw.token).map_err(|e| {
+            Error::LedgerChain(format!(
+                "entry {}: the stored token does not parse: {e}",
+                raw.seq
+            ))
+        })?;
+        Ok(LedgerEntry {
+            seq: raw.seq,
+            at: raw.at,
+            prev: raw.prev,
+            hash: raw.hash,
+            ect: Arc::new(StoredEct::new(raw.token.clone(), claims)),
+        })
+    }
+
+    /// The entry as its chained fields (what a backend stores).
+    pub fn raw(&self) -> RawEntry {
         RawEntry {
             seq: self.seq,
             at: self.at,
@@ -125,22 +170,37 @@ impl<'a> Borrow<dyn KeyView + 'a> for Scoped {
 }
 
 impl EctStore for Chain {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(self.get_token(wid, jti))
+    }
+
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
+        Ok(self.referrers_of(wid, jti, limit))
+    }
+}
+
+impl Chain {
+    /// [`EctStore::get`], which cannot fail in memory.
+    pub(crate) fn get_token(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
         self.index
             .get_key_value(&(wid, jti) as &dyn KeyView)
             .map(|(s, _)| Arc::clone(&s.0))
     }
 
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Vec<Arc<StoredEct>> {
+    /// [`EctStore::referrers`], which cannot fail in memory.
+    pub(crate) fn referrers_of(
+        &self,
+        wid: Option<&str>,
+        jti: &str,
+        limit: usize,
+    ) -> Vec<Arc<StoredEct>> {
         let key = &(wid, jti) as &dyn KeyView;
         match self.index.get(key) {
             Some(children) => first(Some(children), limit),
             None => first(lookup(&self.dangling, wid, jti), limit),
         }
     }
-}
 
-impl Chain {
     /// Number of entries.
     pub(crate) fn len(&self) -> u64 {
         self.entries.len() as u64
@@ -176,34 +236,29 @@ impl Chain {
             .collect()
     }
 
-    /// Every entry as the input of [`crate::audit()`], without building [`LedgerEntry`]s.
-    pub(crate) fn raw_entries(&self) -> Vec<Result<RawEntry>> {
-        let mut prev = ChainHash::GENESIS;
-        let mut raw = Vec::with_capacity(self.entries.len());
-        for (seq, r) in self.entries.iter().enumerate() {
-            raw.push(Ok(RawEntry {
-                seq: seq as u64,
-                at: r.at,
-                prev,
-                hash: r.hash,
-                token: r.ect.token().to_owned(),
-            }));
-            prev = r.hash;
-        }
-        raw
+    /// At most `limit` entries from `from` on, as stored ([`crate::Ledger::read`]).
+    pub(crate) fn raw_range(&self, from: u64, limit: usize) -> Vec<RawEntry> {
+        let Ok(from) = usize::try_from(from) else {
+            return Vec::new();
+        };
+        let end = from.saturating_add(limit).min(self.entries.len());
+        (from..end)
+            .map(|seq| {
+                let r = &self.entries[seq];
+                RawEntry {
+                    seq: seq as u64,
+                    at: r.at,
+                    prev: self.prev_of(seq),
+                    hash: r.hash,
+                    token: r.ect.token().to_owned(),
+                }
+            })
+            .collect()
     }
 
     /// The entry `ect` would become if appended at time `at`.
     fn next_entry(&self, ect: StoredEct, at: u64) -> LedgerEntry {
-        let seq = self.entries.len() as u64;
-        let hash = ChainHash::of_entry(seq, at, &self.head, ect.token());
-        LedgerEntry {
-            seq,
-            at,
-            prev: self.head,
-            hash,
-            ect: Arc::new(ect),
-        }
+        LedgerEntry::new(self.entries.len() as u64, at, self.head, Arc::new(ect))
     }
 
     /// ECT-LED-4: checks that `raw` is the next link of the chain.
@@ -219,22 +274,23 @@ impl Chain {
 
     /// ECT-LED-3: refuses a `jti` already present in its scope.
     fn check_unique(&self, ect: &StoredEct) -> Result<()> {
-        match self.get(ect.wid(), ect.jti()) {
+        match self.get_token(ect.wid(), ect.jti()) {
             Some(_) => Err(Error::LedgerDuplicate(ect.jti().to_owned())),
             None => Ok(()),
         }
     }
 
-    /// The admission step of both ledgers, under their write lock: runs `admit` on the
-    /// current contents and `ect`, refuses a duplicate (ECT-LED-3), and returns the entry
-    /// `ect` becomes. Changes nothing.
+    /// The admission step of both ledgers, under their write lock: runs the admission
+    /// checks of candidate `index` on the current contents and `ect`, refuses a duplicate
+    /// (ECT-LED-3), and returns the entry `ect` becomes. Changes nothing.
     pub(crate) fn admit(
         &self,
+        index: usize,
         ect: StoredEct,
         at: u64,
-        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
+        admission: &mut Admission<'_>,
     ) -> Result<LedgerEntry> {
-        admit(self, &ect)?;
+        admission.check(index, self, &ect)?;
         self.check_unique(&ect)?;
         Ok(self.next_entry(ect, at))
     }

@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::ledger::chain::{Chain, LedgerEntry};
 use crate::ledger::line::{Tail, TornTail};
 use crate::ledger::memory::MemoryLedger;
-use crate::ledger::{read_lock, sealed, write_lock};
-use crate::store::{EctStore, StoredEct};
+use crate::ledger::{Admission, read_lock, write_lock};
+use crate::store::StoredEct;
 
 /// When [`FileLedger::open_with`] creates a ledger file that does not exist. Either way the
 /// file is created exclusively (`create_new`): never through a symbolic link, never over a
@@ -429,19 +429,35 @@ fn sync_parent_dir(path: &Path) -> Result<()> {
     }
 }
 
-impl sealed::Append for FileLedger {
-    fn append_admitted(
+impl FileLedger {
+    /// [`crate::Ledger::append`]: each candidate admitted, written and `fsync`ed in turn under
+    /// the write lock (one `fsync` per entry).
+    fn append_to_chain(
         &self,
+        candidates: Vec<StoredEct>,
+        at: u64,
+        admission: &mut Admission<'_>,
+    ) -> Vec<Result<Arc<LedgerEntry>>> {
+        let mut guard = write_lock(&self.state);
+        candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, ect)| self.append_one(&mut guard, i, ect, at, admission))
+            .collect()
+    }
+
+    fn append_one(
+        &self,
+        state: &mut FileState,
+        index: usize,
         ect: StoredEct,
         at: u64,
-        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
+        admission: &mut Admission<'_>,
     ) -> Result<Arc<LedgerEntry>> {
-        let mut guard = write_lock(&self.state);
-        let state = &mut *guard;
         if let Some(why) = &state.broken {
             return Err(Error::LedgerIo(why.clone()));
         }
-        let entry = state.chain.admit(ect, at, admit)?;
+        let entry = state.chain.admit(index, ect, at, admission)?;
         let mut bytes = entry.to_line().into_bytes();
         bytes.push(b'\n');
         // A ledger opened with `CreateMode::OnFirstAppend` creates its file now, once the

@@ -4,8 +4,8 @@ use std::sync::{Arc, RwLock};
 
 use crate::error::Result;
 use crate::ledger::chain::{Chain, LedgerEntry};
-use crate::ledger::{read_lock, sealed, write_lock};
-use crate::store::{EctStore, StoredEct};
+use crate::ledger::{Admission, read_lock, write_lock};
+use crate::store::StoredEct;
 
 /// The in-memory ledger: `Send + Sync`, O(1) lookup, appends serialized under one lock.
 #[derive(Debug, Default)]
@@ -31,16 +31,23 @@ impl MemoryLedger {
     }
 }
 
-impl sealed::Append for MemoryLedger {
-    fn append_admitted(
+impl MemoryLedger {
+    /// [`crate::Ledger::append`]: each candidate admitted and pushed under the write lock.
+    fn append_to_chain(
         &self,
-        ect: StoredEct,
+        candidates: Vec<StoredEct>,
         at: u64,
-        admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
-    ) -> Result<Arc<LedgerEntry>> {
+        admission: &mut Admission<'_>,
+    ) -> Vec<Result<Arc<LedgerEntry>>> {
         let mut chain = write_lock(&self.chain);
-        let entry = chain.admit(ect, at, admit)?;
-        Ok(chain.push(entry))
+        candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, ect)| {
+                let entry = chain.admit(i, ect, at, admission)?;
+                Ok(chain.push(entry))
+            })
+            .collect()
     }
 }
 

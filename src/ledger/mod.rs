@@ -1,5 +1,5 @@
 //! The append-only, hash-chained audit ledger (SPEC.md §8, the draft's §9): the [`Ledger`]
-//! trait and its two implementations.
+//! trait, its contract, and its implementations.
 //!
 //! The rules and an example are on [`Ledger`], the entry hash on [`ChainHash`], the file format
 //! and crash recovery on [`FileLedger`] (where users of the crate read them).
@@ -7,24 +7,84 @@
 //! * `hash`: the entry hash and the link rule (ECT-LED-4);
 //! * `line`: the file line format, and what a crash can leave after the last `\n`;
 //! * `chain`: the in-memory state both ledgers keep, and [`LedgerEntry`];
-//! * `memory`: [`MemoryLedger`]; `file`: [`FileLedger`].
+//! * `memory`: [`MemoryLedger`]; `file`: [`FileLedger`];
+//! * `sqlite` (feature `sqlite`), `postgres` (feature `postgres`): the database ledgers.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::store::{EctStore, StoredEct};
 
-/// [`EctStore`] and [`Ledger`] for a type with a `with_chain` method giving read access to its
-/// [`chain::Chain`] (both ledgers). Defined before the modules that use it (textual scope).
+/// The in-memory ledgers' accessors (which cannot fail) as inherent methods, and [`EctStore`]
+/// and [`Ledger`] on top of them, for a type with a `with_chain` method giving read access to
+/// its [`chain::Chain`] and an `append_to_chain` method. Defined before the modules that use it
+/// (textual scope).
 macro_rules! chain_backed {
     ($ledger:ty) => {
+        impl $ledger {
+            /// Number of entries: [`Ledger::len`](crate::Ledger::len), which cannot fail here.
+            pub fn len(&self) -> u64 {
+                self.with_chain(|c| c.len())
+            }
+
+            /// Whether the ledger has no entry.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The newest entry's hash: [`Ledger::head`](crate::Ledger::head), which cannot
+            /// fail here.
+            pub fn head(&self) -> $crate::ledger::ChainHash {
+                self.with_chain(|c| c.head())
+            }
+
+            /// The entry with sequence number `seq`: [`Ledger::entry`](crate::Ledger::entry),
+            /// which cannot fail here.
+            pub fn entry(&self, seq: u64) -> Option<std::sync::Arc<$crate::ledger::LedgerEntry>> {
+                let i = usize::try_from(seq).ok()?;
+                self.with_chain(|c| c.entry(i))
+            }
+
+            /// A snapshot of every entry, in sequence order:
+            /// [`Ledger::entries`](crate::Ledger::entries), which cannot fail here.
+            pub fn entries(&self) -> Vec<std::sync::Arc<$crate::ledger::LedgerEntry>> {
+                self.with_chain($crate::ledger::chain::Chain::all_entries)
+            }
+
+            /// The token with this `jti` in this scope:
+            /// [`EctStore::get`](crate::EctStore::get), which cannot fail here.
+            pub fn get(
+                &self,
+                wid: Option<&str>,
+                jti: &str,
+            ) -> Option<std::sync::Arc<$crate::store::StoredEct>> {
+                self.with_chain(|c| c.get_token(wid, jti))
+            }
+
+            /// [`EctStore::referrers`](crate::EctStore::referrers), which cannot fail here.
+            pub fn referrers(
+                &self,
+                wid: Option<&str>,
+                jti: &str,
+                limit: usize,
+            ) -> Vec<std::sync::Arc<$crate::store::StoredEct>> {
+                self.with_chain(|c| c.referrers_of(wid, jti, limit))
+            }
+
+            /// ECT-LED-4: recomputes the whole hash chain:
+            /// [`Ledger::verify_chain`](crate::Ledger::verify_chain).
+            pub fn verify_chain(&self) -> $crate::error::Result<()> {
+                self.with_chain($crate::ledger::chain::Chain::verify)
+            }
+        }
+
         impl $crate::store::EctStore for $ledger {
             fn get(
                 &self,
                 wid: Option<&str>,
                 jti: &str,
-            ) -> Option<std::sync::Arc<$crate::store::StoredEct>> {
-                self.with_chain(|c| c.get(wid, jti))
+            ) -> $crate::error::Result<Option<std::sync::Arc<$crate::store::StoredEct>>> {
+                Ok(<$ledger>::get(self, wid, jti))
             }
 
             fn referrers(
@@ -32,36 +92,46 @@ macro_rules! chain_backed {
                 wid: Option<&str>,
                 jti: &str,
                 limit: usize,
-            ) -> Vec<std::sync::Arc<$crate::store::StoredEct>> {
-                self.with_chain(|c| c.referrers(wid, jti, limit))
+            ) -> $crate::error::Result<Vec<std::sync::Arc<$crate::store::StoredEct>>> {
+                Ok(<$ledger>::referrers(self, wid, jti, limit))
             }
         }
 
         impl $crate::ledger::Ledger for $ledger {
-            fn len(&self) -> u64 {
-                self.with_chain(|c| c.len())
+            fn append(
+                &self,
+                candidates: Vec<$crate::store::StoredEct>,
+                at: u64,
+                admission: &mut $crate::ledger::Admission<'_>,
+            ) -> Vec<$crate::error::Result<std::sync::Arc<$crate::ledger::LedgerEntry>>> {
+                self.append_to_chain(candidates, at, admission)
             }
 
-            fn head(&self) -> $crate::ledger::ChainHash {
-                self.with_chain(|c| c.head())
+            fn len(&self) -> $crate::error::Result<u64> {
+                Ok(<$ledger>::len(self))
             }
 
-            fn entry(&self, seq: u64) -> Option<std::sync::Arc<$crate::ledger::LedgerEntry>> {
-                let i = usize::try_from(seq).ok()?;
-                self.with_chain(|c| c.entry(i))
+            fn head(&self) -> $crate::error::Result<$crate::ledger::ChainHash> {
+                Ok(<$ledger>::head(self))
             }
 
-            fn entries(&self) -> Vec<std::sync::Arc<$crate::ledger::LedgerEntry>> {
-                self.with_chain($crate::ledger::chain::Chain::all_entries)
+            fn entry(
+                &self,
+                seq: u64,
+            ) -> $crate::error::Result<Option<std::sync::Arc<$crate::ledger::LedgerEntry>>> {
+                Ok(<$ledger>::entry(self, seq))
+            }
+
+            fn read(
+                &self,
+                from: u64,
+                limit: usize,
+            ) -> $crate::error::Result<Vec<$crate::ledger::RawEntry>> {
+                Ok(self.with_chain(|c| c.raw_range(from, limit)))
             }
 
             fn verify_chain(&self) -> $crate::error::Result<()> {
-                self.with_chain($crate::ledger::chain::Chain::verify)
-            }
-
-            fn raw_entries(&self) -> Vec<$crate::error::Result<$crate::ledger::RawEntry>> {
-                // A snapshot taken under the read lock, without building `LedgerEntry`s.
-                self.with_chain($crate::ledger::chain::Chain::raw_entries)
+                <$ledger>::verify_chain(self)
             }
         }
     };
@@ -72,6 +142,10 @@ mod file;
 mod hash;
 mod line;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use chain::LedgerEntry;
 pub(crate) use file::read_regular_file;
@@ -80,31 +154,56 @@ pub use hash::{ChainHash, HASH_DOMAIN};
 pub(crate) use line::split_lines;
 pub use line::{RawEntry, Tail, TornTail};
 pub use memory::MemoryLedger;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresLedger;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteLedger;
 
-pub(crate) mod sealed {
-    use super::*;
+/// The stateful checks of one acceptance ([`crate::Verifier::accept`] or
+/// [`crate::Verifier::accept_batch`]), handed to [`Ledger::append`]: the DAG rules (SPEC.md §7)
+/// and the replay record (ECT-RPL-1) of each candidate, against the view of the ledger the
+/// backend passes in.
+///
+/// Only the verifier makes one, so no code can append a token that did not pass every check
+/// (ECT-LED-3), even through a backend written outside this crate.
+pub struct Admission<'a> {
+    check: &'a mut (dyn FnMut(usize, &dyn EctStore, &StoredEct) -> Result<()> + 'a),
+}
 
-    /// The append step of the acceptance pipeline; crate-private so that nothing but
-    /// [`crate::Verifier::accept`] can append (ECT-LED-3).
-    pub trait Append {
-        /// Atomically (under the ledger's write lock): runs `admit` on the current contents
-        /// and `ect`; if it passes, makes `ect` the next entry, persists it, and returns it.
-        /// Nothing changes when `admit` or the write fails.
-        fn append_admitted(
-            &self,
-            ect: StoredEct,
-            at: u64,
-            admit: &mut dyn FnMut(&dyn EctStore, &StoredEct) -> Result<()>,
-        ) -> Result<Arc<LedgerEntry>>;
+impl std::fmt::Debug for Admission<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission").finish_non_exhaustive()
     }
 }
 
-/// An append-only, hash-chained audit ledger (SPEC.md §8): [`MemoryLedger`] or [`FileLedger`].
+impl<'a> Admission<'a> {
+    pub(crate) fn new(
+        check: &'a mut (dyn FnMut(usize, &dyn EctStore, &StoredEct) -> Result<()> + 'a),
+    ) -> Self {
+        Admission { check }
+    }
+
+    /// Runs the stateful checks of candidate `index` (its position in the `candidates` given
+    /// to [`Ledger::append`]) against `view`: the ledger's contents, including the candidates
+    /// of this call appended before it, as one consistent view that no other writer can
+    /// change until this call's entries are durable or abandoned.
+    ///
+    /// `Ok`: append `ect` as the next entry. `Err`: refuse it and append nothing for it; the
+    /// error is that candidate's result. Call it exactly once per candidate, in order, and
+    /// before any byte of its entry is written.
+    pub fn check(&mut self, index: usize, view: &dyn EctStore, ect: &StoredEct) -> Result<()> {
+        (self.check)(index, view, ect)
+    }
+}
+
+/// An append-only, hash-chained audit ledger (SPEC.md §8): [`MemoryLedger`], [`FileLedger`],
+/// and with their features `SqliteLedger` (`sqlite`) and `PostgresLedger` (`postgres`).
 ///
 /// * ECT-LED-1: entries are only ever appended; entry `n` has sequence number `n` (from 0).
-/// * ECT-LED-2: a ledger is an [`EctStore`]: lookup by `jti` in its `wid` scope is O(1).
-/// * ECT-LED-3: the only way in is [`crate::Verifier::accept`], which appends a token after §7
-///   and §6 passed, atomically with those checks; a rejected token changes nothing.
+/// * ECT-LED-2: a ledger is an [`EctStore`]: lookup by `jti` in its `wid` scope.
+/// * ECT-LED-3: the only way in is [`crate::Verifier::accept`] (or `accept_batch`), which
+///   appends a token after §7 and §6 passed, atomically with those checks; a rejected token
+///   changes nothing.
 /// * ECT-LED-4: each entry carries the hash of the previous one; [`Ledger::verify_chain`]
 ///   recomputes every hash.
 ///
@@ -153,39 +252,159 @@ pub(crate) mod sealed {
 /// # }
 /// ```
 ///
-/// Tokens enter only through [`crate::Verifier::accept`]. The trait is sealed: other storage
-/// backends belong in this crate, where the append path can be held to ECT-LED-3.
-///
 /// A hash chain detects a changed, removed or reordered entry, and any entry appended after a
 /// removed tail. It cannot by itself detect that the newest entries were cut off: compare
 /// [`Ledger::head`] with a copy kept elsewhere for that (`ect ledger verify --head`).
-pub trait Ledger: EctStore + Send + Sync + sealed::Append {
+///
+/// # The contract of a backend
+///
+/// The trait is open: a storage backend outside this crate implements it (and [`EctStore`]),
+/// and proves it with the conformance kit's contract suite
+/// (`wimse_ect_conformance::contract::ledger_contract`), which the ledgers of this crate pass.
+/// Every backend keeps these promises, whatever the number of threads, processes or hosts
+/// appending to the same ledger:
+///
+/// 1. **One atomic admit against one consistent view.** For each candidate of
+///    [`Ledger::append`], the DAG check and the replay record ([`Admission::check`]) and the
+///    append happen as one step: no other append, from this process or another, lands
+///    between the check and the write, and the view the check reads holds every entry
+///    acknowledged before (a lock, `BEGIN IMMEDIATE`, a locked head row). So of N concurrent
+///    appends of one `(wid, jti)`, exactly one succeeds (ECT-DAG-1, ECT-RPL-1), and the entries
+///    form one total order: sequence numbers without gaps, each `prev` the previous `hash`.
+/// 2. **Durable before acknowledged.** An `Ok` entry is on stable storage (fsynced, committed
+///    with synchronous commit) before `append` returns it, so a crash or `kill -9` just after
+///    never loses it; for a batch, the results are returned after the one commit.
+/// 3. **A rejection changes nothing.** A candidate whose check fails leaves no trace; a write
+///    or commit that fails leaves the ledger as it was and fails every candidate it would have
+///    made durable (the verifier then withdraws their replay records).
+/// 4. **Fail closed.** A backend that cannot answer (a server down, a timeout, a read error)
+///    returns an error (`ledger.io`), from every method, never an acceptance, an empty view
+///    or a short list.
+/// 5. **Uniqueness in storage too.** `(wid, jti)` is unique in the stored entries (ASCII
+///    case-insensitively: `UNIQUE` on the lower-cased pair), so even a bug in the admit step
+///    cannot store a task twice.
+pub trait Ledger: EctStore + Send + Sync {
+    /// Appends `candidates` in order, at acceptance time `at`, each only if
+    /// `admission.check(i, view, &candidates[i])` passes against the view including the
+    /// candidates appended before it; returns one result per candidate, in order. See the
+    /// trait's contract: atomic per candidate, durable before any `Ok` is returned (one commit
+    /// for the whole call is allowed and is what "group commit" means), and an error for
+    /// every candidate whose entry did not become durable.
+    fn append(
+        &self,
+        candidates: Vec<StoredEct>,
+        at: u64,
+        admission: &mut Admission<'_>,
+    ) -> Vec<Result<Arc<LedgerEntry>>>;
+
     /// Number of entries.
-    fn len(&self) -> u64;
+    fn len(&self) -> Result<u64>;
 
     /// Whether the ledger has no entry.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
 
     /// The hash of the newest entry ([`ChainHash::GENESIS`] when empty).
-    fn head(&self) -> ChainHash;
+    fn head(&self) -> Result<ChainHash>;
 
-    /// The entry with sequence number `seq`.
-    fn entry(&self, seq: u64) -> Option<Arc<LedgerEntry>>;
+    /// At most `limit` entries as stored, from sequence number `from` on, in order (fewer at
+    /// the end of the ledger): the page every reader streams through (the chain check, the
+    /// whole-ledger audit, `ect ledger show`), so no reader holds the whole ledger in memory.
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<RawEntry>>;
 
-    /// A snapshot of every entry, in sequence order.
-    fn entries(&self) -> Vec<Arc<LedgerEntry>>;
-
-    /// ECT-LED-4: recomputes the whole hash chain; `ledger.chain` on any mismatch.
-    fn verify_chain(&self) -> Result<()>;
-
-    /// A snapshot of every entry as stored, in sequence order, each as its chained fields (or
-    /// why it could not be read): the input of the whole-ledger audit
-    /// ([`crate::LedgerAudit::validate_all`], [`crate::audit()`]).
-    fn raw_entries(&self) -> Vec<Result<RawEntry>> {
-        self.entries().iter().map(|e| Ok(e.raw())).collect()
+    /// The entry with sequence number `seq`, checked against its own hash.
+    fn entry(&self, seq: u64) -> Result<Option<Arc<LedgerEntry>>> {
+        match self.read(seq, 1)?.pop() {
+            Some(raw) => Ok(Some(Arc::new(LedgerEntry::from_raw(&raw)?))),
+            None => Ok(None),
+        }
     }
+
+    /// Every entry, in sequence order (the whole ledger in memory: prefer [`Ledger::read`] in
+    /// pages, or [`stream_entries`], for a large one).
+    fn entries(&self) -> Result<Vec<Arc<LedgerEntry>>> {
+        stream_entries(self)
+            .map(|raw| LedgerEntry::from_raw(&raw?).map(Arc::new))
+            .collect()
+    }
+
+    /// ECT-LED-4: recomputes the whole hash chain, streaming it page by page; `ledger.chain`
+    /// on any mismatch.
+    fn verify_chain(&self) -> Result<()> {
+        let mut prev = ChainHash::GENESIS;
+        let mut n = 0u64;
+        for raw in stream_entries(self) {
+            let raw = raw?;
+            if let Some(error) = raw.link().error_at(n, Some(&prev)) {
+                return Err(error);
+            }
+            prev = raw.hash;
+            n += 1;
+        }
+        if prev != self.head()? {
+            return Err(crate::error::Error::LedgerChain(
+                "the head is not the last entry's hash".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How many entries [`stream_entries`] reads at a time.
+pub const STREAM_PAGE: usize = 1024;
+
+/// Every entry of `ledger` as stored, in order, read [`STREAM_PAGE`] entries at a time: the entries
+/// there were when the first page was read (an append-only ledger's prefix, a consistent
+/// snapshot however many appends happen meanwhile). A read error is the last item.
+pub fn stream_entries<L: Ledger + ?Sized>(
+    ledger: &L,
+) -> impl Iterator<Item = Result<RawEntry>> + '_ {
+    let mut end = None;
+    let mut next = 0u64;
+    let mut page: std::vec::IntoIter<RawEntry> = Vec::new().into_iter();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        if let Some(raw) = page.next() {
+            return Some(Ok(raw));
+        }
+        let end = match end {
+            Some(end) => end,
+            None => match ledger.len() {
+                Ok(len) => *end.insert(len),
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            },
+        };
+        if next >= end {
+            return None;
+        }
+        let want = usize::try_from(end - next)
+            .unwrap_or(usize::MAX)
+            .min(STREAM_PAGE);
+        match ledger.read(next, want) {
+            Ok(entries) if entries.is_empty() => {
+                failed = true;
+                Some(Err(crate::error::Error::LedgerIo(format!(
+                    "the ledger holds {end} entries but none could be read from {next} on"
+                ))))
+            }
+            Ok(entries) => {
+                next += entries.len() as u64;
+                page = entries.into_iter();
+                page.next().map(Ok)
+            }
+            Err(e) => {
+                failed = true;
+                Some(Err(e))
+            }
+        }
+    })
 }
 
 pub(crate) fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {

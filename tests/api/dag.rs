@@ -18,7 +18,7 @@ use std::sync::{Arc, LazyLock};
 use crate::common::*;
 use wimse_ect::{
     Accepted, Claims, DagMode, DagOutcome, DagValidator, EctBuilder, EctStore, Error, KeyResolver,
-    Ledger, LedgerAudit, MemoryLedger, MemoryReplayCache, Policy, PolicyDecision, ReplayProtection,
+    LedgerAudit, MemoryLedger, MemoryReplayCache, Policy, PolicyDecision, ReplayProtection,
     SigningKey, StoredEct, TokenStore, Verifier,
 };
 
@@ -151,6 +151,7 @@ fn parts(o: &DagOutcome) -> (Vec<String>, Vec<String>) {
 fn referrers(store: &impl EctStore, wid: Option<&str>, jti: &str) -> Vec<String> {
     store
         .referrers(wid, jti, usize::MAX)
+        .unwrap()
         .iter()
         .map(|t| t.jti().to_owned())
         .collect()

@@ -15,9 +15,9 @@ use std::thread;
 
 use crate::common::*;
 use wimse_ect::{
-    Accepted, AuditReport, ChainHash, DagValidator, EctBuilder, EctStore, Error, FileLedger,
-    KeyResolver, KeySet, Ledger, LedgerAudit, LedgerEntry, MemoryLedger, MemoryReplayCache,
-    MissingParent, Policy, PolicyDecision, RawEntry, Result, SigningKey, Verifier, audit,
+    Accepted, AuditReport, ChainHash, DagValidator, EctBuilder, Error, FileLedger, KeyResolver,
+    KeySet, Ledger, LedgerAudit, LedgerEntry, MemoryLedger, MemoryReplayCache, MissingParent,
+    Policy, PolicyDecision, RawEntry, Result, SigningKey, Verifier, audit,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -146,11 +146,11 @@ fn five_tokens() -> Vec<String> {
 
 fn check_led_1<L: Ledger>(ledger: &L, tokens: &[String]) {
     let v = verifier();
-    assert_eq!(ledger.len(), 0);
-    assert!(ledger.is_empty());
-    assert_eq!(ledger.head(), ChainHash::GENESIS);
-    assert_eq!(ledger.entries().len(), 0);
-    assert_eq!(ledger.entry(0), None);
+    assert_eq!(ledger.len().unwrap(), 0);
+    assert!(ledger.is_empty().unwrap());
+    assert_eq!(ledger.head().unwrap(), ChainHash::GENESIS);
+    assert_eq!(ledger.entries().unwrap().len(), 0);
+    assert_eq!(ledger.entry(0).unwrap(), None);
     assert_eq!(ledger.verify_chain(), Ok(()));
 
     let mut snapshot = Vec::new();
@@ -158,22 +158,22 @@ fn check_led_1<L: Ledger>(ledger: &L, tokens: &[String]) {
         let a = accept_ok(&v, ledger, t, NOW + i as u64);
         assert_eq!(a.entry.seq(), i as u64);
         assert_eq!(a.entry.accepted_at(), NOW + i as u64);
-        assert_eq!(ledger.len(), i as u64 + 1);
-        assert_eq!(ledger.head(), a.entry.hash());
+        assert_eq!(ledger.len().unwrap(), i as u64 + 1);
+        assert_eq!(ledger.head().unwrap(), a.entry.hash());
         if i == 2 {
-            snapshot = ledger.entries();
+            snapshot = ledger.entries().unwrap();
         }
     }
     // A snapshot is not affected by later appends, and its entries are unchanged.
-    let entries = ledger.entries();
+    let entries = ledger.entries().unwrap();
     assert_eq!(snapshot.len(), 3);
     assert_eq!(snapshot[..], entries[..3]);
     assert_eq!(entries.len(), tokens.len());
-    assert!(!ledger.is_empty());
+    assert!(!ledger.is_empty().unwrap());
     let mut prev = ChainHash::GENESIS;
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.seq(), i as u64);
-        assert_eq!(ledger.entry(i as u64).as_ref(), Some(e));
+        assert_eq!(ledger.entry(i as u64).unwrap().as_ref(), Some(e));
         assert_eq!(e.ect().token(), tokens[i]);
         assert_eq!(e.prev(), prev);
         assert_eq!(
@@ -183,9 +183,9 @@ fn check_led_1<L: Ledger>(ledger: &L, tokens: &[String]) {
         prev = e.hash();
     }
     assert_eq!(entries[0].prev(), ChainHash::GENESIS);
-    assert_eq!(ledger.head(), prev);
-    assert_eq!(ledger.entry(tokens.len() as u64), None);
-    assert_eq!(ledger.entry(u64::MAX), None);
+    assert_eq!(ledger.head().unwrap(), prev);
+    assert_eq!(ledger.entry(tokens.len() as u64).unwrap(), None);
+    assert_eq!(ledger.entry(u64::MAX).unwrap(), None);
     assert_eq!(ledger.verify_chain(), Ok(()));
 }
 
@@ -319,9 +319,9 @@ type Snapshot = (
 
 fn snapshot<L: Ledger>(ledger: &L, cache: &MemoryReplayCache, file: Option<&Path>) -> Snapshot {
     (
-        ledger.len(),
-        ledger.head(),
-        ledger.entries(),
+        ledger.len().unwrap(),
+        ledger.head().unwrap(),
+        ledger.entries().unwrap(),
         cache.len(),
         file.map(|p| std::fs::read(p).unwrap()),
     )
@@ -449,13 +449,16 @@ fn check_rejections_change_nothing<L: Ledger>(ledger: &L, file: Option<&Path>) {
     let next = accept_ok(&strict, ledger, &tok(&id(24), T0, &[&r]), NOW);
     assert_eq!(next.entry.seq(), setup.len() as u64);
     for jti in [id(21), id(22), id(23), id(25), id(26), x, y] {
-        assert_eq!(ledger.get(None, &jti), None, "{jti}");
+        assert_eq!(ledger.get(None, &jti).unwrap(), None, "{jti}");
     }
     // The rejected DAG-2 token's missing parent was not recorded as referenced.
-    assert_eq!(ledger.referrers(None, &id(99), usize::MAX), vec![]);
+    assert_eq!(ledger.referrers(None, &id(99), usize::MAX).unwrap(), vec![]);
     assert_eq!(ledger.verify_chain(), Ok(()));
     if let Some(path) = file {
-        assert_eq!(std::fs::read(path).unwrap(), file_bytes(&ledger.entries()));
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            file_bytes(&ledger.entries().unwrap())
+        );
     }
 }
 
@@ -940,7 +943,7 @@ fn check_parallel_appends<L: Ledger>(ledger: &L) {
     let v = verifier();
     let seqs = accept_chains(&v, ledger, &chains);
     let total = (THREADS * PER_THREAD) as u64;
-    assert_eq!(ledger.len(), total);
+    assert_eq!(ledger.len().unwrap(), total);
     // Sequence numbers are exactly 0..total, each used once.
     let mut all: Vec<u64> = seqs.iter().flatten().copied().collect();
     all.sort_unstable();
@@ -949,11 +952,11 @@ fn check_parallel_appends<L: Ledger>(ledger: &L) {
         // Within a thread, append order is kept.
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         for ((jti, token), seq) in chain.iter().zip(seqs) {
-            assert_eq!(ledger.get(None, jti).unwrap().token(), token);
-            assert_eq!(ledger.entry(*seq).unwrap().ect().token(), token);
+            assert_eq!(ledger.get(None, jti).unwrap().unwrap().token(), token);
+            assert_eq!(ledger.entry(*seq).unwrap().unwrap().ect().token(), token);
         }
     }
-    for (i, e) in ledger.entries().iter().enumerate() {
+    for (i, e) in ledger.entries().unwrap().iter().enumerate() {
         assert_eq!(e.seq(), i as u64);
     }
     assert_eq!(ledger.verify_chain(), Ok(()));
@@ -1014,8 +1017,11 @@ fn single_winner<L: Ledger>(ledger: &L, tokens: &[String], jti: &str) -> String 
     let winner = &results[winners[0]].as_ref().unwrap().entry;
     assert_eq!(winner.seq(), 0);
     assert_eq!(winner.ect().token(), tokens[winners[0]]);
-    assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger.get(None, jti).unwrap().token(), tokens[winners[0]]);
+    assert_eq!(ledger.len().unwrap(), 1);
+    assert_eq!(
+        ledger.get(None, jti).unwrap().unwrap().token(),
+        tokens[winners[0]]
+    );
     assert_eq!(cache.len(), 1);
     assert_eq!(ledger.verify_chain(), Ok(()));
     tokens[winners[0]].clone()

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::common::{AUD, ISS_A, ISS_B, NOW, key_a, key_b, trusted_keys, verifier};
 use tempfile::TempDir;
 use wimse_ect::{
-    AuditReport, ChainHash, CreateMode, EctBuilder, Error, FileLedger, Finding, Ledger, Policy,
-    RawEntry, SigningKey, Tail, TornTail, audit_file,
+    AuditReport, ChainHash, CreateMode, EctBuilder, Error, FileLedger, Finding, Policy, RawEntry,
+    SigningKey, Tail, TornTail, audit_file,
 };
 
 /// The workflow id of the fixture's `wid` entries.

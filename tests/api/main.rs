@@ -7,7 +7,11 @@
 //! * [`robustness`]: no input panics, hangs or allocates without bound;
 //! * [`differential`] and [`wycheproof`]: the JWS layer against `jsonwebtoken`, and ES256
 //!   against Wycheproof's ECDSA vectors;
-//! * [`temp_dirs`]: no file is written through a predictable temporary path.
+//! * [`temp_dirs`]: no file is written through a predictable temporary path;
+//! * [`contracts`]: the conformance kit's ledger and replay-cache contract suites against every
+//!   backend; [`ledger_sqlite`], [`ledger_postgres`], [`replay_redis`]: what is particular to
+//!   each shared-state backend (features `sqlite`, `postgres`, `redis`; the servers are found
+//!   through [`servers`]).
 
 mod common;
 mod dag;

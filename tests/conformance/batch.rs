@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use wimse_ect::{KeySet, Ledger, MemoryLedger, Verifier};
+use wimse_ect::{KeySet, MemoryLedger, Verifier};
 use wimse_ect_conformance::testing::{Mutation, Workflow, valid_workflow};
 
 use crate::config;

@@ -761,7 +761,7 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                 }
             }
             Transition::Lookup { wid, jti } => {
-                let got = sut.ledger.get(wid, jti);
+                let got = sut.ledger.get(wid, jti).unwrap();
                 let want = model.find(wid, jti);
                 assert_eq!(
                     got.as_ref().map(|e| e.token()),
@@ -773,10 +773,18 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                 }
             }
             Transition::Reopen => {
-                let before = (sut.ledger.len(), sut.ledger.head(), sut.ledger.entries());
+                let before = (
+                    sut.ledger.len().unwrap(),
+                    sut.ledger.head().unwrap(),
+                    sut.ledger.entries().unwrap(),
+                );
                 sut.ledger = sut.ledger.reopen(&sut.dir);
                 assert_eq!(
-                    (sut.ledger.len(), sut.ledger.head(), sut.ledger.entries()),
+                    (
+                        sut.ledger.len().unwrap(),
+                        sut.ledger.head().unwrap(),
+                        sut.ledger.entries().unwrap()
+                    ),
                     before,
                     "the reopened ledger holds the same entries"
                 );
@@ -806,11 +814,15 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
     /// ledger's file is exactly the model's canonical lines.
     fn check_invariants(sut: &Sut<B>, model: &Model) {
         let ledger = &sut.ledger;
-        let entries = ledger.entries();
-        assert_eq!(ledger.len(), model.entries.len() as u64, "len");
+        let entries = ledger.entries().unwrap();
+        assert_eq!(ledger.len().unwrap(), model.entries.len() as u64, "len");
         assert_eq!(entries.len(), model.entries.len(), "entries().len()");
-        assert_eq!(ledger.is_empty(), model.entries.is_empty(), "is_empty");
-        assert_eq!(ledger.head(), model.head(), "ECT-LED-4: head");
+        assert_eq!(
+            ledger.is_empty().unwrap(),
+            model.entries.is_empty(),
+            "is_empty"
+        );
+        assert_eq!(ledger.head().unwrap(), model.head(), "ECT-LED-4: head");
         let mut prev = ChainHash::GENESIS;
         for (i, (got, want)) in entries.iter().zip(&model.entries).enumerate() {
             let seq = i as u64;
@@ -819,16 +831,27 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
             assert_eq!(got.accepted_at(), want.at, "entry {i} accepted_at");
             assert_eq!(got.prev(), prev, "ECT-LED-4: entry {i} prev");
             assert_eq!(got.hash(), want.hash, "ECT-LED-4: entry {i} hash");
-            assert_eq!(ledger.entry(seq).as_ref(), Some(got), "entry({seq})");
+            assert_eq!(
+                ledger.entry(seq).unwrap().as_ref(),
+                Some(got),
+                "entry({seq})"
+            );
             let spec = &want.case.spec;
             assert_eq!(
-                ledger.get(spec.wid, spec.jti).map(|e| e.token().to_owned()),
+                ledger
+                    .get(spec.wid, spec.jti)
+                    .unwrap()
+                    .map(|e| e.token().to_owned()),
                 Some(want.case.token.to_string()),
                 "ECT-LED-2: entry {i} by (wid, jti)"
             );
             prev = want.hash;
         }
-        assert_eq!(ledger.entry(model.entries.len() as u64), None, "entry(len)");
+        assert_eq!(
+            ledger.entry(model.entries.len() as u64).unwrap(),
+            None,
+            "entry(len)"
+        );
         if let Some(bytes) = ledger.file_bytes() {
             assert_eq!(
                 String::from_utf8(bytes).expect("a ledger file is ASCII"),

@@ -118,6 +118,11 @@ pub const EXTENSION_CODES: &[(&str, &str, &str)] = &[
         "ECT-RPL-1",
         "the bounded replay cache is full and refuses new tokens",
     ),
+    (
+        "replay.unavailable",
+        "ECT-RPL-1",
+        "the replay cache cannot answer (unreachable, error, timeout); the token is refused",
+    ),
 ];
 
 /// The rule table as Markdown (the content of `CODES.md`).

@@ -222,7 +222,7 @@ fn ledger_entry(n: usize) {
         let before = heap();
         let ledger = load();
         let memory = (heap() - before) as f64 / n as f64;
-        assert_eq!(ledger.len(), n as u64);
+        assert_eq!(ledger.len(), Ok(n as u64));
         ratio_line(
             metric,
             memory,

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 use wimse_ect::{
-    ConfigError, EctBuilder, Error, KeySet, Ledger, LedgerAudit, MemoryLedger, Policy,
-    PolicyDecision, SigningKey, Verifier,
+    ConfigError, EctBuilder, Error, KeySet, LedgerAudit, MemoryLedger, Policy, PolicyDecision,
+    SigningKey, Verifier,
 };
 
 use crate::io::{EXIT_OK, io_error};

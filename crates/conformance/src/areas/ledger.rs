@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use crate::build::*;
-use wimse_ect::{ChainHash, KeySet, Ledger, MemoryLedger, Policy, RawEntry, Verifier};
+use wimse_ect::{ChainHash, KeySet, MemoryLedger, Policy, RawEntry, Verifier};
 
 /// Agent A's claims for task `uuid(n)`, with `wid` [`uuid`]`(w)` when `w` is given.
 fn task_claims(n: u32, wid: Option<u32>) -> Map<String, Value> {

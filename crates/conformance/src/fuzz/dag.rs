@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::common::{Decision, Settings, keys, small_uuid};
 use crate::model::ModelLedger;
 use crate::testing::{AUDIENCE, NOW, agent_iss};
-use wimse_ect::{Ledger, LedgerAudit, MemoryLedger};
+use wimse_ect::{LedgerAudit, MemoryLedger};
 
 /// A sequence of accept operations for [`dag`], over 6 `jti`s, 2 `wid`s (or none) and 3 keys.
 #[derive(Arbitrary, Debug, Clone)]

@@ -187,8 +187,14 @@ impl Workflow {
         let snapshot = |store: &TokenStore| -> Result<Snapshot, String> {
             let ledger = sink.ledger();
             Ok(Snapshot {
-                ledger_len: ledger.map_or(store.len() as u64, |l| l.len()),
-                head: ledger.map_or(ChainHash::GENESIS, |l| l.head()),
+                ledger_len: match ledger {
+                    Some(l) => l.len().map_err(|e| format!("ledger length: {e}"))?,
+                    None => store.len() as u64,
+                },
+                head: match ledger {
+                    Some(l) => l.head().map_err(|e| format!("ledger head: {e}"))?,
+                    None => ChainHash::GENESIS,
+                },
                 file: match &sink {
                     Sink::File(l, _) => Some(read(l.path())?),
                     _ => None,
@@ -312,8 +318,8 @@ impl Workflow {
                 };
                 let snapshot = || -> Result<Snapshot, String> {
                     Ok(Snapshot {
-                        ledger_len: ledger.len(),
-                        head: ledger.head(),
+                        ledger_len: ledger.len().map_err(|e| format!("ledger length: {e}"))?,
+                        head: ledger.head().map_err(|e| format!("ledger head: {e}"))?,
                         file: match kind {
                             LedgerKind::File => Some(read(&path)?),
                             LedgerKind::Memory => None,
@@ -334,7 +340,10 @@ impl Workflow {
                 match kind {
                     LedgerKind::Memory => ledger.validate_all(&self.policy, Some(&keys)),
                     LedgerKind::File => {
-                        let (len, head) = (ledger.len(), ledger.head());
+                        let (len, head) = (
+                            ledger.len().map_err(|e| format!("ledger length: {e}"))?,
+                            ledger.head().map_err(|e| format!("ledger head: {e}"))?,
+                        );
                         drop(file.take());
                         let reopened = FileLedger::open(&path)
                             .map_err(|e| format!("reopening the ledger: {e}"))?;

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wimse_ect::{ChainHash, ConfigError, CreateMode, Error, FileLedger, Ledger, Tail, audit_file};
+use wimse_ect::{ChainHash, ConfigError, CreateMode, Error, FileLedger, Tail, audit_file};
 
 use crate::args::{AcceptArgs, DagArgs, Format, TokenPolicyArgs};
 use crate::dot::{DotNode, workflow_dot};

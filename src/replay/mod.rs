@@ -9,6 +9,11 @@ use sha2::{Digest as _, Sha256};
 use crate::claims::Claims;
 use crate::error::{Error, Result};
 
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisReplayCache;
+
 /// The scope a `jti` is unique in: the `(wid, jti)` pair when `wid` is present, `jti` alone
 /// otherwise (ECT-RPL-1). Both are UUIDs, whose hex is case-insensitive (ECT-CLM-5), so
 /// [`ReplayKey::of`] lower-cases them (ASCII): one UUID is one key whatever its spelling.
@@ -37,6 +42,16 @@ impl ReplayKey {
     /// as a replay, never accept a replayed one: a key that was recorded always finds its own
     /// digest.
     fn digest(&self) -> KeyDigest {
+        let full = self.sha256();
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&full[..16]);
+        digest
+    }
+
+    /// SHA-256 over the injective encoding of the key: whether `wid` is present, `wid`'s
+    /// length (8 bytes, big-endian), `wid`, `jti`. What [`ReplayKey::digest`] truncates and
+    /// what a shared cache names its record after (the identifiers never leave the process).
+    pub fn sha256(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         match &self.wid {
             Some(wid) => {
@@ -47,20 +62,39 @@ impl ReplayKey {
             None => h.update([0]),
         }
         h.update(self.jti.as_bytes());
-        let full: [u8; 32] = h.finalize().into();
-        let mut digest = [0; 16];
-        digest.copy_from_slice(&full[..16]);
-        digest
+        h.finalize().into()
     }
 }
 
 /// A [`ReplayKey`] as [`MemoryReplayCache`] stores it: see [`ReplayKey::digest`].
 type KeyDigest = [u8; 16];
 
-/// A store of accepted token ids, consulted last in verification (ECT-RPL-1).
+/// A store of accepted token ids, consulted last in verification (ECT-RPL-1): the in-memory
+/// [`MemoryReplayCache`], `RedisReplayCache` (feature `redis`) shared by many verifiers, or
+/// a backend of your own.
 ///
-/// Implementations must make [`ReplayCache::check_and_record`] atomic: of N concurrent calls
-/// with the same key, exactly one returns `Ok`.
+/// # The contract of a replay cache
+///
+/// The trait is open; a backend keeps these promises, whatever the number of verifier
+/// threads, processes or hosts sharing it, and proves them with the conformance kit's
+/// contract suite (`wimse_ect_conformance::contract::replay_contract`):
+///
+/// 1. **Atomic check-and-record.** Of N concurrent [`ReplayCache::check_and_record`] calls
+///    with the same key, exactly one returns `Ok` (a single atomic operation: a locked map,
+///    Redis `SET … NX`); the others return [`Error::Replay`].
+/// 2. **Remember at least until `expires_at`.** A record lives at least while a call with
+///    `now < expires_at` could come (the token's `exp + leeway` by the caller's clock); it may
+///    be forgotten after that, since the token itself then fails ECT-TIME-2. Forgetting a
+///    live record, to make room or for any other reason, is never allowed: refuse instead.
+/// 3. **Durable before acknowledged, as far as the backend is.** A record made is a record
+///    kept across the backend's restarts as far as its durability goes, and the backend's
+///    documentation says plainly how far that is.
+/// 4. **A rejection changes nothing.** Only a token that passed every other check is
+///    recorded; [`ReplayCache::forget`] withdraws exactly the record this caller just made
+///    (an append that failed afterwards).
+/// 5. **Fail closed.** A cache that cannot answer (unreachable, an error, a timeout) returns
+///    an error, [`Error::ReplayUnavailable`] (code `replay.unavailable`), never `Ok`: a replay
+///    check that did not happen is never a pass.
 pub trait ReplayCache: Send + Sync {
     /// If `key` was recorded with an expiry after `now`, returns [`Error::Replay`]; otherwise
     /// records it until `expires_at` (the token's `exp + leeway`) and returns `Ok`.
@@ -69,10 +103,22 @@ pub trait ReplayCache: Send + Sync {
     /// recorded.
     fn check_and_record(&self, key: &ReplayKey, expires_at: u64, now: u64) -> Result<()>;
 
+    /// [`ReplayCache::check_and_record`] of each `(key, expires_at)` in order, one result per
+    /// item, the same results as calling it on each item in turn (a key repeated in the batch
+    /// is recorded at its first position and a replay after that). A shared cache sends the
+    /// batch in one round trip (Redis: a pipeline); the default calls one item at a time.
+    fn check_and_record_batch(&self, items: &[(ReplayKey, u64)], now: u64) -> Vec<Result<()>> {
+        items
+            .iter()
+            .map(|(key, expires_at)| self.check_and_record(key, *expires_at, now))
+            .collect()
+    }
+
     /// Withdraws the record of `key` that this caller's own `check_and_record` just made,
     /// because the acceptance it was part of failed afterwards (the ledger append failed;
     /// see [`crate::Verifier::accept`]). Must remove exactly that record, so that the cache
-    /// ends as it was before the rejected token.
+    /// ends as it was before the rejected token. Best effort: a cache that cannot answer
+    /// keeps the record, which can only refuse the token later, never accept a replay.
     fn forget(&self, key: &ReplayKey);
 }
 
