@@ -14,12 +14,20 @@
 //!   through [`servers`]).
 
 mod common;
+mod contracts;
 mod dag;
 mod differential;
 mod ledger;
 mod ledger_file;
+#[cfg(feature = "postgres")]
+mod ledger_postgres;
+#[cfg(feature = "sqlite")]
+mod ledger_sqlite;
 mod replay_race;
+#[cfg(feature = "redis")]
+mod replay_redis;
 mod robustness;
 mod rules;
+mod servers;
 mod temp_dirs;
 mod wycheproof;

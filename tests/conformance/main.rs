@@ -3,8 +3,8 @@
 //! * the property-based suite: generated valid workflows must be accepted, and every mutation
 //!   (one per coded SPEC.md rule, `wimse_ect_conformance::testing::Mutation`) must be rejected
 //!   at the expected step with exactly the expected code, changing nothing ([`batch`],
-//!   [`coverage`], [`generators`], [`late_parents`], [`ledger_state_machine`], [`mutations`],
-//!   [`tokens`], [`workflows`]);
+//!   [`coverage`], [`generators`], [`late_parents`], [`mutations`], [`tokens`], [`workflows`];
+//!   the ledgers' state machine is part of the kit's contract suite, run by `tests/api/contracts.rs`);
 //! * the spec vectors: the committed files equal a fresh generation, pass their schema and lint,
 //!   cover every rule ([`vectors`]); the reference's verdict on each is snapshotted
 //!   ([`snapshots`]); the independent model agrees with each ([`model`]); `jsonwebtoken`'s
@@ -23,7 +23,6 @@ mod differential_vectors;
 mod fuzz_replay;
 mod generators;
 mod late_parents;
-mod ledger_state_machine;
 mod model;
 mod mutations;
 mod rule_table;

@@ -16,6 +16,8 @@
 //!   rule, and the runner that checks them (the property suite of `cargo test`).
 //! * [`model`]: a plain, independent model of SPEC.md §2–§8, the fuzz oracles' second opinion.
 //! * [`fuzz`]: the oracles behind the cargo-fuzz targets in `fuzz/` (`fuzz/README.md`).
+//! * [`contract`]: the contract suites every ledger and replay-cache backend must pass
+//!   (`ledger_contract`, `replay_contract`), for this crate's backends and third-party ones.
 //!
 //! The vector format, the decisions the vectors make and the complete harness protocol (case
 //! lines, answers, matching by id, timeouts and restarts, scoring, failure categories,
@@ -120,6 +122,7 @@
 
 mod areas;
 pub mod build;
+pub mod contract;
 pub mod fixtures;
 pub mod fuzz;
 pub mod harness;

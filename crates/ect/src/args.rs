@@ -57,6 +57,14 @@ pub enum Command {
         /// Maximum `par` length; default $ECT_MAX_PAR or 100.
         #[arg(long)]
         max_par: Option<usize>,
+        /// Shared replay cache (ECT-RPL-1), a redis:// URL; default $ECT_REPLAY. Without it a
+        /// single verification keeps no replay record, and --stream keeps one in memory.
+        #[arg(long)]
+        replay: Option<String>,
+        /// Verify many tokens: read one per line from stdin (TOKEN must be `-`), print one JSON
+        /// verdict per line as each is decided; exit 0 when every token was valid, else 1.
+        #[arg(long)]
+        stream: bool,
         /// The compact token, or `-` to read it from stdin (one trailing newline is dropped).
         token: String,
     },
@@ -72,7 +80,8 @@ pub enum Command {
         /// a trailing CR is dropped).
         tokens: String,
     },
-    /// Work with a file-backed, hash-chained audit ledger (SPEC.md §8).
+    /// Work with a hash-chained audit ledger (SPEC.md §8): a file, an SQLite database or a
+    /// PostgreSQL database.
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
@@ -197,26 +206,31 @@ pub enum ReportFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Verify one token and append it to the ledger file (created by the first accepted
-    /// token; a rejected token changes nothing); exit 0 appended, 1 rejected, 2
+    /// Verify one token and append it to the ledger (a file or SQLite database is created by
+    /// the first accepted token; a rejected token changes nothing); exit 0 appended, 1 rejected, 2
     /// usage/configuration error or a broken ledger file. An accepted token first repairs the
     /// file's end (cuts a torn final line off, adds a missing final newline); what was found
     /// is said on stderr.
     Append {
-        /// The ledger file.
+        /// The ledger: a file path, sqlite:PATH or a postgres:// URL; default $ECT_LEDGER.
         #[arg(long)]
-        ledger: PathBuf,
+        ledger: Option<String>,
         #[command(flatten)]
         accept: AcceptArgs,
+        /// Append many tokens: read one per line from stdin (TOKEN must be `-`), print one JSON
+        /// result per line once its entry is durable; exit 0 when every token was appended,
+        /// else 1 (a storage failure stops the run: exit 2).
+        #[arg(long)]
+        stream: bool,
         /// The compact token, or `-` to read it from stdin (one trailing newline is dropped).
         token: String,
     },
-    /// Audit the ledger file without changing it; exit 0 clean, 1 findings or head mismatch,
+    /// Audit the ledger without changing it (streamed entry by entry); exit 0 clean, 1 findings or head mismatch,
     /// 2 usage/configuration error or unreadable file.
     Verify {
-        /// The ledger file.
+        /// The ledger: a file path, sqlite:PATH or a postgres:// URL; default $ECT_LEDGER.
         #[arg(long)]
-        ledger: PathBuf,
+        ledger: Option<String>,
         /// Trusted keys: when given, every entry's signature is checked too.
         #[arg(long)]
         jwks: Option<PathBuf>,
@@ -229,11 +243,11 @@ pub enum LedgerCommand {
         #[arg(long)]
         head: Option<String>,
     },
-    /// Print the ledger's entries (the file must verify); exit 0, or 2 if it does not.
+    /// Print the ledger's entries (they must verify); exit 0, or 2 if they do not.
     Show {
-        /// The ledger file.
+        /// The ledger: a file path, sqlite:PATH or a postgres:// URL; default $ECT_LEDGER.
         #[arg(long)]
-        ledger: PathBuf,
+        ledger: Option<String>,
         /// Output: one JSON object per entry, or a Graphviz digraph.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
@@ -297,4 +311,8 @@ pub struct AcceptArgs {
     /// $ECT_ANCESTOR_BUDGET or 10000.
     #[arg(long)]
     pub ancestor_budget: Option<usize>,
+    /// Shared replay cache (ECT-RPL-1), a redis:// URL; default $ECT_REPLAY, else one in
+    /// memory for this process.
+    #[arg(long)]
+    pub replay: Option<String>,
 }

@@ -133,11 +133,18 @@ pub fn ledger_policy(
     Ok(policy)
 }
 
-/// The verifier of `ect dag` and `ect ledger append`. Replay protection is the library's
-/// default (a fresh cache per process; the ledger itself refuses a repeated `jti`).
+/// The verifier of `ect dag` and `ect ledger append`. Replay protection is the shared cache of
+/// `--replay` (or `$ECT_REPLAY`), else the library's default (a fresh cache per process; the
+/// ledger itself refuses a repeated `jti`).
 pub fn accept_verifier(args: &AcceptArgs) -> Result<Verifier, ConfigError> {
     let policy = ledger_policy(&args.token_policy, &args.dag, args.ancestor_budget)?;
-    Verifier::new(load_jwks(&args.jwks)?, policy)
+    let verifier = Verifier::new(load_jwks(&args.jwks)?, policy)?;
+    Ok(
+        match crate::backends::replay_cache(args.replay.as_deref())? {
+            Some(cache) => verifier.with_replay_cache(cache),
+            None => verifier,
+        },
+    )
 }
 
 /// A node of the drawing for a stored (accepted) token.

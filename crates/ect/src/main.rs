@@ -10,12 +10,14 @@
 //! reference, `wimse_ect::_documentation::cli`); a ledger file that cannot be read or does not
 //! verify is an operational error (2), never a verdict on a token.
 //!
-//! The modules: [`args`] the clap definitions, [`commands`] one module per command and the
+//! The modules: [`args`] the clap definitions, [`backends`] where `--ledger` and `--replay`
+//! point, [`commands`] one module per command and the
 //! dispatcher [`commands::run`], [`demo`] the steps of `ect demo`, [`io`] the helpers shared by
 //! several commands, [`dot`] the Graphviz drawings.
 #![forbid(unsafe_code)]
 
 mod args;
+mod backends;
 mod commands;
 mod demo;
 mod dot;

@@ -1,25 +1,25 @@
-//! `ect ledger append|verify|show`: a file-backed, hash-chained audit ledger (SPEC.md §8).
+//! `ect ledger append|verify|show`: a hash-chained audit ledger (SPEC.md §8) in a file, an
+//! SQLite database or a PostgreSQL database (`--ledger`, [`crate::backends`]).
 //!
-//! A ledger file that cannot be read or does not verify is an operational error (exit 2),
-//! never a verdict on a token.
+//! A ledger that cannot be opened, read or written, or does not verify, is an operational
+//! error (exit 2), never a verdict on a token.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wimse_ect::{ChainHash, ConfigError, CreateMode, Error, FileLedger, Tail, audit_file};
+use wimse_ect::{
+    Accepted, AuditReport, ChainHash, ConfigError, Error, FileLedger, KeyResolver, LedgerAudit,
+    LedgerEntry, Tail, Verifier, audit_file,
+};
 
 use crate::args::{AcceptArgs, DagArgs, Format, TokenPolicyArgs};
+use crate::backends::{LedgerLocation, OpenLedger};
 use crate::dot::{DotNode, workflow_dot};
 use crate::io::{
     EXIT_INVALID, EXIT_OK, accept_verifier, accepted_node, error_json, io_error, ledger_policy,
     load_jwks, read_token,
 };
-
-/// A ledger that cannot be opened or read is an operational error (exit 2), not a verdict.
-fn ledger_error(path: &Path, e: &Error) -> ConfigError {
-    ConfigError::new(format!("ledger {}: {e}", path.display()))
-}
 
 /// Warns on stderr about what follows a ledger file's last `\n`
 /// (`wimse_ect::_documentation::crash_recovery`): a torn final line, or a last line without its
@@ -57,48 +57,94 @@ fn warn_tail(
 
 /// `ect ledger append`.
 pub fn append(
-    path: &Path,
+    location: &LedgerLocation,
     args: &AcceptArgs,
+    stream: bool,
     token: &str,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
+    if stream && token != "-" {
+        return Err(ConfigError::new(
+            "--stream reads the tokens from stdin: give `-` as TOKEN",
+        ));
+    }
     let verifier = accept_verifier(args)?;
-    let token = read_token(token, verifier.policy(), stdin)?;
-    // The file is created by the first accepted token, not before: a rejected token, or an
-    // error before the append, leaves no file behind.
-    let ledger = FileLedger::open_with(path, CreateMode::OnFirstAppend)
-        .map_err(|e| ledger_error(path, &e))?;
-    let accepted = verifier.accept(&token, args.now, &ledger);
-    // The end of the file is repaired by an accepted append only
-    // (`wimse_ect::_documentation::crash_recovery`).
-    warn_tail(err, path, ledger.tail(), accepted.is_ok())?;
-    let (status, report) = match accepted {
-        Ok(accepted) => (
-            EXIT_OK,
-            json!({
-                "valid": true,
-                "seq": accepted.entry.seq(),
-                "hash": accepted.entry.hash().to_string(),
-                "claims": accepted.entry.ect().claims().to_json(&verifier.policy().profile),
-                "missing_parents": accepted.dag.missing_parents,
-            }),
-        ),
-        // The token may be fine; the storage failed. Nothing was appended.
-        Err(e @ Error::LedgerIo(_)) => return Err(ledger_error(path, &e)),
-        Err(e) => (
-            EXIT_INVALID,
-            json!({ "valid": false, "error": error_json(&e) }),
-        ),
+    let single = if stream {
+        None
+    } else {
+        Some(read_token(token, verifier.policy(), stdin)?)
     };
-    writeln!(out, "{report}").map_err(io_error)?;
-    Ok(status)
+    // A file or SQLite ledger is created by the first accepted token, not before: a rejected
+    // token, or an error before the append, leaves no file behind.
+    let opened = location.open_for_append()?;
+    let ledger = opened.ledger();
+    // What followed a ledger file's last `\n` is repaired by the first accepted append only
+    // (`wimse_ect::_documentation::crash_recovery`): said once, when that append happens, or
+    // at the end if none did.
+    let file_tail = match (&opened, location) {
+        (OpenLedger::File(file), LedgerLocation::File(path)) => Some((path.as_path(), file.tail())),
+        _ => None,
+    };
+    let mut tail_reported = false;
+    let mut all_ok = true;
+    let mut accept = |token: &[u8], out: &mut dyn Write| -> Result<(), ConfigError> {
+        let accepted = verifier.accept(token, args.now, ledger);
+        if accepted.is_ok()
+            && !tail_reported
+            && let Some((path, tail)) = file_tail
+        {
+            warn_tail(err, path, tail, true)?;
+            tail_reported = true;
+        }
+        let report = match accepted {
+            Ok(accepted) => append_report(&verifier, &accepted),
+            // The token may be fine; the storage failed. Nothing was appended.
+            Err(e @ (Error::LedgerIo(_) | Error::ReplayUnavailable(_))) => {
+                return Err(location.error(&e));
+            }
+            Err(e) => {
+                all_ok = false;
+                json!({ "valid": false, "error": error_json(&e) })
+            }
+        };
+        writeln!(out, "{report}").map_err(io_error)?;
+        out.flush().map_err(io_error)
+    };
+    match single {
+        Some(token) => accept(&token, out)?,
+        None => {
+            for line in BufReader::new(stdin).lines() {
+                let line = line.map_err(io_error)?;
+                let line = line.trim_end_matches('\r');
+                if !line.is_empty() {
+                    accept(line.as_bytes(), out)?;
+                }
+            }
+        }
+    }
+    if !tail_reported && let Some((path, tail)) = file_tail {
+        warn_tail(err, path, tail, false)?;
+    }
+    Ok(if all_ok { EXIT_OK } else { EXIT_INVALID })
+}
+
+/// The JSON line of an appended token.
+fn append_report(verifier: &Verifier, accepted: &Accepted) -> Value {
+    json!({
+        "valid": true,
+        "seq": accepted.entry.seq(),
+        "hash": accepted.entry.hash().to_string(),
+        "claims": accepted.entry.ect().claims().to_json(&verifier.policy().profile),
+        "missing_parents": accepted.dag.missing_parents,
+    })
 }
 
 /// `ect ledger verify`.
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
-    path: &Path,
+    location: &LedgerLocation,
     jwks: Option<&Path>,
     token_policy: &TokenPolicyArgs,
     dag: &DagArgs,
@@ -117,13 +163,15 @@ pub fn verify(
             })
         })
         .transpose()?;
-    let (report, tail) = audit_file(
-        path,
-        &policy,
-        keys.as_ref().map(|k| k as &dyn wimse_ect::KeyResolver),
-    )
-    .map_err(|e| ledger_error(path, &e))?;
-    warn_tail(err, path, tail, false)?;
+    let keys = keys.as_ref().map(|k| k as &dyn KeyResolver);
+    let (report, tail) = match location {
+        LedgerLocation::File(path) => {
+            let (report, tail) = audit_file(path, &policy, keys).map_err(|e| location.error(&e))?;
+            warn_tail(err, path, tail, false)?;
+            (report, tail)
+        }
+        _ => (audit_database(location, &policy, keys)?, None),
+    };
     // An empty ledger's head is the genesis value, as `Ledger::head` says.
     let actual_head = if report.entries == 0 {
         Some(ChainHash::GENESIS)
@@ -169,16 +217,53 @@ pub fn verify(
     Ok(if valid { EXIT_OK } else { EXIT_INVALID })
 }
 
+/// The whole-ledger audit of a database ledger, read page by page. A read that fails is an
+/// operational error (exit 2), not a finding.
+fn audit_database(
+    location: &LedgerLocation,
+    policy: &wimse_ect::Policy,
+    keys: Option<&dyn KeyResolver>,
+) -> Result<AuditReport, ConfigError> {
+    let ledger = location.open_database()?;
+    let report = ledger.validate_all(policy, keys);
+    if let Some(f) = report
+        .findings
+        .iter()
+        .find(|f| matches!(f.error, Error::LedgerIo(_)))
+    {
+        return Err(location.error(&f.error));
+    }
+    Ok(report)
+}
+
+/// Every entry of the ledger, checked: a file read whole and verified, or a database's entries
+/// whose chain verifies.
+fn read_entries(
+    location: &LedgerLocation,
+    err: &mut dyn Write,
+) -> Result<Vec<std::sync::Arc<LedgerEntry>>, ConfigError> {
+    match location {
+        LedgerLocation::File(path) => {
+            let (ledger, tail) = FileLedger::read(path).map_err(|e| location.error(&e))?;
+            warn_tail(err, path, tail, false)?;
+            Ok(ledger.entries())
+        }
+        _ => {
+            let ledger = location.open_database()?;
+            ledger.verify_chain().map_err(|e| location.error(&e))?;
+            ledger.entries().map_err(|e| location.error(&e))
+        }
+    }
+}
+
 /// `ect ledger show`.
 pub fn show(
-    path: &Path,
+    location: &LedgerLocation,
     format: Format,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    let (ledger, tail) = FileLedger::read(path).map_err(|e| ledger_error(path, &e))?;
-    warn_tail(err, path, tail, false)?;
-    let entries = ledger.entries();
+    let entries = read_entries(location, err)?;
     match format {
         Format::Json => {
             for e in &entries {

@@ -22,6 +22,7 @@ use std::io::{Read, Write};
 use clap::Parser;
 
 use crate::args::{Cli, Command, LedgerCommand, TokenPolicyArgs};
+use crate::backends::LedgerLocation;
 use crate::demo;
 use crate::io::{EXIT_OK, EXIT_USAGE};
 
@@ -65,6 +66,8 @@ where
             leeway,
             max_iat_age,
             max_par,
+            replay,
+            stream,
             token,
         } => verify::run(
             &jwks,
@@ -75,6 +78,8 @@ where
                 max_par,
             },
             now,
+            replay.as_deref(),
+            stream,
             &token,
             stdin,
             out,
@@ -89,24 +94,30 @@ where
             LedgerCommand::Append {
                 ledger,
                 accept,
+                stream,
                 token,
-            } => ledger::append(&ledger, &accept, &token, stdin, out, err),
+            } => LedgerLocation::from_arg(ledger.as_deref()).and_then(|location| {
+                ledger::append(&location, &accept, stream, &token, stdin, out, err)
+            }),
             LedgerCommand::Verify {
                 ledger,
                 jwks,
                 token_policy,
                 dag,
                 head,
-            } => ledger::verify(
-                &ledger,
-                jwks.as_deref(),
-                &token_policy,
-                &dag,
-                head.as_deref(),
-                out,
-                err,
-            ),
-            LedgerCommand::Show { ledger, format } => ledger::show(&ledger, format, out, err),
+            } => LedgerLocation::from_arg(ledger.as_deref()).and_then(|location| {
+                ledger::verify(
+                    &location,
+                    jwks.as_deref(),
+                    &token_policy,
+                    &dag,
+                    head.as_deref(),
+                    out,
+                    err,
+                )
+            }),
+            LedgerCommand::Show { ledger, format } => LedgerLocation::from_arg(ledger.as_deref())
+                .and_then(|location| ledger::show(&location, format, out, err)),
         },
         Command::Demo => demo::run(out),
         Command::Codes => codes::run(out),

@@ -1,6 +1,7 @@
-//! ECT-LED-1..4 (SPEC.md §8) as a state machine: [`MemoryLedger`] and [`FileLedger`], fed
-//! through [`Verifier::accept`], against a trivial reference model under random sequences of
-//! accepts, lookups, reopens and audits (proptest-state-machine).
+//! ECT-LED-1..4 (SPEC.md §8) as a state machine: any [`Ledger`] backend
+//! ([`super::LedgerBackend`]), fed through [`Verifier::accept`], against a trivial reference
+//! model under random sequences of accepts, lookups, reopens and audits
+//! (proptest-state-machine).
 //!
 //! The model is a plain list of accepted tokens, scanned linearly. It predicts the outcome of
 //! every accept from the rules in SPEC.md's order of checks: the token-level rules first
@@ -17,27 +18,25 @@ use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use wimse_ect::{
-    AuditReport, ChainHash, DagValidator, EctBuilder, Error, FileLedger, KeyResolver, KeySet,
-    Ledger, LedgerAudit, MemoryLedger, Policy, PolicyDecision, ReplayProtection, SigningKey, Tail,
-    Verifier, audit_file, sign_raw,
+    AuditReport, ChainHash, DagValidator, EctBuilder, EctStore, Error, KeyResolver, KeySet, Ledger,
+    LedgerAudit, Policy, PolicyDecision, ReplayProtection, SigningKey, Verifier, sign_raw,
 };
 
-use tempfile::TempDir;
-
-use crate::cases;
+use super::LedgerBackend;
 
 /// The fixed "current time": transition `k` happens at `NOW + k`.
-const NOW: u64 = 1_772_000_000;
+pub(super) const NOW: u64 = 1_772_000_000;
 /// The verifier's own identifier.
-const AUD: &str = "spiffe://example.org/verifier";
+pub(super) const AUD: &str = "spiffe://example.org/verifier";
 /// The issuer of every token (the signing key is bound to it).
-const ISS: &str = "spiffe://example.org/agent-a";
+pub(super) const ISS: &str = "spiffe://example.org/agent-a";
 /// The key id of the one signing key.
 const KID: &str = "agent-a";
 /// The `exec_act` of every token.
-const EXEC_ACT: &str = "step";
+pub(super) const EXEC_ACT: &str = "step";
 /// The `pol` of tokens that carry a policy decision.
 const POL: &str = "spiffe://example.org/policy/ledger";
 
@@ -64,11 +63,8 @@ const W2: &str = "77777777-0000-4000-8000-000000000002";
 /// The three scopes a `jti` is unique in: no `wid`, `W1`, `W2`.
 const SCOPES: [Option<&str>; 3] = [None, Some(W1), Some(W2)];
 
-/// The ledger file of a case's temporary directory.
-const LEDGER_FILE: &str = "ledger.jsonl";
-
 /// The one signing key (agent A, private scalar 1 repeated).
-fn signing_key() -> &'static SigningKey {
+pub(super) fn signing_key() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
     KEY.get_or_init(|| SigningKey::from_scalar_bytes(KID, &[1; 32]).expect("a valid P-256 scalar"))
 }
@@ -178,7 +174,7 @@ fn sign_raw_claims(spec: &TokenSpec) -> String {
 /// canonical. 64 bytes are 86 base64url characters whose last one carries 2 bits and 4 zero
 /// bits, so it is one of `A`, `Q`, `g`, `w`; another of these changes the signature's last
 /// byte (ECT-SIG-2 fails) without breaking ECT-JWS-3.
-fn tamper(token: &str) -> String {
+pub(super) fn tamper(token: &str) -> String {
     const CANONICAL_LAST: [char; 4] = ['A', 'Q', 'g', 'w'];
     let last = token.chars().last().expect("a compact token is not empty");
     let at = CANONICAL_LAST
@@ -548,100 +544,20 @@ impl ReferenceStateMachine for LedgerModel {
     }
 }
 
-/// What differs between the two ledgers under test.
-trait Backend: Ledger + Sized {
-    /// Names the temporary directories.
-    const LABEL: &'static str;
-
-    /// A new, empty ledger.
-    fn create(dir: &TempDir) -> Self;
-
-    /// The ledger reopened (file) or rebuilt from its entries (memory).
-    fn reopen(self, dir: &TempDir) -> Self;
-
-    /// The ledger file's content, for the file ledger.
-    fn file_bytes(&self) -> Option<Vec<u8>>;
-
-    /// `audit_file` of the ledger's own file, for the file ledger.
-    fn audit_own_file(
-        &self,
-        policy: &Policy,
-        keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<Tail>)>;
-}
-
-impl Backend for MemoryLedger {
-    const LABEL: &'static str = "memory";
-
-    fn create(_: &TempDir) -> Self {
-        MemoryLedger::new()
-    }
-
-    fn reopen(self, dir: &TempDir) -> Self {
-        let text: String = self.entries().iter().map(|e| e.to_line() + "\n").collect();
-        let path = dir.path().join("rebuilt.jsonl");
-        std::fs::write(&path, text).expect("write the entries' lines");
-        let (rebuilt, torn) =
-            FileLedger::read(&path).expect("a memory ledger's lines read back as a ledger");
-        assert_eq!(torn, None, "complete lines leave no torn tail");
-        rebuilt
-    }
-
-    fn file_bytes(&self) -> Option<Vec<u8>> {
-        None
-    }
-
-    fn audit_own_file(
-        &self,
-        _: &Policy,
-        _: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<Tail>)> {
-        None
-    }
-}
-
-impl Backend for FileLedger {
-    const LABEL: &'static str = "file";
-
-    fn create(dir: &TempDir) -> Self {
-        FileLedger::open(dir.path().join(LEDGER_FILE)).expect("create a new ledger file")
-    }
-
-    fn reopen(self, dir: &TempDir) -> Self {
-        // Dropping releases the file's exclusive lock, so it can be opened again.
-        drop(self);
-        let reopened =
-            FileLedger::open(dir.path().join(LEDGER_FILE)).expect("reopen the ledger file");
-        assert_eq!(reopened.tail(), None, "every acknowledged line is complete");
-        reopened
-    }
-
-    fn file_bytes(&self) -> Option<Vec<u8>> {
-        Some(std::fs::read(self.path()).expect("read the ledger file"))
-    }
-
-    fn audit_own_file(
-        &self,
-        policy: &Policy,
-        keys: &dyn KeyResolver,
-    ) -> Option<(AuditReport, Option<Tail>)> {
-        Some(audit_file(self.path(), policy, Some(keys)).expect("audit the ledger file"))
-    }
-}
-
 /// The system under test: a ledger, the one verifier that fills it (its replay cache lives
 /// as long as the test case, across reopens), and the transition count.
-struct Sut<B> {
-    ledger: B,
+struct Sut<B: LedgerBackend> {
+    ledger: B::Ledger,
     verifier: Verifier,
     step: u64,
-    // Last, so that the directory is removed after the ledger file is closed.
-    dir: TempDir,
+    // Last, so that the place (a directory, a database schema) is removed after the ledger
+    // is closed.
+    place: B::Place,
 }
 
 /// The verifier: SPEC.md's defaults for `AUD` (strict DAG, replay cache enabled), trusting
 /// the signing key for `ISS`.
-fn verifier() -> Verifier {
+pub(super) fn verifier() -> Verifier {
     let keys = KeySet::from_keys([signing_key().trusted(Some(ISS))]).expect("one key");
     let mut policy = Policy::new(AUD);
     policy.dag = DagValidator::new();
@@ -698,20 +614,17 @@ fn assert_clean_report(report: &AuditReport, model: &Model, what: &str) {
 /// Runs the transitions on a ledger of type `B`.
 struct LedgerTest<B>(PhantomData<B>);
 
-impl<B: Backend> StateMachineTest for LedgerTest<B> {
+impl<B: LedgerBackend> StateMachineTest for LedgerTest<B> {
     type SystemUnderTest = Sut<B>;
     type Reference = LedgerModel;
 
     fn init_test(_: &Model) -> Sut<B> {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("wimse-ect-{}-", B::LABEL))
-            .tempdir()
-            .unwrap();
+        let (ledger, place) = B::create();
         Sut {
-            ledger: B::create(&dir),
+            ledger,
             verifier: verifier(),
             step: 0,
-            dir,
+            place,
         }
     }
 
@@ -721,7 +634,11 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
         let now = NOW + sut.step;
         match transition {
             Transition::Accept(case) => {
-                let before = (sut.ledger.len(), sut.ledger.head(), sut.ledger.file_bytes());
+                let before = (
+                    sut.ledger.len(),
+                    sut.ledger.head(),
+                    B::line_file(&sut.ledger, &sut.place),
+                );
                 let got = sut.verifier.accept(&*case.token, now, &sut.ledger);
                 let want = model
                     .last_accept
@@ -741,7 +658,11 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                     (Err(got), Err(want)) => {
                         assert_predicted(&got, want, &case);
                         assert_eq!(
-                            (sut.ledger.len(), sut.ledger.head(), sut.ledger.file_bytes()),
+                            (
+                                sut.ledger.len(),
+                                sut.ledger.head(),
+                                B::line_file(&sut.ledger, &sut.place),
+                            ),
                             before,
                             "ECT-LED-3: a rejected token ({}) leaves the ledger unchanged",
                             got.code()
@@ -778,7 +699,7 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                     sut.ledger.head().unwrap(),
                     sut.ledger.entries().unwrap(),
                 );
-                sut.ledger = sut.ledger.reopen(&sut.dir);
+                sut.ledger = B::reopen(sut.ledger, &sut.place);
                 assert_eq!(
                     (
                         sut.ledger.len().unwrap(),
@@ -799,10 +720,11 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
                 let keys: &dyn KeyResolver = sut.verifier.keys();
                 let report = sut.ledger.validate_all(sut.verifier.policy(), Some(keys));
                 assert_clean_report(&report, model, "validate_all");
-                if let Some((report, torn)) = sut.ledger.audit_own_file(sut.verifier.policy(), keys)
+                if let Some((report, torn)) =
+                    B::audit_storage(&sut.ledger, &sut.place, sut.verifier.policy(), keys)
                 {
-                    assert_clean_report(&report, model, "audit_file");
-                    assert_eq!(torn, None, "audit_file: torn tail");
+                    assert_clean_report(&report, model, "audit of the storage");
+                    assert_eq!(torn, None, "audit of the storage: torn tail");
                 }
             }
         }
@@ -852,7 +774,7 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
             None,
             "entry(len)"
         );
-        if let Some(bytes) = ledger.file_bytes() {
+        if let Some(bytes) = B::line_file(ledger, &sut.place) {
             assert_eq!(
                 String::from_utf8(bytes).expect("a ledger file is ASCII"),
                 model.file_text(),
@@ -862,17 +784,23 @@ impl<B: Backend> StateMachineTest for LedgerTest<B> {
     }
 }
 
-prop_state_machine! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(32),
-        ..ProptestConfig::default()
-    })]
-
-    /// ECT-LED-1..4 on the in-memory ledger.
-    #[test]
-    fn ect_led_1_to_4_memory_ledger_matches_model(sequential 1..=40 => LedgerTest<MemoryLedger>);
-
-    /// ECT-LED-1..4 on the file ledger.
-    #[test]
-    fn ect_led_1_to_4_file_ledger_matches_model(sequential 1..=40 => LedgerTest<FileLedger>);
+/// Runs `cases` random sequences of 1 to 40 transitions on ledgers of backend `B` against the
+/// model; panics with the shrunk failing sequence.
+pub(super) fn run<B: LedgerBackend>(cases: u32) {
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    let result = runner.run(
+        &LedgerModel::sequential_strategy(1..=40),
+        |(initial, transitions, seen)| {
+            LedgerTest::<B>::test_sequential(Config::default(), initial, transitions, seen);
+            Ok(())
+        },
+    );
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, (_, transitions, _))) => panic!(
+            "{}: the ledger state machine failed: {why}\nminimal transitions: {transitions:#?}",
+            B::NAME
+        ),
+        Err(TestError::Abort(why)) => panic!("{}: the state machine aborted: {why}", B::NAME),
+    }
 }

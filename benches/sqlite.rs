@@ -1,0 +1,2 @@
+//! Placeholder: the backend helper writes this benchmark.
+fn main() {}

@@ -1,0 +1,885 @@
+//! [`SqliteLedger`]: the hash chain in an SQLite database (feature `sqlite`): entries and the
+//! `(wid, jti)` and `(wid, parent)` indexes on disk, appends in `BEGIN IMMEDIATE` transactions
+//! with one commit per [`Ledger::append`] call (group commit). The schema is on
+//! [`SqliteLedger`].
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+use crate::ledger::{Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry};
+use crate::store::{EctStore, StoredEct};
+
+/// `PRAGMA user_version` of the schema below ([`SqliteLedger`], "Schema").
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id` of a ledger database: `ECT1` in ASCII.
+pub(crate) const APPLICATION_ID: i64 = 0x4543_5431;
+
+/// How long a connection waits for another connection's write lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The schema, created in one transaction in an empty database ([`SqliteLedger`], "Schema").
+const SCHEMA: &str = "
+CREATE TABLE ect_entries (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    token TEXT NOT NULL,
+    wid TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    UNIQUE (wid, jti)
+);
+CREATE TABLE ect_parents (
+    wid TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    child INTEGER NOT NULL REFERENCES ect_entries (seq),
+    PRIMARY KEY (wid, parent, child)
+) WITHOUT ROWID;
+CREATE TRIGGER ect_entries_no_update BEFORE UPDATE ON ect_entries
+BEGIN SELECT RAISE(ABORT, 'ect_entries is append-only: UPDATE refused'); END;
+CREATE TRIGGER ect_entries_no_delete BEFORE DELETE ON ect_entries
+BEGIN SELECT RAISE(ABORT, 'ect_entries is append-only: DELETE refused'); END;
+CREATE TRIGGER ect_parents_no_update BEFORE UPDATE ON ect_parents
+BEGIN SELECT RAISE(ABORT, 'ect_parents is append-only: UPDATE refused'); END;
+CREATE TRIGGER ect_parents_no_delete BEFORE DELETE ON ect_parents
+BEGIN SELECT RAISE(ABORT, 'ect_parents is append-only: DELETE refused'); END;
+";
+
+const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
+
+/// The durable, embedded ledger (feature `sqlite`): the hash chain in an SQLite database, for
+/// ledgers larger than memory and for several processes sharing one ledger file.
+///
+/// * [`SqliteLedger::open`] never loads the ledger: every lookup is one indexed `SELECT`
+///   ([`EctStore::get`] by the lower-cased `(wid, jti)`, [`EctStore::referrers`] through
+///   `ect_parents`), so memory does not grow with the ledger.
+/// * [`Ledger::append`] runs in one `BEGIN IMMEDIATE` transaction: it takes the database's
+///   write lock, reads the head, then for each candidate, inside a savepoint, runs
+///   [`Admission::check`] against the transaction's own view (which holds the candidates
+///   appended before it) and inserts the entry and its `ect_parents` rows; a refused
+///   candidate is rolled back to its savepoint and leaves nothing. The call ends with one
+///   `COMMIT` (group commit): every result is returned after it, and if it fails every
+///   candidate that would have been appended gets `ledger.io` and the ledger is as it was.
+/// * Several processes (or several `SqliteLedger` values) may open the same file: the write
+///   lock serializes their appends, so of concurrent appends of one `(wid, jti)` exactly one
+///   succeeds and sequence numbers have no gaps. A connection waits up to 10 seconds
+///   (`busy_timeout`) for another's lock before failing with `ledger.io`.
+/// * Within one process the connection is behind a mutex: reads and appends through one
+///   `SqliteLedger` are serialized.
+/// * Every SQLite failure is `ledger.io` (fail closed: never `Ok(None)` or a short list);
+///   a row whose hash is not the hash of its fields, whose token does not parse or whose
+///   hashes are not 32 bytes is `ledger.chain`. An `at` or a sequence number beyond
+///   `i64::MAX` (SQLite's `INTEGER`) is `ledger.io`.
+///
+/// # Schema
+///
+/// ```sql
+/// CREATE TABLE ect_entries (
+///     seq INTEGER PRIMARY KEY,   -- 0, 1, 2, … without gaps (ECT-LED-1)
+///     at INTEGER NOT NULL,       -- acceptance time
+///     prev BLOB NOT NULL,        -- 32 bytes: the previous entry's hash (zeros for entry 0)
+///     hash BLOB NOT NULL,        -- 32 bytes: this entry's hash (ChainHash, "Entry hash")
+///     token TEXT NOT NULL,       -- the compact token as accepted
+///     wid TEXT NOT NULL,         -- the token's wid, ASCII-lower-cased; '' for none
+///     jti TEXT NOT NULL,         -- the token's jti, ASCII-lower-cased
+///     UNIQUE (wid, jti)
+/// );
+/// CREATE TABLE ect_parents (     -- one row per element of a token's par
+///     wid TEXT NOT NULL,         -- the child's wid, ASCII-lower-cased; '' for none
+///     parent TEXT NOT NULL,      -- the par element, ASCII-lower-cased
+///     child INTEGER NOT NULL REFERENCES ect_entries (seq),
+///     PRIMARY KEY (wid, parent, child)
+/// ) WITHOUT ROWID;
+/// ```
+///
+/// plus `BEFORE UPDATE` and `BEFORE DELETE` triggers on both tables that abort the statement
+/// (`ect_entries is append-only: UPDATE refused`, and so on). A `wid` is always a UUID, never
+/// empty, so `''` is unambiguous. A `par` element named twice (in any letter case) is one row.
+/// The database carries `PRAGMA application_id = 0x45435431` (`ECT1`) and
+/// `PRAGMA user_version = 1`; opening a database with other values (a file that is not an
+/// SQLite database, or one of another application) is `ledger.io` and leaves it unchanged.
+/// An empty file or database is given the schema.
+///
+/// Each connection uses `journal_mode = WAL` (so readers do not block the writer),
+/// `synchronous = FULL` (a commit is on stable storage before it returns: an acknowledged
+/// entry survives a crash or power loss), `foreign_keys = ON` and `busy_timeout` = 10 s. A
+/// ledger is therefore the database file and, while open, its `-wal` and `-shm` files.
+///
+/// The triggers stop accidental changes, not an attacker with write access to the file:
+/// the hash chain is the tamper evidence ([`Ledger::verify_chain`], `ledger.chain`).
+///
+/// ```
+/// use wimse_ect::{Ledger, SqliteLedger};
+///
+/// let dir = tempfile::tempdir()?;
+/// let ledger = SqliteLedger::open(dir.path().join("audit.sqlite"))?;
+/// assert_eq!(ledger.len()?, 0);
+/// ledger.verify_chain()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SqliteLedger {
+    path: PathBuf,
+    /// `None` while the file does not exist yet ([`CreateMode::OnFirstAppend`]).
+    conn: Mutex<Option<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteLedger")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteLedger {
+    /// Opens the ledger database at `path`, creating it (with the schema) if absent: the same
+    /// as [`SqliteLedger::open_with`] with [`CreateMode::OnOpen`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, CreateMode::OnOpen)
+    }
+
+    /// Opens the ledger database at `path`, checks that it is one ([`SqliteLedger`],
+    /// "Schema"; `ledger.io` otherwise) and sets the connection's pragmas; nothing is read
+    /// into memory. A missing file is created as `create` says:
+    ///
+    /// * [`CreateMode::OnOpen`]: now, with the schema.
+    /// * [`CreateMode::OnFirstAppend`]: by the first [`Ledger::append`] (the transaction that
+    ///   checks the candidates needs the database); if no candidate of that call is appended,
+    ///   the files it created (the database, its `-wal` and `-shm`) are removed again, so a
+    ///   ledger that only ever refuses tokens leaves nothing on disk. Opening checks that the
+    ///   parent directory exists. Until then the ledger reads as empty, unless another
+    ///   process has created the file meanwhile (then it is opened and read). Meant for one
+    ///   process: processes sharing a ledger should create it first (`OnOpen`), since the
+    ///   removal could not tell another process's fresh connection apart.
+    ///
+    /// ```
+    /// use wimse_ect::{CreateMode, Ledger, SqliteLedger};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("audit.sqlite");
+    /// let ledger = SqliteLedger::open_with(&path, CreateMode::OnFirstAppend)?;
+    /// assert_eq!(ledger.len()?, 0);
+    /// assert!(!path.exists()); // created by the first accepted token, not before
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(path: impl AsRef<Path>, create: CreateMode) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let conn = match create {
+            CreateMode::OnOpen => Some(connect(&path, true)?.0),
+            CreateMode::OnFirstAppend => {
+                if exists(&path)? {
+                    Some(connect(&path, false)?.0)
+                } else {
+                    ensure_parent_dir(&path)?;
+                    None
+                }
+            }
+        };
+        Ok(SqliteLedger {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        // A panic while the lock is held unwinds through the transaction, whose drop rolls
+        // it back, so a poisoned lock still guards a usable connection.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a read on the connection, or answers `empty` while the file does not exist
+    /// ([`CreateMode::OnFirstAppend`]); a file created meanwhile by another process is
+    /// opened.
+    fn read_with<R>(&self, empty: R, f: impl FnOnce(&Connection, &Path) -> Result<R>) -> Result<R> {
+        let mut guard = self.lock();
+        if guard.is_none() {
+            if !exists(&self.path)? {
+                return Ok(empty);
+            }
+            *guard = Some(connect(&self.path, false)?.0);
+        }
+        f(guard.as_ref().expect("connected"), &self.path)
+    }
+}
+
+/// A `ledger.io` error for a failed SQLite call.
+fn io(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    Error::LedgerIo(format!("{what} {}: {e}", path.display()))
+}
+
+/// Whether `path` exists (following links); an error other than "not found" is `ledger.io`.
+fn exists(path: &Path) -> Result<bool> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::LedgerIo(format!(
+            "cannot inspect {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Opens the database at `path` (creating the file first, exclusively, when `create` and it
+/// is missing), sets the pragmas and checks or creates the schema. Returns the connection and
+/// whether this call created the file. A file this call created is removed again on failure.
+fn connect(path: &Path, create: bool) -> Result<(Connection, bool)> {
+    let created = create && create_file(path)?;
+    match configure(path, created) {
+        Ok(conn) => Ok((conn, created)),
+        Err(e) => {
+            if created {
+                remove_files(path);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Creates an empty file at `path` unless one exists (`create_new`: never over a file that
+/// appeared meanwhile) and makes its directory entry durable. Whether it created it.
+fn create_file(path: &Path) -> Result<bool> {
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {
+            if let Err(e) = sync_parent_dir(path) {
+                remove_files(path);
+                return Err(e);
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::LedgerIo(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The connection to the existing file at `path`, with its pragmas and the schema checked
+/// (or created in an empty database).
+fn configure(path: &Path, created: bool) -> Result<Connection> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::LedgerIo(format!("cannot inspect {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::LedgerIo(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| io(path, "cannot open", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| io(path, "cannot configure", e))?;
+    for (name, value) in [("synchronous", "FULL"), ("foreign_keys", "ON")] {
+        conn.pragma_update(None, name, value)
+            .map_err(|e| io(path, "cannot configure", e))?;
+    }
+    match identify(&conn, path)? {
+        Kind::Ledger => set_wal(&conn, path)?,
+        Kind::Empty => {
+            // The journal mode first, so that the schema is written through the WAL and no
+            // rollback journal is ever created.
+            set_wal(&conn, path)?;
+            init_schema(&conn, path)?;
+        }
+        Kind::Other(why) => {
+            let what = if created { "created" } else { "existing" };
+            return Err(Error::LedgerIo(format!(
+                "{} ({what} file) is not a wimse-ect SQLite ledger: {why}",
+                path.display()
+            )));
+        }
+    }
+    Ok(conn)
+}
+
+/// What a database holds.
+enum Kind {
+    Ledger,
+    Empty,
+    Other(String),
+}
+
+/// Reads the database's identity (application id, schema version, tables) without changing it.
+fn identify(conn: &Connection, path: &Path) -> Result<Kind> {
+    let read = |e| io(path, "cannot read as an SQLite database", e);
+    let app: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(read)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(read)?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(read)?;
+    if app == 0 && version == 0 && objects == 0 {
+        return Ok(Kind::Empty);
+    }
+    if app != APPLICATION_ID {
+        return Ok(Kind::Other(format!(
+            "application_id is {app:#x}, expected {APPLICATION_ID:#x}"
+        )));
+    }
+    if version != SCHEMA_VERSION {
+        return Ok(Kind::Other(format!(
+            "schema version (user_version) {version}, this library reads version {SCHEMA_VERSION}"
+        )));
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('ect_entries', 'ect_parents')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(read)?;
+    if tables != 2 {
+        return Ok(Kind::Other(
+            "the tables ect_entries and ect_parents are missing".into(),
+        ));
+    }
+    Ok(Kind::Ledger)
+}
+
+/// Creates the schema in an empty database, under the write lock; if another connection
+/// created it meanwhile, checks it instead.
+fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
+    let fail = |e| io(path, "cannot create the ledger schema in", e);
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+    let result = (|| {
+        match identify(conn, path)? {
+            Kind::Empty => {}
+            Kind::Ledger => return Ok(()),
+            Kind::Other(why) => {
+                return Err(Error::LedgerIo(format!(
+                    "{} is not a wimse-ect SQLite ledger: {why}",
+                    path.display()
+                )));
+            }
+        }
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(fail)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(fail)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(fail),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// `PRAGMA journal_mode = WAL`, checked.
+fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(|e| io(path, "cannot set journal_mode = WAL on", e))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        Ok(())
+    } else {
+        Err(Error::LedgerIo(format!(
+            "{}: journal_mode is {mode}, not wal",
+            path.display()
+        )))
+    }
+}
+
+/// Removes the database at `path` and its `-wal`, `-shm` and `-journal` files (best effort).
+fn remove_files(path: &Path) {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Checks that the directory a database will be created in exists, so that a path in a
+/// missing directory fails when it is opened rather than at the first append.
+fn ensure_parent_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::LedgerIo(format!(
+            "cannot create {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        Err(e) => Err(Error::LedgerIo(format!(
+            "cannot create {}: directory {}: {e}",
+            path.display(),
+            dir.display()
+        ))),
+    }
+}
+
+/// Makes a new directory entry durable (Unix; best effort elsewhere).
+fn sync_parent_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    match std::fs::File::open(dir) {
+        Ok(d) => d
+            .sync_all()
+            .or_else(|e| if cfg!(unix) { Err(e) } else { Ok(()) })
+            .map_err(|e| Error::LedgerIo(format!("cannot sync directory {}: {e}", dir.display()))),
+        Err(e) if cfg!(unix) => Err(Error::LedgerIo(format!(
+            "cannot open directory {}: {e}",
+            dir.display()
+        ))),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A `u64` as SQLite's `INTEGER`, or `ledger.io` naming `what`.
+fn to_sql_int(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        Error::LedgerIo(format!(
+            "{what} {value} does not fit SQLite's INTEGER (at most {})",
+            i64::MAX
+        ))
+    })
+}
+
+/// The stored form of a `wid` (`''` for none) or `jti`: ASCII-lower-cased.
+fn key(part: Option<&str>) -> String {
+    part.unwrap_or("").to_ascii_lowercase()
+}
+
+/// An entry row as read, before its checks.
+struct Row {
+    seq: i64,
+    at: i64,
+    prev: Vec<u8>,
+    hash: Vec<u8>,
+    token: String,
+}
+
+impl Row {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            prev: row.get(2)?,
+            hash: row.get(3)?,
+            token: row.get(4)?,
+        })
+    }
+
+    /// The row as a [`RawEntry`]; a value no append writes is `ledger.chain`.
+    fn into_raw(self) -> Result<RawEntry> {
+        let seq = u64::try_from(self.seq)
+            .map_err(|_| Error::LedgerChain(format!("entry with negative seq {}", self.seq)))?;
+        let at = u64::try_from(self.at)
+            .map_err(|_| Error::LedgerChain(format!("entry {seq}: negative at {}", self.at)))?;
+        Ok(RawEntry {
+            seq,
+            at,
+            prev: hash_of(self.prev, seq, "prev")?,
+            hash: hash_of(self.hash, seq, "hash")?,
+            token: self.token,
+        })
+    }
+}
+
+/// A stored 32-byte hash.
+fn hash_of(bytes: Vec<u8>, seq: u64, column: &str) -> Result<ChainHash> {
+    let len = bytes.len();
+    bytes
+        .try_into()
+        .map(ChainHash)
+        .map_err(|_| Error::LedgerChain(format!("entry {seq}: {column} is {len} bytes, not 32")))
+}
+
+/// [`EctStore::get`] on `conn`.
+fn get_in(
+    conn: &Connection,
+    path: &Path,
+    wid: Option<&str>,
+    jti: &str,
+) -> Result<Option<Arc<StoredEct>>> {
+    if wid == Some("") {
+        // No stored token has an empty wid ('' is the column value for none).
+        return Ok(None);
+    }
+    let fail = |e| io(path, "cannot look a token up in", e);
+    let row = conn
+        .prepare_cached(&format!("{SELECT_ENTRY} WHERE wid = ?1 AND jti = ?2"))
+        .map_err(fail)?
+        .query_row(params![key(wid), key(Some(jti))], Row::read)
+        .optional()
+        .map_err(fail)?;
+    match row {
+        Some(row) => Ok(Some(Arc::clone(
+            LedgerEntry::from_raw(&row.into_raw()?)?.ect(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// [`EctStore::referrers`] on `conn`.
+fn referrers_in(
+    conn: &Connection,
+    path: &Path,
+    wid: Option<&str>,
+    jti: &str,
+    limit: usize,
+) -> Result<Vec<Arc<StoredEct>>> {
+    if wid == Some("") || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let fail = |e| io(path, "cannot look referrers up in", e);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT e.seq, e.at, e.prev, e.hash, e.token FROM ect_parents p \
+             JOIN ect_entries e ON e.seq = p.child \
+             WHERE p.wid = ?1 AND p.parent = ?2 ORDER BY p.child LIMIT ?3",
+        )
+        .map_err(fail)?;
+    let rows = statement
+        .query_map(params![key(wid), key(Some(jti)), limit], Row::read)
+        .map_err(fail)?;
+    let mut found = Vec::new();
+    for row in rows {
+        let raw = row.map_err(fail)?.into_raw()?;
+        found.push(Arc::clone(LedgerEntry::from_raw(&raw)?.ect()));
+    }
+    Ok(found)
+}
+
+/// [`Ledger::len`] on `conn`: the entries are numbered from 0 without gaps, so one more than
+/// the largest `seq` (an index lookup, not a count).
+fn len_in(conn: &Connection, path: &Path) -> Result<u64> {
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM ect_entries")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(|e| io(path, "cannot count the entries of", e))?;
+    match max {
+        None => Ok(0),
+        Some(seq) => u64::try_from(seq)
+            .ok()
+            .and_then(|s| s.checked_add(1))
+            .ok_or_else(|| Error::LedgerChain(format!("entry with seq {seq}"))),
+    }
+}
+
+/// The last entry's `(seq, hash)`, if any.
+fn last_in(conn: &Connection, path: &Path) -> Result<Option<(u64, ChainHash)>> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT seq, hash FROM ect_entries ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(|e| io(path, "cannot read the head of", e))?;
+    match row {
+        None => Ok(None),
+        Some((seq, hash)) => {
+            let seq = u64::try_from(seq)
+                .map_err(|_| Error::LedgerChain(format!("entry with negative seq {seq}")))?;
+            Ok(Some((seq, hash_of(hash, seq, "hash")?)))
+        }
+    }
+}
+
+/// [`Ledger::read`] on `conn`.
+fn read_in(conn: &Connection, path: &Path, from: u64, limit: usize) -> Result<Vec<RawEntry>> {
+    let Ok(from) = i64::try_from(from) else {
+        return Ok(Vec::new());
+    };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let fail = |e| io(path, "cannot read the entries of", e);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "{SELECT_ENTRY} WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(fail)?;
+    let rows = statement
+        .query_map(params![from, limit], Row::read)
+        .map_err(fail)?;
+    let mut entries = Vec::new();
+    for row in rows {
+        entries.push(row.map_err(fail)?.into_raw()?);
+    }
+    Ok(entries)
+}
+
+/// The ledger as the transaction of an append sees it: what [`Admission::check`] reads.
+struct View<'c> {
+    conn: &'c Connection,
+    path: &'c Path,
+}
+
+impl EctStore for View<'_> {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        get_in(self.conn, self.path, wid, jti)
+    }
+
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
+        referrers_in(self.conn, self.path, wid, jti, limit)
+    }
+}
+
+/// Why a candidate was not appended.
+enum Refusal {
+    /// Its check or its insert failed; it was rolled back to its savepoint and the
+    /// transaction goes on.
+    Candidate(Error),
+    /// The savepoint itself failed: the transaction's state is unknown and is abandoned.
+    Transaction(Error),
+}
+
+/// Inserts `entry`'s row and its `ect_parents` rows; a `(wid, jti)` already stored (the
+/// `UNIQUE` constraint) is `ledger.duplicate`, anything else `ledger.io`.
+fn insert(conn: &Connection, path: &Path, entry: &LedgerEntry, at: i64) -> Result<()> {
+    let ect = entry.ect();
+    let fail = |e: rusqlite::Error| match e.sqlite_error() {
+        Some(s) if s.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            Error::LedgerDuplicate(ect.jti().to_owned())
+        }
+        _ => io(path, "cannot append to", e),
+    };
+    let seq = to_sql_int(entry.seq(), "sequence number")?;
+    let wid = key(ect.wid());
+    conn.prepare_cached(
+        "INSERT INTO ect_entries (seq, at, prev, hash, token, wid, jti) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            seq,
+            at,
+            &entry.prev().0[..],
+            &entry.hash().0[..],
+            ect.token(),
+            &wid,
+            key(Some(ect.jti())),
+        ])
+    })
+    .map_err(fail)?;
+    if !ect.claims().par.is_empty() {
+        let mut statement = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ect_parents (wid, parent, child) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(fail)?;
+        for parent in &ect.claims().par {
+            statement
+                .execute(params![&wid, key(Some(parent)), seq])
+                .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one statement of the savepoint protocol.
+fn savepoint_step(conn: &Connection, path: &Path, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(|e| io(path, "savepoint failed in the append transaction of", e))
+}
+
+/// Candidate `index`, inside its own savepoint: checked against the transaction's view, then
+/// inserted as entry `seq` after `prev`; on any failure rolled back to the savepoint.
+#[allow(clippy::too_many_arguments)]
+fn admit_one(
+    conn: &Connection,
+    path: &Path,
+    index: usize,
+    ect: StoredEct,
+    at: (u64, i64),
+    seq: u64,
+    prev: ChainHash,
+    admission: &mut Admission<'_>,
+) -> std::result::Result<LedgerEntry, Refusal> {
+    savepoint_step(conn, path, "SAVEPOINT ect_candidate").map_err(Refusal::Transaction)?;
+    let attempt = (|| {
+        admission.check(index, &View { conn, path }, &ect)?;
+        let entry = LedgerEntry::new(seq, at.0, prev, Arc::new(ect));
+        insert(conn, path, &entry, at.1)?;
+        Ok(entry)
+    })();
+    match attempt {
+        Ok(entry) => {
+            savepoint_step(conn, path, "RELEASE ect_candidate").map_err(Refusal::Transaction)?;
+            Ok(entry)
+        }
+        Err(e) => {
+            savepoint_step(conn, path, "ROLLBACK TO ect_candidate")
+                .and_then(|()| savepoint_step(conn, path, "RELEASE ect_candidate"))
+                .map_err(Refusal::Transaction)?;
+            Err(Refusal::Candidate(e))
+        }
+    }
+}
+
+/// Every `Ok` of `results` replaced by `error` (their entries did not become durable).
+fn fail_oks<T>(results: Vec<Result<T>>, error: &Error) -> Vec<Result<Arc<T>>> {
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(_) => Err(error.clone()),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
+
+/// [`Ledger::append`] on `conn`: one `BEGIN IMMEDIATE` transaction, a savepoint per
+/// candidate, one `COMMIT`.
+fn append_in(
+    conn: &mut Connection,
+    path: &Path,
+    candidates: Vec<StoredEct>,
+    at: u64,
+    admission: &mut Admission<'_>,
+) -> Vec<Result<Arc<LedgerEntry>>> {
+    let n = candidates.len();
+    let at_sql = match to_sql_int(at, "acceptance time") {
+        Ok(at_sql) => at_sql,
+        Err(e) => return vec![Err(e); n],
+    };
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return vec![Err(io(path, "cannot begin an append transaction on", e)); n],
+    };
+    let (mut seq, mut head) = match last_in(&tx, path) {
+        Ok(None) => (0, ChainHash::GENESIS),
+        Ok(Some((last, hash))) => (last.saturating_add(1), hash),
+        Err(e) => return vec![Err(e); n],
+    };
+    let mut results: Vec<Result<LedgerEntry>> = Vec::with_capacity(n);
+    let mut abandoned: Option<Error> = None;
+    for (i, ect) in candidates.into_iter().enumerate() {
+        if let Some(e) = &abandoned {
+            results.push(Err(e.clone()));
+            continue;
+        }
+        match admit_one(&tx, path, i, ect, (at, at_sql), seq, head, admission) {
+            Ok(entry) => {
+                seq = seq.saturating_add(1);
+                head = entry.hash();
+                results.push(Ok(entry));
+            }
+            Err(Refusal::Candidate(e)) => results.push(Err(e)),
+            Err(Refusal::Transaction(e)) => {
+                abandoned = Some(e.clone());
+                results.push(Err(e));
+            }
+        }
+    }
+    if let Some(e) = abandoned {
+        // Dropping the transaction rolls it back.
+        drop(tx);
+        return fail_oks(results, &e);
+    }
+    if !results.iter().any(Result::is_ok) {
+        // Nothing to commit: every candidate was refused and rolled back.
+        drop(tx);
+        return results.into_iter().map(|r| r.map(Arc::new)).collect();
+    }
+    match tx.commit() {
+        Ok(()) => results.into_iter().map(|r| r.map(Arc::new)).collect(),
+        // A failed COMMIT leaves the transaction open; dropping it rolled it back.
+        Err(e) => fail_oks(results, &io(path, "cannot commit the append to", e)),
+    }
+}
+
+impl EctStore for SqliteLedger {
+    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        self.read_with(None, |conn, path| get_in(conn, path, wid, jti))
+    }
+
+    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
+        self.read_with(Vec::new(), |conn, path| {
+            referrers_in(conn, path, wid, jti, limit)
+        })
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn append(
+        &self,
+        candidates: Vec<StoredEct>,
+        at: u64,
+        admission: &mut Admission<'_>,
+    ) -> Vec<Result<Arc<LedgerEntry>>> {
+        let n = candidates.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut guard = self.lock();
+        let mut created = false;
+        if guard.is_none() {
+            // CreateMode::OnFirstAppend: the file is created now, and removed again below if
+            // this call appends nothing.
+            match connect(&self.path, true) {
+                Ok((conn, c)) => {
+                    *guard = Some(conn);
+                    created = c;
+                }
+                Err(e) => return vec![Err(e); n],
+            }
+        }
+        let conn = guard.as_mut().expect("connected");
+        let results = append_in(conn, &self.path, candidates, at, admission);
+        if created && !results.iter().any(Result::is_ok) {
+            // Close the connection first, then remove what it created.
+            *guard = None;
+            remove_files(&self.path);
+        }
+        results
+    }
+
+    fn len(&self) -> Result<u64> {
+        self.read_with(0, len_in)
+    }
+
+    fn head(&self) -> Result<ChainHash> {
+        self.read_with(ChainHash::GENESIS, |conn, path| {
+            Ok(last_in(conn, path)?.map_or(ChainHash::GENESIS, |(_, hash)| hash))
+        })
+    }
+
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<RawEntry>> {
+        self.read_with(Vec::new(), |conn, path| read_in(conn, path, from, limit))
+    }
+
+    /// The entry with sequence number exactly `seq` (one primary-key lookup), checked against
+    /// its own hash.
+    fn entry(&self, seq: u64) -> Result<Option<Arc<LedgerEntry>>> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        let row = self.read_with(None, |conn, path| {
+            conn.prepare_cached(&format!("{SELECT_ENTRY} WHERE seq = ?1"))
+                .and_then(|mut s| s.query_row([seq], Row::read).optional())
+                .map_err(|e| io(path, "cannot read an entry of", e))
+        })?;
+        match row {
+            Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw(&row.into_raw()?)?))),
+            None => Ok(None),
+        }
+    }
+}
