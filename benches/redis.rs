@@ -1,14 +1,20 @@
 //! The cost of a replay record (ECT-RPL-1) per token: the in-memory baseline against
-//! `RedisReplayCache` (feature `redis`), one `SET … NX` round trip per token and pipelined
-//! batches of 64 and 256 (`check_and_record_batch`), measured in the same run
-//! (BENCHMARKS.md, "Shared state").
+//! `RedisReplayCache` (feature `redis`), one `SET … NX` round trip per token, and batches of
+//! 64 and 256 in one round trip each (`check_and_record_batch`, one `EVAL`), measured in the
+//! same run (BENCHMARKS.md, "Shared state").
 //!
 //! `cargo bench -p wimse-ect --features redis --bench redis` against the server named by
 //! `ECT_TEST_REDIS_URL` (`.ci/servers start DIR; source DIR/env`); without it the benchmark
 //! prints why and does nothing. Every token is a fresh key (a replay would measure the
-//! refusal, not the record), under a key prefix of this run only, recorded for 60 s.
+//! refusal, not the record), under a key prefix of this run only; each round's records are
+//! deleted after it, outside the timing, so the server's size stays that of one round.
 //!
-//! Each variant runs `ROUNDS` timed rounds after one warm-up round; it prints the median and
+//! For comparison it also times the same records as a plain pipeline of `SET … NX PX` on a
+//! raw connection (what the batch would cost without its one-reply script; see
+//! `RedisReplayCache`'s documentation for why it is a script).
+//!
+//! Each variant runs `ROUNDS` timed rounds after one warm-up round, the variants taking turns
+//! within each round; it prints the median and
 //! the minimum time per token and the ratios of the medians. Run as a test
 //! (`cargo test --benches`, no `--bench` argument) it runs one short round of each.
 
@@ -19,10 +25,11 @@ use wimse_ect::{MemoryReplayCache, RedisReplayCache, ReplayCache, ReplayKey};
 
 /// The caller's clock for every record (any value works: records live `expires_at - now`).
 const NOW: u64 = 1_772_000_000;
-/// Records live 60 s, so a run leaves nothing behind for long.
-const LIFETIME: u64 = 60;
+/// Records live 30 s at most: each round's records are deleted right after it (untimed),
+/// so the shared server never holds more than one round's; the expiry is the backstop.
+const LIFETIME: u64 = 30;
 /// Timed rounds per variant (after one warm-up round).
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 
 /// How many tokens one round of each variant records, full run and test run.
 struct Sizes {
@@ -62,29 +69,42 @@ impl Keys {
     }
 }
 
-/// Time per token of recording `items` with `record`, which must accept every one.
-fn time_per_token(items: &[(ReplayKey, u64)], record: impl FnOnce(&[(ReplayKey, u64)])) -> f64 {
-    let start = Instant::now();
-    record(items);
-    start.elapsed().as_nanos() as f64 / items.len() as f64
-}
+/// A variant: its name, the tokens it records per round, and how it records them (each must
+/// be accepted).
+type Variant<'a> = (
+    &'static str,
+    usize,
+    Box<dyn FnMut(&[(ReplayKey, u64)]) + 'a>,
+);
 
-/// One warm-up and `rounds` timed rounds of `n` fresh tokens; returns the sorted times per
-/// token (ns).
+/// One warm-up round, then `rounds` rounds in which every variant records its count of fresh
+/// tokens, the variants taking turns within each round (so a load that comes and goes on a
+/// shared machine weighs on all of them alike). Returns each variant's sorted times per token
+/// (ns).
 fn measure(
     keys: &mut Keys,
-    n: usize,
     rounds: usize,
-    mut round: impl FnMut(&[(ReplayKey, u64)]),
-) -> Vec<f64> {
-    round(&keys.take(n.min(1_000)));
-    let mut times: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let items = keys.take(n);
-            time_per_token(&items, &mut round)
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
+    variants: &mut [Variant<'_>],
+    mut delete: impl FnMut(&[(ReplayKey, u64)]),
+) -> Vec<Vec<f64>> {
+    for (_, n, record) in variants.iter_mut() {
+        let items = keys.take((*n).min(1_000));
+        record(&items);
+        delete(&items);
+    }
+    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, n, record)) in variants.iter_mut().enumerate() {
+            let items = keys.take(*n);
+            let start = Instant::now();
+            record(&items);
+            times[i].push(start.elapsed().as_nanos() as f64 / items.len() as f64);
+            delete(&items);
+        }
+    }
+    for t in &mut times {
+        t.sort_by(f64::total_cmp);
+    }
     times
 }
 
@@ -125,20 +145,17 @@ fn main() {
         .with_prefix(&prefix);
     let mut keys = Keys { next: 0 };
 
-    let memory = measure(&mut keys, sizes.memory, rounds, |items| {
-        // A fresh cache per round: its size stays that of one round.
-        let cache = MemoryReplayCache::new();
-        for (key, expires_at) in items {
-            black_box(cache.check_and_record(key, *expires_at, NOW)).expect("fresh key");
-        }
-    });
-    let single = measure(&mut keys, sizes.single, rounds, |items| {
-        for (key, expires_at) in items {
-            black_box(redis.check_and_record(key, *expires_at, NOW)).expect("fresh key");
-        }
-    });
-    let batched = |batch: usize, keys: &mut Keys| {
-        measure(keys, sizes.batched, rounds, |items| {
+    // For comparison: the same records as a plain pipeline of `SET … NX PX` (what the batch
+    // would be without its script), on a raw connection of the redis crate.
+    let con = std::cell::RefCell::new(
+        redis::Client::open(url.as_str())
+            .expect("the URL parses")
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .expect("the Redis server answers"),
+    );
+    let batched = |batch: usize| {
+        let redis = &redis;
+        Box::new(move |items: &[(ReplayKey, u64)]| {
             for chunk in items.chunks(batch) {
                 for r in black_box(redis.check_and_record_batch(chunk, NOW)) {
                     r.expect("fresh key");
@@ -146,26 +163,96 @@ fn main() {
             }
         })
     };
-    let batch64 = batched(64, &mut keys);
-    let batch256 = batched(256, &mut keys);
-
-    let rows = [
-        ("MemoryReplayCache::check_and_record", &memory, sizes.memory),
-        ("RedisReplayCache::check_and_record", &single, sizes.single),
+    let pipelined = |batch: usize| {
+        let (redis, con) = (&redis, &con);
+        Box::new(move |items: &[(ReplayKey, u64)]| {
+            for chunk in items.chunks(batch) {
+                let mut pipe = redis::pipe();
+                for (key, expires_at) in chunk {
+                    pipe.cmd("SET")
+                        .arg(redis.redis_key(key))
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg((expires_at - NOW) * 1000);
+                }
+                let replies: Vec<redis::Value> =
+                    pipe.query(&mut *con.borrow_mut()).expect("pipeline");
+                for r in black_box(replies) {
+                    assert_eq!(r, redis::Value::Okay, "fresh key");
+                }
+            }
+        })
+    };
+    let mut variants: Vec<Variant<'_>> = vec![
+        (
+            "MemoryReplayCache::check_and_record",
+            sizes.memory,
+            Box::new(|items| {
+                // A fresh cache per round: its size stays that of one round.
+                let cache = MemoryReplayCache::new();
+                for (key, expires_at) in items {
+                    black_box(cache.check_and_record(key, *expires_at, NOW)).expect("fresh key");
+                }
+            }),
+        ),
+        (
+            "RedisReplayCache::check_and_record",
+            sizes.single,
+            Box::new(|items| {
+                for (key, expires_at) in items {
+                    black_box(redis.check_and_record(key, *expires_at, NOW)).expect("fresh key");
+                }
+            }),
+        ),
         (
             "check_and_record_batch, 64 per batch",
-            &batch64,
             sizes.batched,
+            batched(64),
         ),
         (
             "check_and_record_batch, 256 per batch",
-            &batch256,
             sizes.batched,
+            batched(256),
+        ),
+        (
+            "raw pipeline of SETs, 64 per batch",
+            sizes.batched,
+            pipelined(64),
+        ),
+        (
+            "raw pipeline of SETs, 256 per batch",
+            sizes.batched,
+            pipelined(256),
         ),
     ];
-    let base = median(&memory);
+    // Deletes a round's records from Redis, outside the timing (`UNLINK`, pipelined).
+    let mut cleaner = redis::Client::open(url.as_str())
+        .expect("the URL parses")
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .expect("the Redis server answers");
+    let delete = |items: &[(ReplayKey, u64)]| {
+        for chunk in items.chunks(1_000) {
+            let mut unlink = redis::cmd("UNLINK");
+            for (key, _) in chunk {
+                unlink.arg(redis.redis_key(key));
+            }
+            let _: i64 = unlink.query(&mut cleaner).expect("UNLINK");
+        }
+    };
+    let times = measure(&mut keys, rounds, &mut variants, delete);
+    let [memory, single, batch64, batch256, pipe64, pipe256] = &times[..] else {
+        unreachable!("six variants")
+    };
+    let rows: Vec<_> = variants
+        .iter()
+        .zip(&times)
+        .map(|((name, n, _), t)| (*name, t, *n))
+        .collect();
+    let base = median(memory);
     println!(
-        "replay record per token ({rounds} rounds after a warm-up; median, minimum; tokens per round)"
+        "replay record per token ({rounds} interleaved rounds after a warm-up; median, minimum; \
+         tokens per round)"
     );
     for (name, times, n) in rows {
         println!(
@@ -176,14 +263,19 @@ fn main() {
         );
     }
     println!(
-        "  single / pipelined: {:.1}x (64 per batch), {:.1}x (256 per batch)",
-        median(&single) / median(&batch64),
-        median(&single) / median(&batch256),
+        "  single / batched: {:.1}x (64 per batch), {:.1}x (256 per batch)",
+        median(single) / median(batch64),
+        median(single) / median(batch256),
+    );
+    println!(
+        "  batched (script) / raw pipeline: {:.2}x (64 per batch), {:.2}x (256 per batch)",
+        median(batch64) / median(pipe64),
+        median(batch256) / median(pipe256),
     );
     println!(
         "  throughput: single {:.0} tokens/s, 64 per batch {:.0} tokens/s, 256 per batch {:.0} tokens/s",
-        1e9 / median(&single),
-        1e9 / median(&batch64),
-        1e9 / median(&batch256),
+        1e9 / median(single),
+        1e9 / median(batch64),
+        1e9 / median(batch256),
     );
 }

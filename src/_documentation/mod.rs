@@ -8,6 +8,8 @@
 //! * [`design`]: the design, as questions and answers (why a workspace, why no JWT crate, why
 //!   `now` is a parameter, why `LedgerAudit` is outside the ledger, the features).
 //! * [`cli`]: the `ect` command line, every command with examples.
+//! * [`shared_state`]: many verifiers, one truth: which ledger and replay cache to pick, their
+//!   contracts, the SQLite, PostgreSQL and Redis backends, and testing against real servers.
 //!
 //! The library's guide is the [crate documentation](crate). The spec vectors, the harness
 //! protocol and the decisions they make are in `vectors/README.md`; the proptest generators in
@@ -18,3 +20,4 @@ pub mod cli;
 pub mod crash_recovery;
 pub mod decisions;
 pub mod design;
+pub mod shared_state;

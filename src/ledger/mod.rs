@@ -333,14 +333,12 @@ pub trait Ledger: EctStore + Send + Sync {
     /// on any mismatch.
     fn verify_chain(&self) -> Result<()> {
         let mut prev = ChainHash::GENESIS;
-        let mut n = 0u64;
-        for raw in stream_entries(self) {
+        for (n, raw) in (0u64..).zip(stream_entries(self)) {
             let raw = raw?;
             if let Some(error) = raw.link().error_at(n, Some(&prev)) {
                 return Err(error);
             }
             prev = raw.hash;
-            n += 1;
         }
         if prev != self.head()? {
             return Err(crate::error::Error::LedgerChain(

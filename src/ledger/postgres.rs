@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use crate::check::parse_stored_token;
 use crate::error::{Error, Result};
@@ -79,7 +79,9 @@ CREATE TRIGGER ect_ledger_head_no_truncate
 const SCHEMA_SQL: &str = schema_sql!();
 
 /// The ledger in a PostgreSQL database: one ledger shared by any number of verifier processes
-/// and hosts (feature `postgres`, the synchronous `postgres` client, no TLS).
+/// and hosts (feature `postgres`, the synchronous `postgres` client, without TLS: a URL with
+/// `sslmode=require` fails to connect; reach a remote server through a tunnel or a local
+/// proxy).
 ///
 /// Each handle holds one connection (behind a mutex: appends of one handle are serialized, and
 /// the appends of all handles and processes are serialized by the database). When the
@@ -120,18 +122,28 @@ const SCHEMA_SQL: &str = schema_sql!();
 ///
 /// # Appending
 ///
-/// [`Ledger::append`] runs one `READ COMMITTED` transaction:
+/// [`Ledger::append`] runs one transaction (`START TRANSACTION ISOLATION LEVEL READ
+/// COMMITTED`):
 ///
 /// 1. `SELECT len, hash FROM ect_ledger_head WHERE id = 1 FOR UPDATE`: the row lock is the one
 ///    total order of appends across all processes; whoever holds it sees every entry committed
 ///    before (each statement of a `READ COMMITTED` transaction reads the latest commits).
-/// 2. For each candidate, under a savepoint: [`Admission::check`] against a view whose
-///    [`EctStore::get`] and [`EctStore::referrers`] query the same transaction (so it sees the
-///    candidates of this call appended before it), then the `INSERT` of the entry (its hash
-///    computed by [`LedgerEntry::new`]) and of its parent rows. When the check or an insert
-///    fails, the transaction rolls back to the savepoint and that error is the candidate's
-///    result.
-/// 3. `UPDATE ect_ledger_head` to the new length and hash, and one `COMMIT`.
+/// 2. For each candidate, under a savepoint (`SAVEPOINT ect_candidate`, sent with the release
+///    of the previous candidate's; when the call has a single candidate the transaction itself
+///    plays that part): [`Admission::check`] against a view whose [`EctStore::get`] and
+///    [`EctStore::referrers`] query the same transaction (so it sees the candidates of this
+///    call appended before it), then the `INSERT` of the entry (its hash computed by
+///    [`LedgerEntry::new`]) and of its parent rows (one statement). When the check or an
+///    insert fails, the transaction rolls back to the savepoint and that error is the
+///    candidate's result.
+/// 3. `UPDATE ect_ledger_head` to the new length and hash and `COMMIT`, sent together (one
+///    round trip less while the head row is locked); `ROLLBACK` instead when every candidate
+///    was refused.
+///
+/// The head row stays locked until the commit is durable, so appends are serialized across
+/// processes including their commit's flush to disk (BENCHMARKS.md, "Shared state"): several
+/// processes add verification in parallel, not appends; `accept_batch` shares one commit
+/// among its tokens.
 ///
 /// The results are returned after the commit; if it fails, every candidate that would have
 /// been appended gets `ledger.io` (as does every candidate when the transaction cannot start
@@ -147,6 +159,7 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// needs only:
 ///
 /// ```sql
+/// -- for a schema `ledger` and an application role `verifier`:
 /// GRANT USAGE ON SCHEMA ledger TO verifier;
 /// GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents TO verifier;
 /// GRANT SELECT, UPDATE ON ect_ledger_head TO verifier;
@@ -162,9 +175,9 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// stop mistakes and the application role, not the table owner or a superuser, who can disable
 /// them. **The triggers are not the tamper evidence: the hash chain is**, checked on read by
 /// [`Ledger::verify_chain`] and [`crate::LedgerAudit::validate_all`], which report any edited,
-/// removed or reordered entry (`ledger.chain`). As with every ledger, cutting off the newest
-/// entries together with the head row is detected only by comparing [`Ledger::head`] with a
-/// copy kept elsewhere.
+/// removed or reordered entry (`ledger.chain`), and a head row moved back over stored entries.
+/// As with every ledger, cutting off the newest entries together with the head row is
+/// detected only by comparing [`Ledger::head`] with a copy kept elsewhere.
 ///
 /// `UNIQUE (wid, jti)` is itself a durable replay check for the tokens that go into the
 /// ledger: whatever the replay cache remembers or forgets, a task is stored at most once, and
@@ -196,13 +209,13 @@ struct Conn {
 struct Statements {
     head: Statement,
     head_for_update: Statement,
-    set_head: Statement,
     get: Statement,
     referrers: Statement,
     insert_entry: Statement,
-    insert_parents: Statement,
+    insert_with_parents: Statement,
     read: Statement,
     entry: Statement,
+    beyond_head: Statement,
 }
 
 impl Statements {
@@ -211,8 +224,6 @@ impl Statements {
             head: client.prepare("SELECT len, hash FROM ect_ledger_head WHERE id = 1")?,
             head_for_update: client
                 .prepare("SELECT len, hash FROM ect_ledger_head WHERE id = 1 FOR UPDATE")?,
-            set_head: client
-                .prepare("UPDATE ect_ledger_head SET len = $1, hash = $2 WHERE id = 1")?,
             get: client
                 .prepare("SELECT token FROM ect_ledger_entries WHERE wid = $1 AND jti = $2")?,
             referrers: client.prepare(
@@ -224,9 +235,11 @@ impl Statements {
                 "INSERT INTO ect_ledger_entries (seq, at, prev, hash, token, wid, jti) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )?,
-            insert_parents: client.prepare(
-                "INSERT INTO ect_ledger_parents (wid, parent, child) \
-                 SELECT $1, p, $3 FROM unnest($2::text[]) AS p",
+            insert_with_parents: client.prepare(
+                "WITH e AS (INSERT INTO ect_ledger_entries (seq, at, prev, hash, token, wid, jti) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq) \
+                 INSERT INTO ect_ledger_parents (wid, parent, child) \
+                 SELECT $6, p, e.seq FROM e, unnest($8::text[]) AS p",
             )?,
             read: client.prepare(
                 "SELECT seq, at, prev, hash, token FROM ect_ledger_entries \
@@ -235,13 +248,33 @@ impl Statements {
             entry: client.prepare(
                 "SELECT seq, at, prev, hash, token FROM ect_ledger_entries WHERE seq = $1",
             )?,
+            beyond_head: client.prepare(
+                "SELECT EXISTS (SELECT 1 FROM ect_ledger_head h \
+                 JOIN ect_ledger_entries e ON e.seq >= h.len WHERE h.id = 1)",
+            )?,
         })
     }
 }
 
 /// A storage failure (`ledger.io`) while doing `what`.
 fn io(what: &str, e: &postgres::Error) -> Error {
-    Error::LedgerIo(format!("PostgreSQL ledger: {what}: {e}"))
+    Error::LedgerIo(format!("PostgreSQL ledger: {what}: {}", describe(e)))
+}
+
+/// The client's error with its causes (the server's message, the operating system's error),
+/// which its `Display` leaves out.
+fn describe(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether the connection must be dropped after `e`: it is closed, or the failure was not an
@@ -373,19 +406,19 @@ fn referrers_in<C: GenericClient>(
 /// The view [`Admission::check`] reads during an append: every query runs in the append's
 /// transaction (behind a `RefCell`, as [`EctStore`]'s methods take `&self`).
 struct TxView<'t, 'c> {
-    tx: &'t RefCell<Transaction<'c>>,
+    tx: &'t RefCell<&'c mut Client>,
     st: &'t Statements,
 }
 
 impl EctStore for TxView<'_, '_> {
     fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        let row = get_in(&mut *self.tx.borrow_mut(), self.st, wid, jti)
+        let row = get_in(&mut **self.tx.borrow_mut(), self.st, wid, jti)
             .map_err(|(what, e)| io(&what, &e))?;
         row.as_ref().map(stored_of).transpose()
     }
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
-        let rows = referrers_in(&mut *self.tx.borrow_mut(), self.st, wid, jti, limit)
+        let rows = referrers_in(&mut **self.tx.borrow_mut(), self.st, wid, jti, limit)
             .map_err(|(what, e)| io(&what, &e))?;
         rows.iter().map(stored_of).collect()
     }
@@ -418,7 +451,10 @@ impl PostgresLedger {
     pub fn connect(url: &str) -> Result<Self> {
         let mut config: Config = url.parse().map_err(|e: postgres::Error| {
             Error::LedgerIo(redact(
-                &format!("PostgreSQL ledger: the URL does not parse: {e}"),
+                &format!(
+                    "PostgreSQL ledger: the URL does not parse: {}",
+                    describe(&e)
+                ),
                 url,
             ))
         })?;
@@ -426,7 +462,10 @@ impl PostgresLedger {
             config.connect_timeout(Self::CONNECT_TIMEOUT);
         }
         config.keepalives_idle(Duration::from_secs(30));
-        let conn = Self::open(&config)?;
+        let conn = Self::open(&config).map_err(|e| match e {
+            Error::LedgerIo(why) => Error::LedgerIo(redact(&why, url)),
+            other => other,
+        })?;
         Ok(PostgresLedger {
             config,
             conn: Mutex::new(Some(conn)),
@@ -600,7 +639,7 @@ impl Ledger for PostgresLedger {
                 // Nothing was committed: every candidate fails, the one being processed and
                 // those not reached with the error, the others as not durable.
                 let not_durable = Error::LedgerIo(format!(
-                    "PostgreSQL ledger: nothing was appended: {}",
+                    "this entry was not committed, as the append failed: {}",
                     error.message()
                 ));
                 let mut out: Vec<Result<Arc<LedgerEntry>>> = results
@@ -676,13 +715,23 @@ impl Ledger for PostgresLedger {
                 "the head is not the last entry's hash".into(),
             ));
         }
+        // A head moved back over entries that are still stored (one statement, so one
+        // snapshot: an append committing meanwhile moves the head with its entry).
+        let beyond = self
+            .with_conn(|c, st| named("reading past the head", c.query_one(&st.beyond_head, &[])))?;
+        if column::<bool>(&beyond, 0)? {
+            return Err(Error::LedgerChain(
+                "entries are stored beyond the head".into(),
+            ));
+        }
         Ok(())
     }
 }
 
 /// The append transaction ([`PostgresLedger`], "Appending"). Pushes one result per candidate
 /// onto `results` and commits; on `Err`, nothing was committed, `results` holds the results of
-/// the candidates before the one that failed, and the flag says whether the connection is lost.
+/// the candidates before the one that failed, and the flag says whether the connection is lost
+/// (when it is not, the transaction was rolled back and the connection can be used again).
 fn append_in(
     conn: &mut Conn,
     candidates: Vec<StoredEct>,
@@ -692,130 +741,154 @@ fn append_in(
     results: &mut Vec<Result<Arc<LedgerEntry>>>,
 ) -> std::result::Result<(), (Error, bool)> {
     let Conn { client, st } = conn;
-    let abort = |what: &str, e: postgres::Error| {
-        let lost = connection_lost(&e);
-        (io(what, &e), lost)
-    };
-    let tx = match client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-    {
-        Ok(tx) => tx,
-        Err(e) => return Err(abort("cannot begin the append", e)),
-    };
-    let tx = RefCell::new(tx);
-    let outcome = (|| {
-        let head = tx
-            .borrow_mut()
-            .query_opt(&st.head_for_update, &[])
-            .map_err(|e| ("cannot lock the head row", e))?;
-        let Some(head) = head else {
-            return Ok(Err(Error::LedgerChain(
-                "PostgreSQL ledger: the head row is missing".into(),
-            )));
-        };
-        let (mut len, mut hash) = match head_of(&head) {
-            Ok(h) => h,
-            Err(e) => return Ok(Err(e)),
-        };
-        let view = TxView { tx: &tx, st };
-        let mut appended = 0usize;
-        for (i, ect) in candidates.into_iter().enumerate() {
-            let seq = match to_i64(len, "sequence number") {
-                Ok(s) => s,
-                Err(e) => {
-                    results.push(Err(e));
-                    continue;
-                }
-            };
-            tx.borrow_mut()
-                .batch_execute("SAVEPOINT ect_candidate")
-                .map_err(|e| ("cannot make a savepoint", e))?;
-            let admitted = admission.check(i, &view, &ect).and_then(|()| {
-                let entry = LedgerEntry::new(len, at, hash, Arc::new(ect));
-                insert(&mut tx.borrow_mut(), st, &entry, seq, at_sql).map(|()| entry)
-            });
-            match admitted {
-                Ok(entry) => {
-                    tx.borrow_mut()
-                        .batch_execute("RELEASE SAVEPOINT ect_candidate")
-                        .map_err(|e| ("cannot release a savepoint", e))?;
-                    len += 1;
-                    hash = entry.hash();
-                    appended += 1;
-                    results.push(Ok(Arc::new(entry)));
-                }
-                Err(error) => {
-                    tx.borrow_mut()
-                        .batch_execute("ROLLBACK TO SAVEPOINT ect_candidate")
-                        .map_err(|e| ("cannot roll back a refused candidate", e))?;
-                    results.push(Err(error));
-                }
+    let fatal = |what: &str, e: postgres::Error| (io(what, &e), connection_lost(&e));
+    client
+        .batch_execute("START TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .map_err(|e| fatal("cannot begin the append", e))?;
+    let outcome = admit_all(client, st, candidates, at, at_sql, admission, results);
+    let failure = match outcome {
+        // Nothing to make durable: end the transaction without a commit.
+        Ok(None) => None,
+        // The head row and the commit in one round trip, so the head row (and with it every
+        // other process's append) waits for one round trip less. The values are a number and
+        // hex digits made here.
+        Ok(Some((len, hash))) => {
+            let hex: String = hash.0.iter().map(|b| format!("{b:02x}")).collect();
+            let sql = format!(
+                "UPDATE ect_ledger_head SET len = {len}, hash = decode('{hex}', 'hex') \
+                 WHERE id = 1; COMMIT"
+            );
+            match client.batch_execute(&sql) {
+                Ok(()) => return Ok(()),
+                Err(e) => Some(fatal("the commit failed", e)),
             }
         }
-        if appended > 0 {
-            let len_sql = match to_i64(len, "ledger length") {
-                Ok(v) => v,
-                Err(e) => return Ok(Err(e)),
-            };
-            tx.borrow_mut()
-                .execute(&st.set_head, &[&len_sql, &hash.0.as_slice()])
-                .map_err(|e| ("cannot update the head row", e))?;
-        }
-        Ok(Ok(appended))
-    })();
-    let tx = tx.into_inner();
-    match outcome {
-        Ok(Ok(0)) => {
-            // Nothing to make durable: end the transaction without a commit.
-            if let Err(e) = tx.rollback() {
-                let lost = connection_lost(&e);
-                if lost {
-                    return Err((io("cannot end the append", &e), true));
-                }
-            }
-            Ok(())
-        }
-        Ok(Ok(_)) => match tx.commit() {
+        Err(failure) => Some(failure),
+    };
+    // Rolls back what the commit did not make durable (a no-op after a failed COMMIT).
+    let rolled_back = client.batch_execute("ROLLBACK");
+    match failure {
+        None => match rolled_back {
             Ok(()) => Ok(()),
-            Err(e) => Err(abort("the commit failed", e)),
+            Err(e) if connection_lost(&e) => {
+                // Every result is already known (all refused); the connection is dropped.
+                Err((io("cannot end the append", &e), true))
+            }
+            Err(_) => Ok(()),
         },
-        Ok(Err(error)) => {
-            drop(tx);
-            Err((error, client.is_closed()))
-        }
-        Err((what, e)) => {
-            drop(tx);
-            Err(abort(what, e))
-        }
+        Some((error, lost)) => Err((error, lost || rolled_back.is_err())),
     }
 }
 
-/// Inserts `entry` (sequence number `seq`, acceptance time `at`) and its parent rows.
-fn insert(
-    tx: &mut Transaction<'_>,
+/// The admission and the inserts of every candidate, inside the transaction `append_in`
+/// began: the head row locked, then each candidate under a savepoint (when there are several:
+/// a single candidate that is refused is undone by the transaction's rollback). Returns the
+/// new `(len, hash)` of the head when something was appended, `None` when nothing was.
+fn admit_all(
+    client: &mut Client,
     st: &Statements,
-    entry: &LedgerEntry,
-    seq: i64,
-    at: i64,
-) -> Result<()> {
+    candidates: Vec<StoredEct>,
+    at: u64,
+    at_sql: i64,
+    admission: &mut Admission<'_>,
+    results: &mut Vec<Result<Arc<LedgerEntry>>>,
+) -> std::result::Result<Option<(i64, ChainHash)>, (Error, bool)> {
+    let fatal = |what: &str, e: postgres::Error| (io(what, &e), connection_lost(&e));
+    let head = client
+        .query_opt(&st.head_for_update, &[])
+        .map_err(|e| fatal("cannot lock the head row", e))?;
+    let head = head.ok_or_else(|| {
+        (
+            Error::LedgerChain("PostgreSQL ledger: the head row is missing".into()),
+            false,
+        )
+    })?;
+    let (mut len, mut hash) = head_of(&head).map_err(|e| (e, false))?;
+    let savepoints = candidates.len() > 1;
+    // The savepoint of the previous candidate, released together with the next one's
+    // creation (one round trip per candidate; `COMMIT` releases the last one).
+    let mut open_savepoint = false;
+    let tx = RefCell::new(client);
+    let view = TxView { tx: &tx, st };
+    let mut appended = 0usize;
+    for (i, ect) in candidates.into_iter().enumerate() {
+        let seq = match to_i64(len, "sequence number") {
+            Ok(s) => s,
+            Err(e) => {
+                results.push(Err(e));
+                continue;
+            }
+        };
+        if savepoints {
+            let sql = if open_savepoint {
+                "RELEASE SAVEPOINT ect_candidate; SAVEPOINT ect_candidate"
+            } else {
+                "SAVEPOINT ect_candidate"
+            };
+            tx.borrow_mut()
+                .batch_execute(sql)
+                .map_err(|e| fatal("cannot make a savepoint", e))?;
+            open_savepoint = true;
+        }
+        let admitted = admission.check(i, &view, &ect).and_then(|()| {
+            let entry = LedgerEntry::new(len, at, hash, Arc::new(ect));
+            insert(&mut tx.borrow_mut(), st, &entry, seq, at_sql).map(|()| entry)
+        });
+        match admitted {
+            Ok(entry) => {
+                len += 1;
+                hash = entry.hash();
+                appended += 1;
+                results.push(Ok(Arc::new(entry)));
+            }
+            Err(error) => {
+                if savepoints {
+                    tx.borrow_mut()
+                        .batch_execute("ROLLBACK TO SAVEPOINT ect_candidate")
+                        .map_err(|e| fatal("cannot roll back a refused candidate", e))?;
+                }
+                results.push(Err(error));
+            }
+        }
+    }
+    if appended == 0 {
+        return Ok(None);
+    }
+    let len = to_i64(len, "ledger length").map_err(|e| (e, false))?;
+    Ok(Some((len, hash)))
+}
+
+/// Inserts `entry` (sequence number `seq`, acceptance time `at`) and its parent rows, in one
+/// statement.
+fn insert(tx: &mut Client, st: &Statements, entry: &LedgerEntry, seq: i64, at: i64) -> Result<()> {
     let ect = entry.ect();
     let wid = wid_key(ect.wid());
     let jti = ect.jti().to_ascii_lowercase();
-    tx.execute(
-        &st.insert_entry,
-        &[
-            &seq,
-            &at,
-            &entry.prev().0.as_slice(),
-            &entry.hash().0.as_slice(),
-            &ect.token(),
-            &wid,
-            &jti,
-        ],
-    )
-    .map_err(|e| {
+    let mut parents: Vec<String> = ect
+        .claims()
+        .par
+        .iter()
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    let (prev, hash) = (entry.prev().0, entry.hash().0);
+    let params: [&(dyn postgres::types::ToSql + Sync); 8] = [
+        &seq,
+        &at,
+        &prev.as_slice(),
+        &hash.as_slice(),
+        &ect.token(),
+        &wid,
+        &jti,
+        &parents,
+    ];
+    let done = if parents.is_empty() {
+        tx.execute(&st.insert_entry, &params[..7])
+    } else {
+        tx.execute(&st.insert_with_parents, &params)
+    };
+    done.map(|_| ()).map_err(|e| {
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
             && e.as_db_error()
                 .and_then(|d| d.constraint())
@@ -825,18 +898,5 @@ fn insert(
         } else {
             io("cannot insert the entry", &e)
         }
-    })?;
-    let mut parents: Vec<String> = ect
-        .claims()
-        .par
-        .iter()
-        .map(|p| p.to_ascii_lowercase())
-        .collect();
-    parents.sort_unstable();
-    parents.dedup();
-    if !parents.is_empty() {
-        tx.execute(&st.insert_parents, &[&wid, &parents, &seq])
-            .map_err(|e| io("cannot insert the parent rows", &e))?;
-    }
-    Ok(())
+    })
 }

@@ -126,8 +126,51 @@ const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
 pub struct SqliteLedger {
     path: PathBuf,
     /// `None` while the file does not exist yet ([`CreateMode::OnFirstAppend`]).
-    conn: Mutex<Option<Connection>>,
+    conn: Mutex<Option<Open>>,
 }
+
+/// A connection and the identity of the file it opened (see [`FileId`]).
+struct Open {
+    conn: Connection,
+    id: FileId,
+}
+
+/// Which file a path named when it was opened: device and inode on Unix (elsewhere nothing is
+/// compared). A first append that appends nothing removes the file it created
+/// ([`CreateMode::OnFirstAppend`]); another process may have opened that file meanwhile, so
+/// every append checks, inside its write transaction and before any check of a candidate,
+/// that the path still names the file its connection has open, and otherwise opens the path
+/// again (creating it if allowed) and starts over. Reads do the same check. So no process ever
+/// appends to, or reads, a file that is no longer the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+/// The identity of the file at `path`, `None` when there is none.
+fn file_id(path: &Path) -> Result<Option<FileId>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt as _;
+                Ok(Some(FileId(meta.dev(), meta.ino())))
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = meta;
+                Ok(Some(FileId(0, 0)))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::LedgerIo(format!(
+            "cannot inspect {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// How many times an append opens the path again when the file it had open was replaced
+/// (removed by another process's first append that appended nothing) before giving up.
+const REOPEN_ATTEMPTS: usize = 5;
 
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,9 +197,11 @@ impl SqliteLedger {
     ///   the files it created (the database, its `-wal` and `-shm`) are removed again, so a
     ///   ledger that only ever refuses tokens leaves nothing on disk. Opening checks that the
     ///   parent directory exists. Until then the ledger reads as empty, unless another
-    ///   process has created the file meanwhile (then it is opened and read). Meant for one
-    ///   process: processes sharing a ledger should create it first (`OnOpen`), since the
-    ///   removal could not tell another process's fresh connection apart.
+    ///   process has created the file meanwhile (then it is opened and read). Several
+    ///   processes may start together on a missing file: the removal happens under the write
+    ///   lock and only while the ledger is empty, and every append checks, under its write
+    ///   lock and before checking any candidate, that the path still names the file it has
+    ///   open (else it opens the path again), so all of them end up appending to one file.
     ///
     /// ```
     /// use wimse_ect::{CreateMode, Ledger, SqliteLedger};
@@ -192,7 +237,7 @@ impl SqliteLedger {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Open>> {
         // A panic while the lock is held unwinds through the transaction, whose drop rolls
         // it back, so a poisoned lock still guards a usable connection.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
@@ -203,13 +248,18 @@ impl SqliteLedger {
     /// opened.
     fn read_with<R>(&self, empty: R, f: impl FnOnce(&Connection, &Path) -> Result<R>) -> Result<R> {
         let mut guard = self.lock();
-        if guard.is_none() {
-            if !exists(&self.path)? {
-                return Ok(empty);
-            }
-            *guard = Some(connect(&self.path, false)?.0);
-        }
-        f(guard.as_ref().expect("connected"), &self.path)
+        let Some(now) = file_id(&self.path)? else {
+            // No file (yet, or any more): an empty ledger.
+            *guard = None;
+            return Ok(empty);
+        };
+        let open = match guard.take() {
+            Some(open) if open.id == now => open,
+            // Not opened yet, or the file was removed or replaced since this connection
+            // opened it.
+            _ => connect(&self.path, false)?.0,
+        };
+        f(&guard.insert(open).conn, &self.path)
     }
 }
 
@@ -233,12 +283,26 @@ fn exists(path: &Path) -> Result<bool> {
 /// Opens the database at `path` (creating the file first, exclusively, when `create` and it
 /// is missing), sets the pragmas and checks or creates the schema. Returns the connection and
 /// whether this call created the file. A file this call created is removed again on failure.
-fn connect(path: &Path, create: bool) -> Result<(Connection, bool)> {
+fn connect(path: &Path, create: bool) -> Result<(Open, bool)> {
     let created = create && create_file(path)?;
-    match configure(path, created) {
-        Ok(conn) => Ok((conn, created)),
+    let before = file_id(path)?;
+    let opened = configure(path, created).and_then(|conn| {
+        // The identity the connection is checked against: the file's before and after opening
+        // (a file replaced in between is reported, not guessed at).
+        match (before, file_id(path)?) {
+            (Some(a), Some(b)) if a == b => Ok(Open { conn, id: a }),
+            _ => Err(Error::LedgerIo(format!(
+                "{} was replaced while it was being opened",
+                path.display()
+            ))),
+        }
+    });
+    match opened {
+        Ok(open) => Ok((open, created)),
         Err(e) => {
-            if created {
+            // A file this call created goes again, but only while nobody has written to it:
+            // another process may have opened it and created the schema meanwhile.
+            if created && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
                 remove_files(path);
             }
             Err(e)
@@ -310,8 +374,22 @@ enum Kind {
     Other(String),
 }
 
-/// Reads the database's identity (application id, schema version, tables) without changing it.
+/// Reads the database's identity (application id, schema version, tables) without changing
+/// it, in one read transaction: one consistent snapshot, even while another process is
+/// creating the schema.
 fn identify(conn: &Connection, path: &Path) -> Result<Kind> {
+    let read = |e| io(path, "cannot read as an SQLite database", e);
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN DEFERRED").map_err(read)?;
+        let kind = identify_in(conn, path);
+        let end = conn.execute_batch("COMMIT").map_err(read);
+        return kind.and_then(|k| end.map(|()| k));
+    }
+    identify_in(conn, path)
+}
+
+/// [`identify`] inside the caller's transaction.
+fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
     let read = |e| io(path, "cannot read as an SQLite database", e);
     let app: i64 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -626,13 +704,27 @@ fn read_in(conn: &Connection, path: &Path, from: u64, limit: usize) -> Result<Ve
 }
 
 /// The ledger as the transaction of an append sees it: what [`Admission::check`] reads.
+///
+/// The candidates this call has appended so far are also kept in `appended`, by their stored
+/// `(wid, jti)`, so that a parent accepted earlier in the same batch is found without reading
+/// its row back and parsing its token again. Their rows are in the transaction too (which
+/// [`EctStore::referrers`] reads), and `UNIQUE (wid, jti)` means no other row has their key.
 struct View<'c> {
     conn: &'c Connection,
     path: &'c Path,
+    appended: &'c Appended,
 }
+
+/// The candidates a call has appended so far, by stored `(wid, jti)`.
+type Appended = std::collections::HashMap<(String, String), Arc<StoredEct>>;
 
 impl EctStore for View<'_> {
     fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        if wid != Some("")
+            && let Some(ect) = self.appended.get(&(key(wid), key(Some(jti))))
+        {
+            return Ok(Some(Arc::clone(ect)));
+        }
         get_in(self.conn, self.path, wid, jti)
     }
 
@@ -712,11 +804,17 @@ fn admit_one(
     at: (u64, i64),
     seq: u64,
     prev: ChainHash,
+    appended: &Appended,
     admission: &mut Admission<'_>,
 ) -> std::result::Result<LedgerEntry, Refusal> {
     savepoint_step(conn, path, "SAVEPOINT ect_candidate").map_err(Refusal::Transaction)?;
     let attempt = (|| {
-        admission.check(index, &View { conn, path }, &ect)?;
+        let view = View {
+            conn,
+            path,
+            appended,
+        };
+        admission.check(index, &view, &ect)?;
         let entry = LedgerEntry::new(seq, at.0, prev, Arc::new(ect));
         insert(conn, path, &entry, at.1)?;
         Ok(entry)
@@ -748,38 +846,78 @@ fn fail_oks<T>(results: Vec<Result<T>>, error: &Error) -> Vec<Result<Arc<T>>> {
 
 /// [`Ledger::append`] on `conn`: one `BEGIN IMMEDIATE` transaction, a savepoint per
 /// candidate, one `COMMIT`.
+/// What [`append_in`] did.
+enum Appending {
+    /// The path no longer names the file the connection has open (checked under the write
+    /// lock, before any candidate): nothing was done; open the path again and start over.
+    Replaced(Vec<StoredEct>),
+    /// The results, and whether the file was removed (a file this call created, in which no
+    /// candidate was appended).
+    Done(Vec<Result<Arc<LedgerEntry>>>, bool),
+}
+
 fn append_in(
-    conn: &mut Connection,
+    open: &mut Open,
     path: &Path,
     candidates: Vec<StoredEct>,
     at: u64,
     admission: &mut Admission<'_>,
-) -> Vec<Result<Arc<LedgerEntry>>> {
+    created: bool,
+) -> Appending {
     let n = candidates.len();
+    let done = |results| Appending::Done(results, false);
     let at_sql = match to_sql_int(at, "acceptance time") {
         Ok(at_sql) => at_sql,
-        Err(e) => return vec![Err(e); n],
+        Err(e) => return done(vec![Err(e); n]),
     };
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let id = open.id;
+    let tx = match open
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+    {
         Ok(tx) => tx,
-        Err(e) => return vec![Err(io(path, "cannot begin an append transaction on", e)); n],
+        Err(e) => {
+            return done(vec![
+                Err(io(path, "cannot begin an append transaction on", e));
+                n
+            ]);
+        }
     };
+    // Under the write lock: is the path still the file this connection has open (FileId)?
+    match file_id(path) {
+        Ok(Some(now)) if now == id => {}
+        Ok(_) => return Appending::Replaced(candidates),
+        Err(e) => return done(vec![Err(e); n]),
+    }
     let (mut seq, mut head) = match last_in(&tx, path) {
         Ok(None) => (0, ChainHash::GENESIS),
         Ok(Some((last, hash))) => (last.saturating_add(1), hash),
-        Err(e) => return vec![Err(e); n],
+        Err(e) => return done(vec![Err(e); n]),
     };
     let mut results: Vec<Result<LedgerEntry>> = Vec::with_capacity(n);
     let mut abandoned: Option<Error> = None;
+    let mut appended = Appended::new();
     for (i, ect) in candidates.into_iter().enumerate() {
         if let Some(e) = &abandoned {
             results.push(Err(e.clone()));
             continue;
         }
-        match admit_one(&tx, path, i, ect, (at, at_sql), seq, head, admission) {
+        match admit_one(
+            &tx,
+            path,
+            i,
+            ect,
+            (at, at_sql),
+            seq,
+            head,
+            &appended,
+            admission,
+        ) {
             Ok(entry) => {
                 seq = seq.saturating_add(1);
                 head = entry.hash();
+                let ect = entry.ect();
+                appended.insert((key(ect.wid()), key(Some(ect.jti()))), Arc::clone(ect));
                 results.push(Ok(entry));
             }
             Err(Refusal::Candidate(e)) => results.push(Err(e)),
@@ -792,18 +930,28 @@ fn append_in(
     if let Some(e) = abandoned {
         // Dropping the transaction rolls it back.
         drop(tx);
-        return fail_oks(results, &e);
+        return done(fail_oks(results, &e));
     }
     if !results.iter().any(Result::is_ok) {
-        // Nothing to commit: every candidate was refused and rolled back.
+        // Nothing to commit: every candidate was refused and rolled back. A file this call
+        // created is removed while the write lock is still held and the ledger is still
+        // empty: a process that opened it meanwhile finds the path changed (FileId) when it
+        // next takes the lock, before it checks anything.
+        let removed = created && len_in(&tx, path).is_ok_and(|len| len == 0);
+        if removed {
+            remove_files(path);
+        }
         drop(tx);
-        return results.into_iter().map(|r| r.map(Arc::new)).collect();
+        return Appending::Done(
+            results.into_iter().map(|r| r.map(Arc::new)).collect(),
+            removed,
+        );
     }
-    match tx.commit() {
+    done(match tx.commit() {
         Ok(()) => results.into_iter().map(|r| r.map(Arc::new)).collect(),
         // A failed COMMIT leaves the transaction open; dropping it rolled it back.
         Err(e) => fail_oks(results, &io(path, "cannot commit the append to", e)),
-    }
+    })
 }
 
 impl EctStore for SqliteLedger {
@@ -829,27 +977,53 @@ impl Ledger for SqliteLedger {
         if n == 0 {
             return Vec::new();
         }
+        // Refused before any file is created or any candidate checked.
+        if let Err(e) = to_sql_int(at, "acceptance time") {
+            return vec![Err(e); n];
+        }
         let mut guard = self.lock();
-        let mut created = false;
-        if guard.is_none() {
-            // CreateMode::OnFirstAppend: the file is created now, and removed again below if
-            // this call appends nothing.
-            match connect(&self.path, true) {
-                Ok((conn, c)) => {
-                    *guard = Some(conn);
-                    created = c;
+        let mut candidates = candidates;
+        let mut last_error = None;
+        for _ in 0..REOPEN_ATTEMPTS {
+            let mut created = false;
+            if guard.is_none() {
+                // A missing file is created now (CreateMode::OnFirstAppend, or removed by
+                // another process's first append), and removed again by `append_in` if this
+                // call appends nothing.
+                match connect(&self.path, true) {
+                    Ok((open, c)) => {
+                        *guard = Some(open);
+                        created = c;
+                    }
+                    Err(e) => {
+                        // Nothing was checked yet: another try may find the file in place.
+                        last_error = Some(e);
+                        continue;
+                    }
                 }
-                Err(e) => return vec![Err(e); n],
+            }
+            let open = guard.as_mut().expect("connected");
+            match append_in(open, &self.path, candidates, at, admission, created) {
+                Appending::Done(results, removed) => {
+                    if removed {
+                        *guard = None;
+                    }
+                    return results;
+                }
+                Appending::Replaced(back) => {
+                    // The file this connection had open is gone or replaced: open the path
+                    // again; no candidate was checked.
+                    *guard = None;
+                    candidates = back;
+                    last_error = Some(Error::LedgerIo(format!(
+                        "{} kept being replaced while appending",
+                        self.path.display()
+                    )));
+                }
             }
         }
-        let conn = guard.as_mut().expect("connected");
-        let results = append_in(conn, &self.path, candidates, at, admission);
-        if created && !results.iter().any(Result::is_ok) {
-            // Close the connection first, then remove what it created.
-            *guard = None;
-            remove_files(&self.path);
-        }
-        results
+        let e = last_error.expect("an attempt failed");
+        vec![Err(e); n]
     }
 
     fn len(&self) -> Result<u64> {
@@ -881,5 +1055,112 @@ impl Ledger for SqliteLedger {
             Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw(&row.into_raw()?)?))),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::parse_stored_token;
+    use crate::{EctBuilder, SigningKey};
+
+    const NOW: u64 = 1_772_000_000;
+    const A: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+    const B: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
+
+    fn stored(jti: &str) -> StoredEct {
+        let key = SigningKey::from_scalar_bytes("a", &[7; 32]).unwrap();
+        let token = EctBuilder::new("spiffe://example.org/a", "step")
+            .audience("spiffe://example.org/b")
+            .jti(jti)
+            .issued_at(NOW)
+            .expires_at(NOW + 600)
+            .sign(&key)
+            .unwrap();
+        let claims = parse_stored_token(&token).unwrap();
+        StoredEct::new(token, claims)
+    }
+
+    type Results = Vec<Result<Arc<LedgerEntry>>>;
+
+    /// Appends `candidates` with a check that lets everything through and records, for each
+    /// call, the index and whether the view held `A`.
+    fn append_unchecked(
+        ledger: &SqliteLedger,
+        candidates: Vec<StoredEct>,
+        at: u64,
+    ) -> (Results, Vec<(usize, bool)>) {
+        let mut calls = Vec::new();
+        let results = {
+            let mut check = |i: usize, view: &dyn EctStore, _: &StoredEct| -> Result<()> {
+                calls.push((i, view.get(None, A)?.is_some()));
+                Ok(())
+            };
+            let mut admission = Admission::new(&mut check);
+            ledger.append(candidates, at, &mut admission)
+        };
+        (results, calls)
+    }
+
+    /// ECT-LED-3 in storage: a duplicate `(wid, jti)` that the check let through (in another
+    /// letter case) is refused by the `UNIQUE` constraint, rolled back to its savepoint, and
+    /// the rest of the call goes on; the check saw the earlier candidate.
+    #[test]
+    fn the_unique_constraint_refuses_a_duplicate_the_check_let_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(dir.path().join("l.sqlite")).unwrap();
+        let (results, calls) = append_unchecked(
+            &ledger,
+            vec![stored(A), stored(&A.to_ascii_uppercase()), stored(B)],
+            NOW,
+        );
+        assert_eq!(calls, [(0, false), (1, true), (2, true)]);
+        assert_eq!(results[0].as_ref().unwrap().seq(), 0);
+        assert_eq!(
+            results[1],
+            Err(Error::LedgerDuplicate(A.to_ascii_uppercase()))
+        );
+        let second = results[2].as_ref().unwrap();
+        assert_eq!(second.seq(), 1);
+        assert_eq!(second.prev(), results[0].as_ref().unwrap().hash());
+        assert_eq!(ledger.len(), Ok(2));
+        assert_eq!(ledger.head(), Ok(second.hash()));
+        assert_eq!(ledger.verify_chain(), Ok(()));
+    }
+
+    /// An acceptance time beyond SQLite's `INTEGER` is `ledger.io`, before any check.
+    #[test]
+    fn an_acceptance_time_beyond_i64_is_ledger_io() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = SqliteLedger::open(dir.path().join("l.sqlite")).unwrap();
+        let (results, calls) = append_unchecked(&ledger, vec![stored(A)], u64::MAX);
+        assert_eq!(calls, []);
+        assert_eq!(results.len(), 1);
+        let err = results[0].as_ref().unwrap_err();
+        assert_eq!(err.code(), "ledger.io");
+        assert!(
+            err.message()
+                .contains("acceptance time 18446744073709551615"),
+            "{err}"
+        );
+        assert_eq!(ledger.len(), Ok(0));
+        assert_eq!(ledger.head(), Ok(ChainHash::GENESIS));
+    }
+
+    /// With `CreateMode::OnFirstAppend`, a first call that appends nothing removes the
+    /// database it created; an empty call creates nothing.
+    #[test]
+    fn a_first_append_that_appends_nothing_removes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let ledger = SqliteLedger::open_with(&path, CreateMode::OnFirstAppend).unwrap();
+        let (results, _) = append_unchecked(&ledger, Vec::new(), NOW);
+        assert!(results.is_empty());
+        let (results, _) = append_unchecked(&ledger, vec![stored(A)], u64::MAX);
+        assert_eq!(results[0].as_ref().unwrap_err().code(), "ledger.io");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let (results, _) = append_unchecked(&ledger, vec![stored(A)], NOW);
+        assert_eq!(results[0].as_ref().unwrap().seq(), 0);
+        assert!(path.is_file());
     }
 }

@@ -49,8 +49,9 @@ impl ReplayKey {
     }
 
     /// SHA-256 over the injective encoding of the key: whether `wid` is present, `wid`'s
-    /// length (8 bytes, big-endian), `wid`, `jti`. What [`ReplayKey::digest`] truncates and
-    /// what a shared cache names its record after (the identifiers never leave the process).
+    /// length (8 bytes, big-endian), `wid`, `jti`. [`MemoryReplayCache`] keeps its first 16
+    /// bytes; a shared cache names its record after it (the identifiers never leave the
+    /// process).
     pub fn sha256(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         match &self.wid {

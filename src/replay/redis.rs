@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::{Client, Connection, Value};
+use redis::{Client, Connection, IntoConnectionInfo as _, Value};
 
 use super::{ReplayCache, ReplayKey};
 use crate::error::{Error, Result};
@@ -19,6 +19,18 @@ const DEFAULT_PREFIX: &str = "ect:replay:";
 
 /// At most this many idle connections are kept for reuse; more are closed when returned.
 const MAX_IDLE: usize = 32;
+
+/// At most this many records per `EVAL` of [`BATCH_SCRIPT`]; a longer batch is sent in
+/// chunks of this size, one round trip each, and stops at the first chunk that fails.
+const MAX_SCRIPT_KEYS: usize = 1024;
+
+/// `SET <key> 1 NX PX <ttl>` for each of `KEYS` with `ARGV` the ttls, in order, in one
+/// command; returns 1 (recorded) or 0 (already recorded) per key.
+const BATCH_SCRIPT: &str = "local r = {} \
+for i, k in ipairs(KEYS) do \
+if redis.call('SET', k, '1', 'NX', 'PX', ARGV[i]) then r[i] = 1 else r[i] = 0 end \
+end \
+return r";
 
 /// The longest record time sent to Redis, in milliseconds (about 146 million years). Redis
 /// refuses an expiry whose absolute time overflows a signed 64-bit millisecond count, so a
@@ -36,9 +48,17 @@ const MAX_TTL_MS: u64 = 1 << 62;
 /// `SET <key> 1 NX PX <ttl>`: Redis runs it atomically, so of N concurrent presentations of
 /// one token, from any number of verifiers, exactly one gets `OK` (accepted) and the others
 /// get nil ([`Error::Replay`], code `replay.jti`).
-/// [`ReplayCache::check_and_record_batch`] sends the batch's `SET`s as one pipeline (one round
-/// trip), with the same results, in the same order, as one call per item (a key repeated in
-/// the batch is accepted at its first position and a replay after that).
+/// [`ReplayCache::check_and_record_batch`] makes the batch's records in one round trip, with
+/// the same results, in the same order, as one call per item (a key repeated in the batch is
+/// accepted at its first position and a replay after that).
+///
+/// The batch is one `EVAL` of a short Lua script doing those `SET`s in order, rather than a
+/// pipeline of `SET`s: a pipeline of N commands has N replies, and the client waits up to
+/// the read timeout for each, so a server that stops answering would hold a batch of 256 for
+/// 256 timeouts; one script is one reply, one timeout. (It also makes the batch atomic.) A
+/// batch of more than 1024 keys is sent in chunks of 1024, one round trip each. A server
+/// that refuses scripts (`EVAL` denied by an ACL) refuses every batch with
+/// `replay.unavailable`, fail closed; [`ReplayCache::check_and_record`] needs only `SET`.
 ///
 /// # The record's lifetime: relative `PX`, by the verifier's clock
 ///
@@ -79,12 +99,19 @@ const MAX_TTL_MS: u64 = 1 << 62;
 /// # Timeouts and connections
 ///
 /// Connecting, and waiting for each reply (read) or sending each request (write), time out
-/// after 2 s by default ([`RedisReplayCache::with_timeout`]). Each call takes an idle
-/// connection from a small pool, or opens a new one, so concurrent verifier threads do not
-/// queue on one socket; a connection goes back to the pool (at most 32 are kept idle) only
-/// after a call that succeeded, and is closed after any error. A restarted server is
-/// therefore reconnected to by the next call after the failure; a pooled connection that
-/// went stale while idle fails (and is replaced) on its next use.
+/// after 2 s by default ([`RedisReplayCache::with_timeout`]). Every call sends one command
+/// and waits for one reply, so a server that stops answering fails it after one timeout. A
+/// new connection's handshake is `AUTH` with a password in the URL and `SELECT` with a
+/// database number other than 0 (no `CLIENT SETINFO`), so connecting takes at most about
+/// twice the timeout (both) and [`RedisReplayCache::connect`]'s `PING` one more.
+///
+/// Each call takes an idle connection from a small pool, or opens a new one, so concurrent
+/// verifier threads do not queue on one socket; a connection goes back to the pool (at most
+/// 32 are kept idle) only after a call that succeeded, and is closed after any error. A
+/// restarted server is therefore reconnected to by the calls after the failure. A pooled
+/// connection that went stale while idle (the server restarted meanwhile) fails its next
+/// call, which is refused with `replay.unavailable` (never retried: a retried `SET` could
+/// find its own first attempt's record) and is replaced.
 pub struct RedisReplayCache {
     client: Client,
     prefix: String,
@@ -100,7 +127,12 @@ impl RedisReplayCache {
     /// time, is [`Error::ReplayUnavailable`] (code `replay.unavailable`); the message never
     /// contains the password.
     pub fn connect(url: &str) -> Result<Self> {
-        let client = Client::open(url)
+        let info = url
+            .into_connection_info()
+            .map_err(|e| Error::ReplayUnavailable(format!("invalid Redis URL: {e}")))?;
+        // No `CLIENT SETINFO` on connecting: one round trip (and one timeout) less.
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let client = Client::open(info.set_redis_settings(settings))
             .map_err(|e| Error::ReplayUnavailable(format!("invalid Redis URL: {e}")))?;
         let cache = RedisReplayCache {
             client,
@@ -203,19 +235,24 @@ impl RedisReplayCache {
 
     /// `SET <key> 1 NX PX <ttl>` for a record live until `expires_at` by the caller's `now`.
     fn set_nx(&self, key: &ReplayKey, expires_at: u64, now: u64) -> redis::Cmd {
-        let ttl_ms = expires_at
-            .saturating_sub(now)
-            .max(1)
-            .saturating_mul(1000)
-            .min(MAX_TTL_MS);
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.redis_key(key))
             .arg(1)
             .arg("NX")
             .arg("PX")
-            .arg(ttl_ms);
+            .arg(ttl_ms(expires_at, now));
         cmd
     }
+}
+
+/// The record time in milliseconds: `expires_at - now` seconds, at least 1 s, at most
+/// [`MAX_TTL_MS`].
+fn ttl_ms(expires_at: u64, now: u64) -> u64 {
+    expires_at
+        .saturating_sub(now)
+        .max(1)
+        .saturating_mul(1000)
+        .min(MAX_TTL_MS)
 }
 
 /// The verdict of one `SET … NX` reply: `OK` recorded, nil already recorded (a replay).
@@ -250,37 +287,49 @@ impl ReplayCache for RedisReplayCache {
         verdict(&reply)
     }
 
-    /// One pipeline of `SET … NX` commands, one round trip; an error fails every item with
-    /// [`Error::ReplayUnavailable`] (some of the batch's records may have been made).
+    /// One `EVAL` of a Lua script of `SET … NX`s per 1024 items (one round trip for a batch up
+    /// to that size); an error fails every item of its chunk and of the chunks after it with
+    /// [`Error::ReplayUnavailable`] (some of the chunk's records may have been made).
     fn check_and_record_batch(&self, items: &[(ReplayKey, u64)], now: u64) -> Vec<Result<()>> {
-        if items.is_empty() {
-            return Vec::new();
-        }
-        let mut pipe = redis::pipe();
-        for (key, expires_at) in items {
-            pipe.add_command(self.set_nx(key, *expires_at, now));
-        }
-        let replies = self.with_connection(|con| {
-            let replies = pipe.query::<Vec<Value>>(con)?;
-            if replies.len() != items.len() {
-                return Err(redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "wrong number of replies to a pipeline",
-                    format!("{} replies to {} commands", replies.len(), items.len()),
-                )));
+        let mut results = Vec::with_capacity(items.len());
+        let mut failed: Option<Error> = None;
+        for chunk in items.chunks(MAX_SCRIPT_KEYS) {
+            if let Some(e) = &failed {
+                results.extend(chunk.iter().map(|_| Err(e.clone())));
+                continue;
             }
-            if let Some(bad) = replies.iter().find(|r| {
-                !matches!(r, Value::Okay | Value::Nil)
-                    && !matches!(r, Value::SimpleString(s) if s == "OK")
-            }) {
-                return Err(unexpected(bad));
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(BATCH_SCRIPT).arg(chunk.len());
+            for (key, _) in chunk {
+                cmd.arg(self.redis_key(key));
             }
-            Ok(replies)
-        });
-        match replies {
-            Ok(replies) => replies.iter().map(verdict).collect(),
-            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+            for (_, expires_at) in chunk {
+                cmd.arg(ttl_ms(*expires_at, now));
+            }
+            let recorded = self.with_connection(|con| {
+                let reply = cmd.query::<Value>(con)?;
+                let flags = match &reply {
+                    Value::Array(flags) if flags.len() == chunk.len() => flags,
+                    _ => return Err(unexpected(&reply)),
+                };
+                flags
+                    .iter()
+                    .map(|flag| match flag {
+                        Value::Int(1) => Ok(Ok(())),
+                        Value::Int(0) => Ok(Err(Error::Replay)),
+                        other => Err(unexpected(other)),
+                    })
+                    .collect::<redis::RedisResult<Vec<Result<()>>>>()
+            });
+            match recorded {
+                Ok(verdicts) => results.extend(verdicts),
+                Err(e) => {
+                    results.extend(chunk.iter().map(|_| Err(e.clone())));
+                    failed = Some(e);
+                }
+            }
         }
+        results
     }
 
     /// `DEL` of the key's record. Best effort: an error or timeout is ignored and the record

@@ -165,3 +165,127 @@ fn a_backend_that_cannot_answer_fails_closed() {
         0
     );
 }
+
+/// [`wimse_ect::SqliteLedger`]: a database file in a temporary directory, opened again by
+/// path (as another process would).
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use tempfile::TempDir;
+    use wimse_ect::SqliteLedger;
+    use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
+
+    struct SqliteBackend;
+
+    fn open(dir: &TempDir) -> SqliteLedger {
+        SqliteLedger::open(dir.path().join("ledger.db")).expect("open the SQLite ledger")
+    }
+
+    impl LedgerBackend for SqliteBackend {
+        type Ledger = SqliteLedger;
+        type Place = TempDir;
+        const NAME: &'static str = "SqliteLedger";
+
+        fn create() -> (SqliteLedger, TempDir) {
+            let dir = tempfile::Builder::new()
+                .prefix("wimse-ect-contract-sqlite-")
+                .tempdir()
+                .expect("a temporary directory");
+            (open(&dir), dir)
+        }
+
+        fn reopen(ledger: SqliteLedger, place: &TempDir) -> SqliteLedger {
+            drop(ledger);
+            open(place)
+        }
+
+        fn open_again(place: &TempDir) -> Option<SqliteLedger> {
+            Some(open(place))
+        }
+    }
+
+    #[test]
+    fn the_sqlite_ledger_keeps_the_ledger_contract() {
+        ledger_contract::<SqliteBackend>(super::cases(16));
+    }
+}
+
+/// [`wimse_ect::PostgresLedger`]: a fresh schema of the server's database per ledger (its URL
+/// carries the schema as the search path), dropped afterwards.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use wimse_ect::{PostgresLedger, random_uuid};
+    use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
+
+    use crate::servers::postgres_url;
+
+    struct PostgresBackend;
+
+    /// A schema in the test server's database, dropped with its tables when dropped.
+    struct Schema {
+        server: String,
+        name: String,
+    }
+
+    impl Schema {
+        fn url(&self) -> String {
+            let sep = if self.server.contains('?') { '&' } else { '?' };
+            format!("{}{sep}options=-csearch_path%3D{}", self.server, self.name)
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut c) = ::postgres::Client::connect(&self.server, ::postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+            }
+        }
+    }
+
+    impl LedgerBackend for PostgresBackend {
+        type Ledger = PostgresLedger;
+        type Place = Schema;
+        const NAME: &'static str = "PostgresLedger";
+
+        fn create() -> (PostgresLedger, Schema) {
+            let server = postgres_url().expect("the test checked the server first");
+            let name = format!("contract_{}", random_uuid().unwrap().replace('-', ""));
+            let mut c = ::postgres::Client::connect(&server, ::postgres::NoTls).unwrap();
+            c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+            let schema = Schema { server, name };
+            let ledger = PostgresLedger::connect(&schema.url()).expect("connect the ledger");
+            (ledger, schema)
+        }
+
+        fn reopen(ledger: PostgresLedger, place: &Schema) -> PostgresLedger {
+            drop(ledger);
+            PostgresLedger::connect(&place.url()).expect("connect again")
+        }
+
+        fn open_again(place: &Schema) -> Option<PostgresLedger> {
+            Some(PostgresLedger::connect(&place.url()).expect("a second connection"))
+        }
+    }
+
+    #[test]
+    fn the_postgres_ledger_keeps_the_ledger_contract() {
+        if postgres_url().is_none() {
+            return;
+        }
+        ledger_contract::<PostgresBackend>(super::cases(8));
+    }
+}
+
+/// [`wimse_ect::RedisReplayCache`]: each cache a fresh key prefix on the test server.
+#[cfg(feature = "redis")]
+#[test]
+fn the_redis_replay_cache_keeps_the_replay_contract() {
+    let Some(url) = crate::servers::redis_url() else {
+        return;
+    };
+    replay_contract(|| {
+        let prefix = format!("ect:contract:{}:", wimse_ect::random_uuid().unwrap());
+        wimse_ect::RedisReplayCache::connect(&url)
+            .expect("connect to the test server")
+            .with_prefix(&prefix)
+    });
+}

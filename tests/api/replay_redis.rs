@@ -45,20 +45,60 @@ fn raw(url: &str) -> redis::Connection {
 
 /// The keys under `prefix`, sorted.
 fn keys_under(con: &mut redis::Connection, prefix: &str) -> Vec<String> {
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(con)
-        .unwrap();
-    keys.sort();
-    keys
+    scan(con, prefix).unwrap()
 }
 
-/// Deletes the records under `prefix` (they would expire anyway; this keeps the server tidy).
-fn cleanup(url: &str, prefix: &str) {
-    let mut con = raw(url);
-    for key in keys_under(&mut con, prefix) {
-        let _: i64 = redis::cmd("DEL").arg(key).query(&mut con).unwrap();
+/// The keys under `prefix`, sorted (`SCAN`, which never blocks the shared server for long).
+fn scan(con: &mut redis::Connection, prefix: &str) -> redis::RedisResult<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query(con)?;
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
     }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// Deletes the records under its prefix when dropped, even after a failed assertion (they
+/// would expire anyway; this keeps the shared server small).
+struct Cleanup<'a> {
+    url: &'a str,
+    prefix: &'a str,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let Ok(mut con) =
+            redis::Client::open(self.url).and_then(|c| c.get_connection_with_timeout(TIMEOUT))
+        else {
+            return;
+        };
+        let _ = con.set_read_timeout(Some(TIMEOUT));
+        // No panic here: this may run while a failed assertion unwinds.
+        let Ok(keys) = scan(&mut con, self.prefix) else {
+            return;
+        };
+        for chunk in keys.chunks(1000) {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(chunk).query(&mut con);
+        }
+    }
+}
+
+/// A guard deleting `prefix`'s records at the end of the test.
+fn cleanup<'a>(url: &'a str, prefix: &'a str) -> Cleanup<'a> {
+    Cleanup { url, prefix }
 }
 
 fn key(jti: &str, wid: Option<&str>) -> ReplayKey {
@@ -89,6 +129,8 @@ fn first_record_ok_second_replay_scopes_independent() {
         return;
     };
     let p = prefix("scopes");
+    let p2 = prefix("scopes-other");
+    let _cleanup = (cleanup(&url, &p), cleanup(&url, &p2));
     let c = cache(&url, &p);
     let jti = id(1);
     assert_eq!(c.check_and_record(&key(&jti, None), NOW + 600, NOW), Ok(()));
@@ -121,7 +163,6 @@ fn first_record_ok_second_replay_scopes_independent() {
         same.check_and_record(&key(&jti, None), NOW + 600, NOW),
         Err(Error::Replay)
     );
-    let p2 = prefix("scopes-other");
     let other = cache(&url, &p2);
     assert_eq!(
         other.check_and_record(&key(&jti, None), NOW + 600, NOW),
@@ -133,8 +174,6 @@ fn first_record_ok_second_replay_scopes_independent() {
         c.check_and_record(&key(&id(3), None), u64::MAX, 1),
         Err(Error::Replay)
     );
-    cleanup(&url, &p);
-    cleanup(&url, &p2);
 }
 
 #[test]
@@ -143,6 +182,7 @@ fn the_key_names_the_hash_not_the_jti() {
         return;
     };
     let p = prefix("hash");
+    let _cleanup = cleanup(&url, &p);
     let c = cache(&url, &p);
     let (jti, w) = (id(0xabc), wid(0xdef));
     let k = key(&jti, Some(&w));
@@ -164,7 +204,6 @@ fn the_key_names_the_hash_not_the_jti() {
     // Neither identifier appears in the name.
     assert!(!name.contains(&jti) && !name.contains(&w), "{name}");
     assert!(!name.contains("-4000-"), "{name}");
-    cleanup(&url, &p);
 }
 
 #[test]
@@ -173,6 +212,7 @@ fn the_record_lives_expires_at_minus_now() {
         return;
     };
     let p = prefix("ttl");
+    let _cleanup = cleanup(&url, &p);
     let c = cache(&url, &p);
     let mut con = raw(&url);
     let pttl = |con: &mut redis::Connection, k: &ReplayKey| -> i64 {
@@ -195,7 +235,6 @@ fn the_record_lives_expires_at_minus_now() {
     c.check_and_record(&k, NOW, NOW + 5).unwrap();
     let ms = pttl(&mut con, &k);
     assert!(ms == -2 || (0..=1_000).contains(&ms), "PTTL {ms}");
-    cleanup(&url, &p);
 }
 
 #[test]
@@ -204,6 +243,7 @@ fn forget_removes_exactly_that_key() {
         return;
     };
     let p = prefix("forget");
+    let _cleanup = cleanup(&url, &p);
     let c = cache(&url, &p);
     let (a, b, scoped_a) = (
         key(&id(1), None),
@@ -230,7 +270,6 @@ fn forget_removes_exactly_that_key() {
     // Forgetting a key that has no record changes nothing.
     c.forget(&key(&id(9), None));
     assert_eq!(keys_under(&mut con, &p).len(), 3);
-    cleanup(&url, &p);
 }
 
 #[test]
@@ -239,6 +278,7 @@ fn batch_equals_item_by_item() {
         return;
     };
     let (p_batch, p_single) = (prefix("batch"), prefix("batch-single"));
+    let _cleanup = (cleanup(&url, &p_batch), cleanup(&url, &p_single));
     let batch = cache(&url, &p_batch);
     let single = cache(&url, &p_single);
     let memory = MemoryReplayCache::new();
@@ -294,8 +334,25 @@ fn batch_equals_item_by_item() {
         strip(keys_under(&mut con, &p_single), &p_single)
     );
     assert_eq!(keys_under(&mut con, &p_batch).len(), 5);
-    cleanup(&url, &p_batch);
-    cleanup(&url, &p_single);
+}
+
+#[test]
+fn a_batch_longer_than_one_script_equals_item_by_item() {
+    let Some(url) = crate::servers::redis_url() else {
+        return;
+    };
+    let p = prefix("long-batch");
+    let _cleanup = cleanup(&url, &p);
+    let c = cache(&url, &p);
+    let memory = MemoryReplayCache::new();
+    // 2500 items over 1700 keys: repeats within a chunk and across the 1024-key chunks.
+    let items: Vec<(ReplayKey, u64)> = (0..2500u64)
+        .map(|i| (key(&id(i % 1700), Some(&wid(i % 1700 % 3))), NOW + 600))
+        .collect();
+    let expected = memory.check_and_record_batch(&items, NOW);
+    assert_eq!(expected.iter().filter(|r| r.is_ok()).count(), 1700);
+    assert_eq!(c.check_and_record_batch(&items, NOW), expected);
+    assert_eq!(keys_under(&mut raw(&url), &p).len(), 1700);
 }
 
 #[test]
@@ -306,6 +363,7 @@ fn sixteen_threads_race_one_key_one_winner() {
         return;
     };
     let p = prefix("race16");
+    let _cleanup = cleanup(&url, &p);
     // Half the threads share one handle (its pool), the others have their own.
     let shared = cache(&url, &p);
     let own: Vec<RedisReplayCache> = (0..THREADS / 2).map(|_| cache(&url, &p)).collect();
@@ -337,7 +395,6 @@ fn sixteen_threads_race_one_key_one_winner() {
             .count();
         assert_eq!((wins, replays), (1, THREADS - 1), "round {r}: {outcomes:?}");
     }
-    cleanup(&url, &p);
 }
 
 #[test]
@@ -348,6 +405,7 @@ fn four_verifiers_share_one_prefix_one_success_per_round() {
         return;
     };
     let p = prefix("verifiers");
+    let _cleanup = cleanup(&url, &p);
     let verifiers: Vec<Verifier> = (0..VERIFIERS)
         .map(|_| verifier_on(cache(&url, &p)))
         .collect();
@@ -382,7 +440,6 @@ fn four_verifiers_share_one_prefix_one_success_per_round() {
         wins_per_verifier[outcomes.iter().position(Result::is_ok).unwrap()] += 1;
     }
     println!("redis: wins per verifier {wins_per_verifier:?}");
-    cleanup(&url, &p);
 }
 
 #[test]
@@ -391,6 +448,7 @@ fn verify_batch_through_redis_equals_sequential_verify() {
         return;
     };
     let (p_batch, p_seq) = (prefix("vbatch"), prefix("vbatch-seq"));
+    let _cleanup = (cleanup(&url, &p_batch), cleanup(&url, &p_seq));
     let batch = verifier_on(cache(&url, &p_batch));
     let sequential = verifier_on(cache(&url, &p_seq));
     let expired = ect(&id(7), NOW - 2000).sign(&key_a()).unwrap();
@@ -444,8 +502,6 @@ fn verify_batch_through_redis_equals_sequential_verify() {
             assert_eq!(*o, batched[i], "token {i}");
         }
     }
-    cleanup(&url, &p_batch);
-    cleanup(&url, &p_seq);
 }
 
 #[test]
@@ -596,6 +652,17 @@ fn server_down_refuses_every_token_then_reconnects() {
     let err = v.verify(token(150), NOW).unwrap_err();
     assert_eq!(err.code(), "replay.unavailable", "{err}");
     assert!(!err.to_string().contains(PASSWORD), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    // A batch is one command, so it too fails after one timeout, not one per token.
+    let frozen_batch: Vec<String> = (0..64).map(|i| token(400 + i)).collect();
+    let start = Instant::now();
+    for (i, r) in v.verify_batch(&frozen_batch, NOW).iter().enumerate() {
+        assert_eq!(outcome(r), Err("replay.unavailable"), "batch item {i}");
+    }
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "{:?}",

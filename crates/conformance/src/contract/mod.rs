@@ -62,6 +62,28 @@ mod replay;
 
 pub use ledger::{FileBackend, MemoryBackend};
 
+/// The URL of a real server a test runs against, from the environment variable `var` (set by
+/// `.ci/servers start`: `ECT_TEST_POSTGRES_URL`, `ECT_TEST_REDIS_URL`).
+///
+/// Unset or empty: under `CI=true` this panics (a test that needs a server never skips in CI);
+/// elsewhere it prints why the test does not run and returns `None`, and the test returns.
+pub fn server_url(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "CI=true and {var} is not set: the {what} tests must run against a real server \
+             (.ci/servers start DIR; source DIR/env)"
+        ),
+        _ => {
+            eprintln!(
+                "skipped: {var} is not set, so there is no {what} server to test against \
+                 (.ci/servers start DIR; source DIR/env)"
+            );
+            None
+        }
+    }
+}
+
 /// How the contract suite makes ledgers of one backend.
 pub trait LedgerBackend: 'static {
     /// The ledger type under test.

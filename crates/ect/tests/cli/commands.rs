@@ -28,6 +28,8 @@ fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
         "ECT_REPLAY_CACHE_SIZE",
         "ECT_SKEW_SECONDS",
         "ECT_ANCESTOR_BUDGET",
+        "ECT_LEDGER",
+        "ECT_REPLAY",
     ] {
         cmd.env_remove(var);
     }

@@ -1,9 +1,11 @@
 //! The `ect` binary's tests, one test binary: every command's contract (exit status, JSON on
-//! stdout, messages on stderr) in [`commands`], and the conformance harness against real and
-//! deliberately broken adapters in [`harness`].
+//! stdout, messages on stderr) in [`commands`], the conformance harness against real and
+//! deliberately broken adapters in [`harness`], and many `ect` processes sharing one SQLite or
+//! PostgreSQL ledger or one Redis replay cache in [`shared`].
 
 mod commands;
 mod harness;
+mod shared;
 
 use std::path::{Path, PathBuf};
 
