@@ -10,8 +10,11 @@
 //! 2. Scale, only when `ECT_BENCH_SQLITE_ENTRIES` is set (for example `1000000`; CI's
 //!    `cargo bench --no-run` only compiles it): a ledger of 10 000 entries and one of that
 //!    many, each built with `accept_batch` in batches of `CHUNK` tokens signed in parallel on
-//!    rayon's threads, then the time of 200 single `accept`s at that size and the process's
-//!    resident set (VmRSS), and the ratios large/10k.
+//!    rayon's threads; then, at each size, a fresh verifier process (this binary again, with
+//!    `ECT_BENCH_SQLITE_PROBE` set) opens the ledger and makes 200 single `accept`s: their time
+//!    and that process's resident set (VmRSS) after them, what a verifier appending to a
+//!    ledger of that size costs, without the memory the building process kept; and the
+//!    ratios large/10k.
 //!
 //! Tokens form chains of 8 (each names the previous one as its parent), so every append also
 //! writes an `ect_parents` row and the DAG check looks a parent up.
@@ -176,19 +179,53 @@ fn at_size(dir: &Path, size: u64, key: &SigningKey, v: &Verifier) -> (f64, f64, 
     }
     let build = start.elapsed().as_secs_f64();
     assert_eq!(ledger.len().unwrap(), size);
-    // Fresh tokens beyond every size built, one chain each so that each names no parent.
-    let probes: Vec<String> = (0..PROBES)
-        .map(|i| token(key, 1 << 40 | (size << 12) | (i * 8)))
-        .collect();
+    drop(ledger);
     // The build leaves the database's pages dirty in the OS page cache; flush them first so
     // that the probes' fsyncs do not wait behind that write-back.
     let _ = std::process::Command::new("sync").status();
+    let db = dir.join(format!("ledger-{size}.sqlite"));
+    let out = std::process::Command::new(std::env::current_exe().expect("this benchmark"))
+        .env(PROBE_VAR, format!("{size}:{}", db.display()))
+        .output()
+        .expect("run the probe process");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("the probe prints ASCII");
+    let (per_append, rss) = text
+        .trim()
+        .split_once(' ')
+        .expect("the probe prints `µs KiB`");
+    (
+        build,
+        per_append.parse().expect("µs per append"),
+        rss.parse().expect("KiB"),
+    )
+}
+
+/// The variable that makes this binary the probe process of part 2: `SIZE:PATH`.
+const PROBE_VAR: &str = "ECT_BENCH_SQLITE_PROBE";
+
+/// The probe process: opens the ledger of `size` entries at `path`, signs `PROBES` fresh tokens
+/// (untimed), times their single `accept`s, and prints `<µs per append> <VmRSS KiB>`.
+fn probe(spec: &str) {
+    let (size, path) = spec.split_once(':').expect("SIZE:PATH");
+    let size: u64 = size.parse().expect("a size");
+    let key = key();
+    let v = verifier();
+    let ledger = SqliteLedger::open(path).expect("open the built ledger");
+    assert_eq!(ledger.len().unwrap(), size);
+    // Fresh tokens beyond every size built, one chain each so that each names no parent.
+    let probes: Vec<String> = (0..PROBES)
+        .map(|i| token(&key, 1 << 40 | (size << 12) | (i * 8)))
+        .collect();
     let t = Instant::now();
     for tk in &probes {
         v.accept(tk, NOW, &ledger).expect("accepted");
     }
-    let per_append = micros_per(t.elapsed(), PROBES);
-    (build, per_append, rss_kib())
+    println!("{:.1} {}", micros_per(t.elapsed(), PROBES), rss_kib());
 }
 
 /// Part 2: 10k entries against `large`.
@@ -205,8 +242,8 @@ fn scale(large: u64) {
             .map(|m| m.len())
             .unwrap_or(0);
         println!(
-            "  {size:>8} entries: built in {build:.1} s ({:.0} entries/s), database {:.1} MiB, \
-             single append {per_append:.0} µs, VmRSS {rss} KiB",
+            "  {size:>8} entries: built in {build:.1} s ({:.0} entries/s), database {:.1} MiB; \
+             verifier process: single append {per_append:.0} µs, VmRSS {rss} KiB",
             size as f64 / build,
             file as f64 / (1 << 20) as f64
         );
@@ -223,6 +260,10 @@ fn scale(large: u64) {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var(PROBE_VAR) {
+        probe(&spec);
+        return;
+    }
     // `cargo bench` passes `--bench`; a filter or other flags are not used here.
     println!(
         "SqliteLedger benchmark, {} rayon threads",

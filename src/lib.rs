@@ -16,7 +16,10 @@
 //! the same verdicts and error codes (ECT-SIG-1's checks, key parsing and signing stay in p256;
 //! high-S signatures are accepted by both; ring's build needs a C compiler); `http` adds
 //! `HeaderMap` helpers to [`http`]; `rayon` runs [`Verifier::verify_batch`] and
-//! [`Verifier::accept_batch`] across rayon's threads (same results without it).
+//! [`Verifier::accept_batch`] across rayon's threads (same results without it). The shared-state
+//! backends, for several verifier instances behind a load balancer: `sqlite` (`SqliteLedger`,
+//! bundled SQLite), `postgres` (`PostgresLedger`) and `redis` (`RedisReplayCache`); which one to
+//! pick, their contracts and their tests against real servers: [`_documentation::shared_state`].
 //!
 //! # Creating and verifying a token
 //!
@@ -156,7 +159,11 @@
 //! and crash recovery by the first accepted append; [`FileLedger::open_with`]`(path,
 //! `[`CreateMode::OnFirstAppend`]`)` leaves a missing file uncreated until the first token is
 //! accepted). Both implement [`Ledger`] ([`len`](Ledger::len), [`head`](Ledger::head),
-//! [`entry`](Ledger::entry), [`entries`](Ledger::entries), [`verify_chain`](Ledger::verify_chain));
+//! [`entry`](Ledger::entry), [`entries`](Ledger::entries), [`verify_chain`](Ledger::verify_chain);
+//! the trait's methods return a `Result`, since a database ledger can fail, and the in-memory
+//! ledgers have infallible inherent methods of the same names). `Ledger` is open: a backend of
+//! your own keeps the contract written on it and passes the conformance kit's contract suite;
+//! `SqliteLedger` and `PostgresLedger` (features `sqlite`, `postgres`) are this crate's;
 //! the whole-ledger audit is [`LedgerAudit::validate_all`], implemented for every ledger (`use
 //! wimse_ect::LedgerAudit;` to call it). [`audit()`] / [`audit_file`] audit entries received from
 //! elsewhere and report every bad entry, not only the first. The entry hash, the file format and
@@ -258,6 +265,10 @@ pub use error::{ConfigError, Error, Result};
 pub use header::{Algorithm, Header};
 pub use json::parse_object;
 pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey, sign_raw};
+#[cfg(feature = "postgres")]
+pub use ledger::PostgresLedger;
+#[cfg(feature = "sqlite")]
+pub use ledger::SqliteLedger;
 pub use ledger::{
     Admission, ChainHash, CreateMode, FileLedger, HASH_DOMAIN, Ledger, LedgerEntry, MemoryLedger,
     RawEntry, STREAM_PAGE, Tail, TornTail, stream_entries,
@@ -269,10 +280,6 @@ pub use policy::{
     MAX_TOKEN_BYTES_RANGE, Policy, REPLAY_CACHE_SIZE_RANGE, ReplayProtection,
 };
 pub use profile::{ClaimNames, DRAFT_00, Profile};
-#[cfg(feature = "postgres")]
-pub use ledger::PostgresLedger;
-#[cfg(feature = "sqlite")]
-pub use ledger::SqliteLedger;
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayCache;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};

@@ -370,9 +370,9 @@ fn ensure_regular_file(file: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// Checks that the directory a ledger file will be created in exists, so that a path in a
-/// missing directory fails when it is opened rather than at the first append.
-fn ensure_parent_dir(path: &Path) -> Result<()> {
+/// Checks that the directory a ledger file (or database) will be created in exists, so that a
+/// path in a missing directory fails when it is opened rather than at the first append.
+pub(crate) fn ensure_parent_dir(path: &Path) -> Result<()> {
     let dir = parent_dir(path);
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
@@ -416,7 +416,8 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-fn sync_parent_dir(path: &Path) -> Result<()> {
+/// Makes a new directory entry durable (Unix; best effort elsewhere).
+pub(crate) fn sync_parent_dir(path: &Path) -> Result<()> {
     let dir = parent_dir(path);
     // Directories can be opened and fsynced on Unix; elsewhere this is best effort.
     match File::open(dir) {

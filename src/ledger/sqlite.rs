@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
+use crate::ledger::file::{ensure_parent_dir, sync_parent_dir};
 use crate::ledger::{Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry};
 use crate::store::{EctStore, StoredEct};
 
@@ -486,49 +487,6 @@ fn remove_files(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
-/// The directory holding `path` (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
-
-/// Checks that the directory a database will be created in exists, so that a path in a
-/// missing directory fails when it is opened rather than at the first append.
-fn ensure_parent_dir(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(Error::LedgerIo(format!(
-            "cannot create {}: {} is not a directory",
-            path.display(),
-            dir.display()
-        ))),
-        Err(e) => Err(Error::LedgerIo(format!(
-            "cannot create {}: directory {}: {e}",
-            path.display(),
-            dir.display()
-        ))),
-    }
-}
-
-/// Makes a new directory entry durable (Unix; best effort elsewhere).
-fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    match std::fs::File::open(dir) {
-        Ok(d) => d
-            .sync_all()
-            .or_else(|e| if cfg!(unix) { Err(e) } else { Ok(()) })
-            .map_err(|e| Error::LedgerIo(format!("cannot sync directory {}: {e}", dir.display()))),
-        Err(e) if cfg!(unix) => Err(Error::LedgerIo(format!(
-            "cannot open directory {}: {e}",
-            dir.display()
-        ))),
-        Err(_) => Ok(()),
-    }
-}
-
 /// A `u64` as SQLite's `INTEGER`, or `ledger.io` naming `what`.
 fn to_sql_int(value: u64, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| {
@@ -844,8 +802,6 @@ fn fail_oks<T>(results: Vec<Result<T>>, error: &Error) -> Vec<Result<Arc<T>>> {
         .collect()
 }
 
-/// [`Ledger::append`] on `conn`: one `BEGIN IMMEDIATE` transaction, a savepoint per
-/// candidate, one `COMMIT`.
 /// What [`append_in`] did.
 enum Appending {
     /// The path no longer names the file the connection has open (checked under the write
@@ -856,6 +812,8 @@ enum Appending {
     Done(Vec<Result<Arc<LedgerEntry>>>, bool),
 }
 
+/// [`Ledger::append`] on `open`: one `BEGIN IMMEDIATE` transaction, the file's identity
+/// checked, a savepoint per candidate, one `COMMIT`.
 fn append_in(
     open: &mut Open,
     path: &Path,
@@ -878,7 +836,11 @@ fn append_in(
         Ok(tx) => tx,
         Err(e) => {
             return done(vec![
-                Err(io(path, "cannot begin an append transaction on", e));
+                Err(io(
+                    path,
+                    "cannot begin an append transaction on",
+                    e
+                ));
                 n
             ]);
         }

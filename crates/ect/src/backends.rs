@@ -86,9 +86,8 @@ impl LedgerLocation {
     /// by the first accepted token, not before (a rejected token leaves nothing behind).
     pub fn open_for_append(&self) -> Result<OpenLedger, ConfigError> {
         let opened = match self {
-            LedgerLocation::File(p) => {
-                FileLedger::open_with(p, CreateMode::OnFirstAppend).map(OpenLedger::File)
-            }
+            LedgerLocation::File(p) => FileLedger::open_with(p, CreateMode::OnFirstAppend)
+                .map(|l| OpenLedger::File(Box::new(l))),
             LedgerLocation::Sqlite(p) => SqliteLedger::open_with(p, CreateMode::OnFirstAppend)
                 .map(|l| OpenLedger::Other(Box::new(l))),
             LedgerLocation::Postgres(url) => {
@@ -120,8 +119,8 @@ impl LedgerLocation {
 
 /// A ledger opened to append to: the file ledger (whose end the CLI reports on) or another.
 pub enum OpenLedger {
-    /// A ledger file.
-    File(FileLedger),
+    /// A ledger file (boxed: the variants differ much in size).
+    File(Box<FileLedger>),
     /// A database ledger.
     Other(Box<dyn Ledger>),
 }
@@ -130,7 +129,7 @@ impl OpenLedger {
     /// The ledger.
     pub fn ledger(&self) -> &dyn Ledger {
         match self {
-            OpenLedger::File(l) => l,
+            OpenLedger::File(l) => l.as_ref(),
             OpenLedger::Other(l) => l.as_ref(),
         }
     }

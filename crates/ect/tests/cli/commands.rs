@@ -1641,3 +1641,238 @@ fn conformance_xfails_are_strict() {
         Some(2)
     );
 }
+
+/// `--ledger sqlite:PATH`: a rejected token creates nothing; accepted tokens create the
+/// database and chain entries exactly like the file ledger (same sequence numbers and hashes);
+/// `ledger verify` and `show` read it; `$ECT_LEDGER` is the fallback of `--ledger`.
+#[test]
+fn ledger_commands_work_on_an_sqlite_ledger() {
+    let LedgerFixture {
+        dir,
+        jwks,
+        ledger: file,
+        root,
+        left,
+    } = LedgerFixture::new("ledger-sqlite");
+    let top = Path::new(&file).parent().unwrap().to_owned();
+    let db = dir.path("audit.sqlite");
+    let sqlite = format!("sqlite:{db}");
+    let before = dir_listing(&top);
+
+    let orphan = token(ORPHAN, "orphan", NOW + 2, &[GONE]);
+    let o = append(&sqlite, &jwks, NOW + 10, &[], &orphan);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_text(&o));
+    assert_eq!(json_out(&o)["error"]["code"], "dag.parent_missing");
+    assert_eq!(dir_listing(&top), before, "a rejected token created files");
+
+    for (i, t) in [&root, &left].into_iter().enumerate() {
+        let by_file = append(&file, &jwks, NOW + 10, &[], t);
+        let by_env = ect(
+            &[
+                "ledger",
+                "append",
+                "--jwks",
+                &jwks,
+                "--audience",
+                AUD,
+                "--now",
+                "1772000010",
+                t,
+            ],
+            None,
+            &[("ECT_LEDGER", &sqlite)],
+        );
+        assert_eq!(by_env.status.code(), Some(0), "{}", stderr_text(&by_env));
+        assert_eq!(json_out(&by_env), json_out(&by_file), "entry {i}");
+    }
+    let o = ledger_verify(&sqlite, &["--jwks", &jwks]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_text(&o));
+    let report = json_out(&o);
+    assert_eq!(
+        (report["valid"].clone(), report["entries"].clone()),
+        (true.into(), 2.into())
+    );
+    assert_eq!(report["head"], json_out(&ledger_verify(&file, &[]))["head"]);
+    let shown = ledger_show(&sqlite, &[]);
+    assert_eq!(shown.status.code(), Some(0));
+    assert_eq!(shown.stdout, ledger_show(&file, &[]).stdout);
+
+    // A database that does not exist is not an empty ledger.
+    let missing = format!("sqlite:{}", dir.path("missing.sqlite"));
+    for o in [ledger_verify(&missing, &[]), ledger_show(&missing, &[])] {
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr_text(&o).starts_with(&format!("ect: ledger {missing}: ledger.io")),
+            "{}",
+            stderr_text(&o)
+        );
+    }
+}
+
+/// Locations that are no ledger, no ledger at all, unreachable servers and `--stream` without
+/// `-` are usage or operational errors (exit 2) with a message, nothing on stdout; a password
+/// in a URL is never printed.
+#[test]
+fn shared_state_locations_that_do_not_work_exit_2() {
+    let LedgerFixture {
+        dir: _dir,
+        jwks,
+        ledger: _,
+        root,
+        left: _,
+    } = LedgerFixture::new("ledger-locations");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["ledger", "append", "--ledger", "mysql://u:secret@h/db"],
+            "ect: --ledger mysql://u:***@h/db: unknown scheme \"mysql\" (a file path, sqlite:PATH or a postgres:// URL)\n",
+        ),
+        (
+            &["ledger", "append", "--ledger", "sqlite:"],
+            "ect: --ledger sqlite: needs a path (sqlite:PATH)\n",
+        ),
+        (
+            &["ledger", "append"],
+            "ect: no ledger: give --ledger (a file path, sqlite:PATH or a postgres:// URL) or set ECT_LEDGER\n",
+        ),
+        (
+            &[
+                "ledger",
+                "append",
+                "--ledger",
+                "postgres://ect:secret@127.0.0.1:1/x",
+            ],
+            "ect: ledger postgres://ect:***@127.0.0.1:1/x: ledger.io (ECT-LED-1): ",
+        ),
+        (
+            &[
+                "ledger",
+                "append",
+                "--ledger",
+                "x.ledger",
+                "--replay",
+                "redis://:secret@127.0.0.1:1/",
+            ],
+            "ect: replay cache redis://:***@127.0.0.1:1/: replay.unavailable (ECT-RPL-1): ",
+        ),
+        (
+            &[
+                "ledger",
+                "append",
+                "--ledger",
+                "x.ledger",
+                "--replay",
+                "http://h/",
+            ],
+            "ect: --replay http://h/: not a redis:// URL\n",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut args = args.to_vec();
+        args.extend([
+            "--jwks",
+            &jwks,
+            "--audience",
+            AUD,
+            "--now",
+            "1772000010",
+            &root,
+        ]);
+        let o = ect(&args, None, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(o.stdout, b"", "{args:?}");
+        let err = stderr_text(&o);
+        assert!(err.starts_with(message), "{args:?}: {err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+    let o = verify_with(
+        &jwks,
+        NOW,
+        &["--replay", "redis://127.0.0.1:1/"],
+        &root,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_text(&o).starts_with("ect: replay cache redis://127.0.0.1:1/: replay.unavailable"),
+        "{}",
+        stderr_text(&o)
+    );
+    let o = verify_with(
+        &jwks,
+        NOW,
+        &[],
+        &root,
+        &[("ECT_REPLAY", "redis://127.0.0.1:1/")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "$ECT_REPLAY is the fallback of --replay"
+    );
+    let o = verify_with(&jwks, NOW, &["--stream"], &root, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&o),
+        "ect: --stream reads the tokens from stdin: give `-` as TOKEN\n"
+    );
+}
+
+/// `verify --stream`: one verdict per line, in order, a repeated token refused as a replay
+/// (the stream keeps its replay records in memory); exit 1 when any was invalid.
+#[test]
+fn verify_stream_answers_each_line() {
+    let LedgerFixture {
+        dir: _dir,
+        jwks,
+        ledger: _,
+        root,
+        left,
+    } = LedgerFixture::new("verify-stream");
+    let input = format!("{root}\n\n{left}\r\n{root}\nnot-a-token\n");
+    let now = NOW.to_string();
+    let o = ect(
+        &[
+            "verify",
+            "--jwks",
+            &jwks,
+            "--audience",
+            AUD,
+            "--now",
+            &now,
+            "--stream",
+            "-",
+        ],
+        Some(input.as_bytes()),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_text(&o));
+    let verdicts: Vec<(Value, Value)> = json_lines(&o)
+        .iter()
+        .map(|v| (v["valid"].clone(), v["error"]["code"].clone()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (true.into(), Value::Null),
+            (true.into(), Value::Null),
+            (false.into(), "replay.jti".into()),
+            (false.into(), "jws.malformed".into()),
+        ]
+    );
+    let o = ect(
+        &[
+            "verify",
+            "--jwks",
+            &jwks,
+            "--audience",
+            AUD,
+            "--now",
+            &now,
+            "--stream",
+            "-",
+        ],
+        Some(format!("{root}\n{left}\n").as_bytes()),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+}

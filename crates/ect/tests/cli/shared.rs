@@ -108,7 +108,10 @@ fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
             break status;
         }
         // The guard kills the process when this panics.
-        assert!(Instant::now() < deadline, "ect {args:?} did not finish in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "ect {args:?} did not finish in 60 s"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     (
