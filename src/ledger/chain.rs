@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::check::parse_stored_token;
 use crate::error::{Error, Result};
-use crate::ledger::Admission;
+use crate::ledger::admission::Admission;
 use crate::ledger::hash::{ChainHash, Link};
 use crate::ledger::line::{RawEntry, Tail, line, split_lines};
 use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, first, lookup, same_parts};

@@ -137,6 +137,7 @@ macro_rules! chain_backed {
     };
 }
 
+mod admission;
 mod chain;
 mod file;
 mod hash;
@@ -147,6 +148,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use admission::Admission;
 pub use chain::LedgerEntry;
 pub(crate) use file::read_regular_file;
 pub use file::{CreateMode, FileLedger};
@@ -158,43 +160,6 @@ pub use memory::MemoryLedger;
 pub use postgres::PostgresLedger;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
-
-/// The stateful checks of one acceptance ([`crate::Verifier::accept`] or
-/// [`crate::Verifier::accept_batch`]), handed to [`Ledger::append`]: the DAG rules (SPEC.md §7)
-/// and the replay record (ECT-RPL-1) of each candidate, against the view of the ledger the
-/// backend passes in.
-///
-/// Only the verifier makes one, so no code can append a token that did not pass every check
-/// (ECT-LED-3), even through a backend written outside this crate.
-pub struct Admission<'a> {
-    check: &'a mut (dyn FnMut(usize, &dyn EctStore, &StoredEct) -> Result<()> + 'a),
-}
-
-impl std::fmt::Debug for Admission<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Admission").finish_non_exhaustive()
-    }
-}
-
-impl<'a> Admission<'a> {
-    pub(crate) fn new(
-        check: &'a mut (dyn FnMut(usize, &dyn EctStore, &StoredEct) -> Result<()> + 'a),
-    ) -> Self {
-        Admission { check }
-    }
-
-    /// Runs the stateful checks of candidate `index` (its position in the `candidates` given
-    /// to [`Ledger::append`]) against `view`: the ledger's contents, including the candidates
-    /// of this call appended before it, as one consistent view that no other writer can
-    /// change until this call's entries are durable or abandoned.
-    ///
-    /// `Ok`: append `ect` as the next entry. `Err`: refuse it and append nothing for it; the
-    /// error is that candidate's result. Call it exactly once per candidate, in order, and
-    /// before any byte of its entry is written.
-    pub fn check(&mut self, index: usize, view: &dyn EctStore, ect: &StoredEct) -> Result<()> {
-        (self.check)(index, view, ect)
-    }
-}
 
 /// An append-only, hash-chained audit ledger (SPEC.md §8): [`MemoryLedger`], [`FileLedger`],
 /// and with their features `SqliteLedger` (`sqlite`) and `PostgresLedger` (`postgres`).

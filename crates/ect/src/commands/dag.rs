@@ -104,6 +104,11 @@ pub fn run(
                 // ECT-JWS-1, the first check, counts bytes only: the line was not kept.
                 Err(len) => (Err(Error::TooLarge { len: *len, max }), &[][..]),
             };
+            // A shared replay cache that cannot answer (`--replay`) is an operational error:
+            // no verdict, as in `verify` and `ledger append`.
+            if let Err(e @ Error::ReplayUnavailable(_)) = &result {
+                return Err(wimse_ect::ConfigError::new(format!("replay cache: {e}")));
+            }
             if result.is_err() {
                 status = EXIT_INVALID;
             }
