@@ -118,8 +118,8 @@ impl<K: KeyResolver> Verifier<K> {
     /// The DAG check, the replay record and the append happen atomically (under the ledger's
     /// write lock, or in one database transaction: [`Ledger`], "The contract of a backend"),
     /// so of N concurrent accepts of one `jti`, from any number of threads or processes
-    /// sharing the ledger, exactly one succeeds (the others fail `dag.duplicate_jti`). A rejection leaves the ledger and the replay cache as they
-    /// were: the replay record is made after every check passed and is withdrawn if the
+    /// sharing the ledger, exactly one succeeds (the others fail `dag.duplicate_jti`). A
+    /// rejection leaves the ledger and the replay cache as they were: the replay record is made after every check passed and is withdrawn if the
     /// append itself then fails (`ledger.io`), so the cache never remembers a token the ledger
     /// does not hold, and a token whose replay record fails is never appended.
     pub fn accept<L: Ledger + ?Sized>(
@@ -162,8 +162,16 @@ impl<K: KeyResolver> Verifier<K> {
                 (ReplayKey::of(claims), self.expiry(claims.exp))
             })
             .collect();
-        let recorded = cache.check_and_record_batch(&records, now);
-        debug_assert_eq!(recorded.len(), passed.len());
+        let mut recorded = cache.check_and_record_batch(&records, now);
+        if recorded.len() != records.len() {
+            // A cache that does not answer for every record has not recorded them: fail closed.
+            let why = format!(
+                "the replay cache answered {} of {} records",
+                recorded.len(),
+                records.len()
+            );
+            recorded = vec![Err(Error::ReplayUnavailable(why)); records.len()];
+        }
         for (i, r) in passed.into_iter().zip(recorded) {
             if let Err(e) = r {
                 results[i] = Err(e);

@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::store::{EctStore, StoredEct};
 
 /// The stateful checks of one acceptance ([`crate::Verifier::accept`] or
-/// [`crate::Verifier::accept_batch`]), handed to [`Ledger::append`]: the DAG rules (SPEC.md §7)
+/// [`crate::Verifier::accept_batch`]), handed to [`Ledger::append`](crate::Ledger::append): the DAG rules (SPEC.md §7)
 /// and the replay record (ECT-RPL-1) of each candidate, against the view of the ledger the
 /// backend passes in.
 ///
@@ -28,7 +28,7 @@ impl<'a> Admission<'a> {
     }
 
     /// Runs the stateful checks of candidate `index` (its position in the `candidates` given
-    /// to [`Ledger::append`]) against `view`: the ledger's contents, including the candidates
+    /// to [`Ledger::append`](crate::Ledger::append)) against `view`: the ledger's contents, including the candidates
     /// of this call appended before it, as one consistent view that no other writer can
     /// change until this call's entries are durable or abandoned.
     ///

@@ -289,3 +289,47 @@ fn the_redis_replay_cache_keeps_the_replay_contract() {
             .with_prefix(&prefix)
     });
 }
+
+/// A replay cache written outside this crate whose batch answers for fewer records than it
+/// was given: `verify_batch` refuses every token of the batch (`replay.unavailable`) rather
+/// than accept the unanswered ones unchecked.
+#[test]
+fn a_replay_cache_that_answers_short_fails_closed() {
+    struct Short;
+    impl wimse_ect::ReplayCache for Short {
+        fn check_and_record(&self, _: &wimse_ect::ReplayKey, _: u64, _: u64) -> Result<()> {
+            Ok(())
+        }
+        fn check_and_record_batch(
+            &self,
+            items: &[(wimse_ect::ReplayKey, u64)],
+            _: u64,
+        ) -> Vec<Result<()>> {
+            vec![Ok(()); items.len() - 1]
+        }
+        fn forget(&self, _: &wimse_ect::ReplayKey) {}
+    }
+    let key = SigningKey::from_scalar_bytes("a", &[3; 32]).unwrap();
+    let keys = KeySet::from_keys([key.trusted(None)]).unwrap();
+    let verifier = Verifier::new(keys, Policy::new("spiffe://example.org/b"))
+        .unwrap()
+        .with_replay_cache(Arc::new(Short));
+    let now = 1_772_000_000;
+    let tokens: Vec<String> = (0..3)
+        .map(|n| {
+            EctBuilder::new("spiffe://example.org/a", "step")
+                .audience("spiffe://example.org/b")
+                .jti(format!("6ba7b81{n}-9dad-11d1-80b4-00c04fd430c8"))
+                .issued_at(now)
+                .expires_at(now + 600)
+                .sign(&key)
+                .unwrap()
+        })
+        .collect();
+    let results = verifier.verify_batch(&tokens, now);
+    let errors: Vec<_> = results.into_iter().map(|r| r.unwrap_err()).collect();
+    assert_eq!(
+        errors,
+        vec![Error::ReplayUnavailable("the replay cache answered 2 of 3 records".into()); 3]
+    );
+}
