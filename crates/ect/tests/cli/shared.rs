@@ -260,6 +260,10 @@ fn kill_9_keeps_every_acknowledged_append(ledger: &str, dir: &TempDir) {
             );
         }
     }
+    eprintln!(
+        "{ledger}: {} appends acknowledged over 100 runs, {killed_mid_run} runs killed mid-append",
+        acknowledged.len()
+    );
     assert!(
         killed_mid_run >= 10,
         "only {killed_mid_run} of 100 kills hit a running append"
