@@ -219,7 +219,7 @@ impl SqliteLedger {
         let conn = match create {
             CreateMode::OnOpen => Some(connect(&path, true)?.0),
             CreateMode::OnFirstAppend => {
-                if exists(&path)? {
+                if file_id(&path)?.is_some() {
                     Some(connect(&path, false)?.0)
                 } else {
                     ensure_parent_dir(&path)?;
@@ -269,21 +269,10 @@ fn io(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::LedgerIo(format!("{what} {}: {e}", path.display()))
 }
 
-/// Whether `path` exists (following links); an error other than "not found" is `ledger.io`.
-fn exists(path: &Path) -> Result<bool> {
-    match std::fs::metadata(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::LedgerIo(format!(
-            "cannot inspect {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
 /// Opens the database at `path` (creating the file first, exclusively, when `create` and it
 /// is missing), sets the pragmas and checks or creates the schema. Returns the connection and
-/// whether this call created the file. A file this call created is removed again on failure.
+/// whether this call created the file. A file this call created is removed again on failure,
+/// while it is still empty.
 fn connect(path: &Path, create: bool) -> Result<(Open, bool)> {
     let created = create && create_file(path)?;
     let before = file_id(path)?;

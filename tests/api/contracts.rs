@@ -66,19 +66,6 @@ impl EctStore for Flaky {
     }
 }
 
-/// The view an append's checks read: the flaky store itself.
-struct View<'a>(&'a Flaky);
-
-impl EctStore for View<'_> {
-    fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        self.0.get(wid, jti)
-    }
-
-    fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
-        self.0.referrers(wid, jti, limit)
-    }
-}
-
 impl Ledger for Flaky {
     fn append(
         &self,
@@ -92,7 +79,7 @@ impl Ledger for Flaky {
             .iter()
             .enumerate()
             .map(|(i, ect)| {
-                admission.check(i, &View(self), ect)?;
+                admission.check(i, self, ect)?;
                 Err(Error::LedgerIo("the write failed".into()))
             })
             .collect()
@@ -213,33 +200,13 @@ mod sqlite {
 /// carries the schema as the search path), dropped afterwards.
 #[cfg(feature = "postgres")]
 mod postgres {
-    use wimse_ect::{PostgresLedger, random_uuid};
+    use wimse_ect::PostgresLedger;
     use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
 
+    use crate::ledger_postgres::Schema;
     use crate::servers::postgres_url;
 
     struct PostgresBackend;
-
-    /// A schema in the test server's database, dropped with its tables when dropped.
-    struct Schema {
-        server: String,
-        name: String,
-    }
-
-    impl Schema {
-        fn url(&self) -> String {
-            let sep = if self.server.contains('?') { '&' } else { '?' };
-            format!("{}{sep}options=-csearch_path%3D{}", self.server, self.name)
-        }
-    }
-
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            if let Ok(mut c) = ::postgres::Client::connect(&self.server, ::postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
-            }
-        }
-    }
 
     impl LedgerBackend for PostgresBackend {
         type Ledger = PostgresLedger;
@@ -247,22 +214,17 @@ mod postgres {
         const NAME: &'static str = "PostgresLedger";
 
         fn create() -> (PostgresLedger, Schema) {
-            let server = postgres_url().expect("the test checked the server first");
-            let name = format!("contract_{}", random_uuid().unwrap().replace('-', ""));
-            let mut c = ::postgres::Client::connect(&server, ::postgres::NoTls).unwrap();
-            c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
-            let schema = Schema { server, name };
-            let ledger = PostgresLedger::connect(&schema.url()).expect("connect the ledger");
-            (ledger, schema)
+            let schema = Schema::new("contract").expect("the test checked the server first");
+            (schema.ledger(), schema)
         }
 
         fn reopen(ledger: PostgresLedger, place: &Schema) -> PostgresLedger {
             drop(ledger);
-            PostgresLedger::connect(&place.url()).expect("connect again")
+            place.ledger()
         }
 
         fn open_again(place: &Schema) -> Option<PostgresLedger> {
-            Some(PostgresLedger::connect(&place.url()).expect("a second connection"))
+            Some(place.ledger())
         }
     }
 

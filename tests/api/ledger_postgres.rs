@@ -76,7 +76,7 @@ fn with_param(url: &str, param: &str) -> String {
 }
 
 /// A fresh schema for one test, dropped (with everything in it) when the value is dropped.
-struct Schema {
+pub(crate) struct Schema {
     /// The server's URL as given (user `ect`, the database's owner).
     base: String,
     /// The schema's name.
@@ -88,7 +88,7 @@ struct Schema {
 
 impl Schema {
     /// A new schema, or `None` when there is no server to test against.
-    fn new(test: &str) -> Option<Schema> {
+    pub(crate) fn new(test: &str) -> Option<Schema> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = crate::servers::postgres_url()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -124,7 +124,7 @@ impl Schema {
     }
 
     /// A new ledger handle (its own connection) on the schema.
-    fn ledger(&self) -> PostgresLedger {
+    pub(crate) fn ledger(&self) -> PostgresLedger {
         PostgresLedger::connect(&self.url).expect("connect the ledger")
     }
 

@@ -1830,21 +1830,24 @@ fn verify_stream_answers_each_line() {
     } = LedgerFixture::new("verify-stream");
     let input = format!("{root}\n\n{left}\r\n{root}\nnot-a-token\n");
     let now = NOW.to_string();
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &now,
-            "--stream",
-            "-",
-        ],
-        Some(input.as_bytes()),
-        &[],
-    );
+    let stream = |input: &str| {
+        ect(
+            &[
+                "verify",
+                "--jwks",
+                &jwks,
+                "--audience",
+                AUD,
+                "--now",
+                &now,
+                "--stream",
+                "-",
+            ],
+            Some(input.as_bytes()),
+            &[],
+        )
+    };
+    let o = stream(&input);
     assert_eq!(o.status.code(), Some(1), "{}", stderr_text(&o));
     let verdicts: Vec<(Value, Value)> = json_lines(&o)
         .iter()
@@ -1859,20 +1862,6 @@ fn verify_stream_answers_each_line() {
             (false.into(), "jws.malformed".into()),
         ]
     );
-    let o = ect(
-        &[
-            "verify",
-            "--jwks",
-            &jwks,
-            "--audience",
-            AUD,
-            "--now",
-            &now,
-            "--stream",
-            "-",
-        ],
-        Some(format!("{root}\n{left}\n").as_bytes()),
-        &[],
-    );
+    let o = stream(&format!("{root}\n{left}\n"));
     assert_eq!(o.status.code(), Some(0));
 }
