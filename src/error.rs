@@ -179,6 +179,14 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
+    /// ECT-HTTP-1: the request carries no `Execution-Context` field line (or an
+    /// extractor found no verified ECT). SPEC.md names no code for this; this crate uses
+    /// `http.missing`. A server answers 403 (ECT-HTTP-5) unless it lets such requests through.
+    HttpMissing,
+    /// ECT-HTTP-5: the server's bounded verification queue is full, so the ECT was not checked
+    /// and the request is refused with 503 and `Retry-After` (never passed unchecked). SPEC.md
+    /// names no code for this; this crate uses `http.overloaded`.
+    HttpOverloaded,
 }
 
 impl Error {
@@ -233,6 +241,8 @@ impl Error {
             Error::LedgerIo(_) => "ledger.io",
             Error::HttpMalformed(_) => "http.malformed",
             Error::HttpTooLarge { .. } => "http.too_large",
+            Error::HttpMissing => "http.missing",
+            Error::HttpOverloaded => "http.overloaded",
         }
     }
 
@@ -285,6 +295,8 @@ impl Error {
             Error::LedgerIo(_) => "ECT-LED-1",
             Error::HttpMalformed(_) => "ECT-HTTP-3",
             Error::HttpTooLarge { .. } => "ECT-HTTP-4",
+            Error::HttpMissing => "ECT-HTTP-1",
+            Error::HttpOverloaded => "ECT-HTTP-5",
         }
     }
 }
@@ -407,6 +419,10 @@ impl Error {
             Error::HttpTooLarge { len, max } => {
                 write!(f, "Execution-Context is {len} bytes, limit is {max}")
             }
+            Error::HttpMissing => f.write_str("the request carries no Execution-Context field"),
+            Error::HttpOverloaded => f.write_str(
+                "the verification queue is full; the ECT was not checked, try again later",
+            ),
         }
     }
 }

@@ -123,10 +123,37 @@ mod header_map {
         headers.append(name(), value);
         Ok(())
     }
+
+    /// Client side: sets the `Execution-Context` field of `request` to `token` (the request's
+    /// own ECT) followed by `parents` (its parents' tokens, sent inline), one field line per
+    /// token in that order (ECT-HTTP-1, ECT-HTTP-2; the order the receiver reads them in:
+    /// [`crate::Verifier::verify_inline`]). Field lines the request already had are replaced.
+    /// Every token is checked first (ECT-HTTP-3), so an error leaves the request unchanged.
+    pub fn attach<B, S: AsRef<str>>(
+        request: &mut http::Request<B>,
+        token: &str,
+        parents: &[S],
+    ) -> Result<()> {
+        let tokens: Vec<&str> = std::iter::once(token)
+            .chain(parents.iter().map(AsRef::as_ref))
+            .collect();
+        let values = tokens
+            .iter()
+            .map(|t| format_field_value(&[t]))
+            .collect::<Result<Vec<String>>>()?;
+        let headers = request.headers_mut();
+        headers.remove(name());
+        for value in values {
+            let value =
+                HeaderValue::from_str(&value).expect("base64url and '.' are valid in a field");
+            headers.append(name(), value);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(feature = "http")]
-pub use header_map::{append_to_header_map, from_header_map};
+pub use header_map::{append_to_header_map, attach, from_header_map};
 
 #[cfg(test)]
 mod tests {
@@ -211,6 +238,40 @@ mod tests {
             from_header_map(&h, DEFAULT_MAX_FIELD_BYTES),
             Ok(vec!["a.b.c".into(), "d.e.f".into(), "g.h.i".into()])
         );
+        h.append("EXECUTION-CONTEXT", http::HeaderValue::from_static(""));
+        assert_eq!(
+            from_header_map(&h, DEFAULT_MAX_FIELD_BYTES)
+                .unwrap_err()
+                .code(),
+            "http.malformed"
+        );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn attach_sets_own_token_first_then_parents() {
+        let mut request = http::Request::new(());
+        request
+            .headers_mut()
+            .append("execution-context", http::HeaderValue::from_static("x.y.z"));
+        attach(&mut request, "a.b.c", &["d.e.f", "g.h.i"]).unwrap();
+        let lines: Vec<&[u8]> = request
+            .headers()
+            .get_all("execution-context")
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+            .collect();
+        assert_eq!(lines, [&b"a.b.c"[..], b"d.e.f", b"g.h.i"]);
+        // A bad token changes nothing.
+        assert_eq!(
+            attach(&mut request, "a.b.c", &["d,e"]).unwrap_err(),
+            Error::HttpMalformed("byte 0x2c in token 0".into())
+        );
+        assert_eq!(
+            from_header_map(request.headers(), DEFAULT_MAX_FIELD_BYTES),
+            Ok(vec!["a.b.c".into(), "d.e.f".into(), "g.h.i".into()])
+        );
+        let h = request.headers_mut();
         h.append("EXECUTION-CONTEXT", http::HeaderValue::from_static(""));
         assert_eq!(
             from_header_map(&h, DEFAULT_MAX_FIELD_BYTES)

@@ -245,6 +245,11 @@ mod ledger;
 mod audit;
 mod verifier;
 
+// A request's tokens inline; the HTTP middleware and its axum extractor.
+mod inline;
+#[cfg(feature = "tower")]
+mod middleware;
+
 pub mod _documentation;
 
 pub use audit::{
@@ -263,6 +268,7 @@ pub use dag::{
 pub use decision::PolicyDecision;
 pub use error::{ConfigError, Error, Result};
 pub use header::{Algorithm, Header};
+pub use inline::VerifiedRequest;
 pub use json::parse_object;
 pub use keys::{KeyResolver, KeySet, SigningKey, TrustedKey, sign_raw};
 #[cfg(feature = "postgres")]
@@ -272,6 +278,11 @@ pub use ledger::SqliteLedger;
 pub use ledger::{
     Admission, ChainHash, CreateMode, FileLedger, HASH_DOMAIN, Ledger, LedgerEntry, MemoryLedger,
     RawEntry, STREAM_PAGE, Tail, TornTail, stream_entries,
+};
+#[cfg(feature = "tower")]
+pub use middleware::{
+    DEFAULT_QUEUED, DEFAULT_RETRY_AFTER_SECONDS, EctLayer, EctRefusal, EctService, MissingField,
+    unix_now,
 };
 pub use policy::{
     DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_IAT_AGE_SECONDS, ENV_ANCESTOR_BUDGET, ENV_AUDIENCE,

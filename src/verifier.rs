@@ -248,7 +248,7 @@ impl<K: KeyResolver> Verifier<K> {
     /// that passed SPEC.md §2–§6 except ECT-RPL-1 at `now`: for each, in order, the DAG rules
     /// and the replay record, atomically with its append ([`Ledger::append`]). The replay
     /// record of a token whose entry did not become durable is withdrawn.
-    fn admit<L: Ledger + ?Sized>(
+    pub(crate) fn admit<L: Ledger + ?Sized>(
         &self,
         verified: Vec<VerifiedEct>,
         now: u64,
@@ -315,7 +315,7 @@ impl<K: KeyResolver> Verifier<K> {
 
     /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check
     /// would be a trap.
-    fn verify_stateless(&self, token: &[u8], now: u64) -> Result<VerifiedEct> {
+    pub(crate) fn verify_stateless(&self, token: &[u8], now: u64) -> Result<VerifiedEct> {
         check_token(
             &self.policy,
             Some(&self.keys as &dyn KeyResolver),

@@ -17,6 +17,8 @@ mod common;
 mod contracts;
 mod dag;
 mod differential;
+#[cfg(feature = "axum")]
+mod http_layer;
 mod ledger;
 mod ledger_file;
 #[cfg(feature = "postgres")]

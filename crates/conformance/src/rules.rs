@@ -104,6 +104,16 @@ rules! {
 /// Codes this crate uses where SPEC.md names none (documented decisions).
 pub const EXTENSION_CODES: &[(&str, &str, &str)] = &[
     (
+        "http.missing",
+        "ECT-HTTP-1",
+        "the request carries no Execution-Context field (refused with 403 unless let through)",
+    ),
+    (
+        "http.overloaded",
+        "ECT-HTTP-5",
+        "the server's bounded verification queue is full: 503 with Retry-After, nothing checked",
+    ),
+    (
         "key.invalid",
         "ECT-KEY-3",
         "a trusted key or key set refused when loaded",

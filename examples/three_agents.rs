@@ -1,0 +1,2 @@
+//! Placeholder; replaced by the three-agent example.
+fn main() {}
