@@ -274,7 +274,7 @@ mod tests {
         let h = request.headers_mut();
         h.append("EXECUTION-CONTEXT", http::HeaderValue::from_static(""));
         assert_eq!(
-            from_header_map(&h, DEFAULT_MAX_FIELD_BYTES)
+            from_header_map(h, DEFAULT_MAX_FIELD_BYTES)
                 .unwrap_err()
                 .code(),
             "http.malformed"
