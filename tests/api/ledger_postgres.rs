@@ -128,6 +128,17 @@ impl Schema {
         PostgresLedger::connect(&self.url).expect("connect the ledger")
     }
 
+    /// How many connections of the ledger handles (named after the schema) are open.
+    fn connections(&self) -> i64 {
+        self.superuser()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&self.name],
+            )
+            .expect("count the ledger's connections")
+            .get(0)
+    }
+
     /// `(entries, parent rows, head len)` as stored.
     fn counts(&self) -> (i64, i64, i64) {
         let row = self
@@ -911,4 +922,30 @@ fn the_documented_grants_are_enough() {
     // In a schema without the tables, the application role cannot create them.
     let e = err(PostgresLedger::connect(&app_url(&empty)));
     assert_eq!(e.code(), "ledger.io", "{e:?}");
+}
+
+/// A ledger dropped on a tokio worker thread (the last handle of a server's `EctLayer`, when
+/// the server stops) closes its connection without panicking: the synchronous client runs
+/// its own runtime, which cannot be started inside another one.
+#[test]
+fn a_ledger_dropped_on_an_async_worker_does_not_panic() {
+    let Some(schema) = Schema::new("drop_on_worker") else {
+        return;
+    };
+    let ledger = schema.ledger();
+    assert_eq!(ledger.len(), Ok(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dropped = runtime.block_on(async move { tokio::spawn(async move { drop(ledger) }).await });
+    assert!(dropped.is_ok(), "{dropped:?}");
+    drop(runtime);
+    // The connection closes, on another thread, soon after.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while schema.connections() > 0 {
+        assert!(Instant::now() < deadline, "the connection is still open");
+        thread::sleep(Duration::from_millis(20));
+    }
 }
