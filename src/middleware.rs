@@ -142,8 +142,7 @@ impl From<Error> for EctRefusal {
 /// # use std::sync::Arc;
 /// use wimse_ect::{EctLayer, KeySet, MissingField, Policy, Verifier, unix_now};
 /// # let keys = KeySet::from_keys([]).unwrap();
-/// let mut policy = Policy::default();
-/// policy.audience = Some("spiffe://example.org/agent-b".into());
+/// let policy = Policy::new("spiffe://example.org/agent-b");
 /// let verifier = Arc::new(Verifier::new(keys, policy).unwrap());
 /// let layer = EctLayer::new(verifier, unix_now)
 ///     .missing(MissingField::Refuse)

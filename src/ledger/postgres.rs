@@ -182,9 +182,38 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// `UNIQUE (wid, jti)` is itself a durable replay check for the tokens that go into the
 /// ledger: whatever the replay cache remembers or forgets, a task is stored at most once, and
 /// an insert that would store it twice fails (`ledger.duplicate`).
+///
+/// # In an async program
+///
+/// The client is synchronous and runs its own small tokio runtime, which tokio refuses to
+/// start on a thread that drives another runtime. In an async program, call
+/// [`PostgresLedger::connect`] and every method from a blocking thread
+/// (`tokio::task::spawn_blocking`), as `EctLayer` (feature `tower`) does for every ledger call;
+/// dropping the ledger is safe anywhere (inside a runtime its connection is closed on a thread
+/// of its own).
 pub struct PostgresLedger {
     config: Config,
     conn: Mutex<Option<Conn>>,
+}
+
+/// The connection is closed on a thread of its own when the ledger is dropped inside a tokio
+/// runtime (for example the last handle held by an `EctLayer` when its server stops): the
+/// synchronous client closes it by running its own runtime, which tokio refuses to start on a
+/// runtime's thread.
+impl Drop for PostgresLedger {
+    fn drop(&mut self) {
+        let conn = match self.conn.get_mut() {
+            Ok(conn) => conn.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(conn) = conn {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(conn));
+            } else {
+                drop(conn);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for PostgresLedger {

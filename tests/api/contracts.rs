@@ -39,9 +39,9 @@ fn the_memory_replay_cache_keeps_the_replay_contract() {
 
 /// A ledger written outside this crate, through the open traits: a [`MemoryLedger`] whose
 /// lookups fail once `broken` is set, as a database that went away would.
-struct Flaky {
-    inner: MemoryLedger,
-    broken: std::sync::atomic::AtomicBool,
+pub(crate) struct Flaky {
+    pub(crate) inner: MemoryLedger,
+    pub(crate) broken: std::sync::atomic::AtomicBool,
 }
 
 impl Flaky {
