@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::builder::EctBuilder;
+use crate::builder::{EctBuilder, random_uuid};
 use crate::check::VerifiedEct;
 use crate::claims::Claims;
 use crate::dag::DagOutcome;
@@ -67,12 +67,18 @@ impl VerifiedRequest {
         self.entry.as_ref()
     }
 
-    /// A builder for the token of the task done in answer to this request: it names the
-    /// request's own task as its parent (`par`) and keeps its workflow (`wid`). Set the
-    /// audience and times, then sign; send the result with this request's token as its inline
-    /// parent ([`VerifiedRequest::inline_parents`]).
+    /// A builder for the token of the task done in answer to this request: a fresh random
+    /// `jti` ([`crate::random_uuid`]), the request's own task as its parent (`par`), and the
+    /// request's workflow (`wid`). Set the audience and times, then sign; send the result with
+    /// this request's token as its inline parent ([`VerifiedRequest::inline_parents`]).
+    ///
+    /// If the system's random generator fails, the `jti` is left unset and signing fails
+    /// (`claims.missing`) rather than reuse an identifier.
     pub fn child(&self, iss: impl Into<String>, exec_act: impl Into<String>) -> EctBuilder {
         let mut builder = EctBuilder::new(iss, exec_act).parent(self.ect.jti());
+        if let Ok(jti) = random_uuid() {
+            builder = builder.jti(jti);
+        }
         if let Some(wid) = &self.claims().wid {
             builder = builder.wid(wid.clone());
         }

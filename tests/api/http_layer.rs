@@ -217,7 +217,10 @@ async fn a_chain_is_accepted_hop_by_hop() {
     let answer = send_ect(c.addr, &child_token, &[&root_token]).await;
     assert_eq!(
         (answer.status, answer.body),
-        (200, json!({"jti": jti(2), "verified": [jti(1)], "missing": []}))
+        (
+            200,
+            json!({"jti": jti(2), "verified": [jti(1)], "missing": []})
+        )
     );
 
     let grandchild_builder = child(3, &[1, 2]);
@@ -226,7 +229,10 @@ async fn a_chain_is_accepted_hop_by_hop() {
     let answer = send_ect(c.addr, &grandchild, &[&child_token, &root_token]).await;
     assert_eq!(
         (answer.status, answer.body),
-        (200, json!({"jti": jti(3), "verified": [jti(1), jti(2)], "missing": []}))
+        (
+            200,
+            json!({"jti": jti(3), "verified": [jti(1), jti(2)], "missing": []})
+        )
     );
 
     let seen_b = seen_b.lock().unwrap();
@@ -281,7 +287,11 @@ async fn each_refusal_class_has_its_status_and_code() {
     let orphan = child(5, &[99]).sign(&key_b()).unwrap();
     let too_large = "a".repeat(DEFAULT_MAX_FIELD_BYTES + 1);
     let cases: Vec<(&str, Vec<&str>, (u16, &str, &str))> = vec![
-        ("expired", vec![&expired], (403, "time.expired", "ECT-TIME-2")),
+        (
+            "expired",
+            vec![&expired],
+            (403, "time.expired", "ECT-TIME-2"),
+        ),
         (
             "bad signature",
             vec![&bad_signature],
@@ -358,7 +368,10 @@ async fn partial_mode_lists_missing_parents() {
     let answer = send_ect(s.addr, &token, &[&parent]).await;
     assert_eq!(
         (answer.status, answer.body),
-        (200, json!({"jti": jti(2), "verified": [jti(1)], "missing": [jti(99)]}))
+        (
+            200,
+            json!({"jti": jti(2), "verified": [jti(1)], "missing": [jti(99)]})
+        )
     );
     assert_eq!(seen.lock().unwrap()[0].missing_parents(), [jti(99)]);
 }
@@ -508,10 +521,7 @@ async fn sixty_four_inline_parents_at_the_limit() {
     let mut found = None;
     'search: for extra in 0..3 {
         let mut parents_try = parents.clone();
-        parents_try[0] = root(1)
-            .ext(pad(parent_pad + extra))
-            .sign(&key_a())
-            .unwrap();
+        parents_try[0] = root(1).ext(pad(parent_pad + extra)).sign(&key_a()).unwrap();
         let base: usize = parents_try.iter().map(String::len).sum::<usize>() + 2 * 64;
         for n in 0..400 {
             let own = child(100, &ids).ext(pad(n)).sign(&key_b()).unwrap();
@@ -594,7 +604,12 @@ fn two_instances_sharing_redis_and_postgres_accept_a_token_once() {
             layer
         }
     };
-    let layers = [instance(true), instance(true), instance(false), instance(false)];
+    let layers = [
+        instance(true),
+        instance(true),
+        instance(false),
+        instance(false),
+    ];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -646,7 +661,11 @@ async fn two_instances([one, two, three, four]: [EctLayer; 4]) {
         );
         let mut refusals = [a.refusal(), b.refusal()];
         refusals.sort();
-        assert_eq!(refusals[1], (403, "replay.jti", "ECT-RPL-1"), "round {round}");
+        assert_eq!(
+            refusals[1],
+            (403, "replay.jti", "ECT-RPL-1"),
+            "round {round}"
+        );
         assert_eq!(refusals[0].0, 200, "round {round}");
     }
 }
@@ -669,7 +688,10 @@ fn refusal_statuses() {
         assert_eq!(refusal.status().as_u16(), status, "{error:?}");
         let response: http::Response<String> = refusal.into_response();
         assert_eq!(
-            response.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+            response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap()),
             (status == 503).then_some("1")
         );
         let body: Value = serde_json::from_str(response.body()).unwrap();

@@ -7,6 +7,8 @@
 //! * [`robustness`]: no input panics, hangs or allocates without bound;
 //! * [`differential`] and [`wycheproof`]: the JWS layer against `jsonwebtoken`, and ES256
 //!   against Wycheproof's ECDSA vectors;
+//! * [`inline`]: a request's token with its parents inline (`verify_inline`, `accept_inline`);
+//!   [`http_layer`]: `EctLayer` and the axum extractor on real loopback servers (feature `axum`);
 //! * [`temp_dirs`]: no file is written through a predictable temporary path;
 //! * [`contracts`]: the conformance kit's ledger and replay-cache contract suites against every
 //!   backend; [`ledger_sqlite`], [`ledger_postgres`], [`replay_redis`]: what is particular to
@@ -19,6 +21,7 @@ mod dag;
 mod differential;
 #[cfg(feature = "axum")]
 mod http_layer;
+mod inline;
 mod ledger;
 mod ledger_file;
 #[cfg(feature = "postgres")]
