@@ -20,6 +20,9 @@
 //! backends, for several verifier instances behind a load balancer: `sqlite` (`SqliteLedger`,
 //! bundled SQLite), `postgres` (`PostgresLedger`) and `redis` (`RedisReplayCache`); which one to
 //! pick, their contracts and their tests against real servers: [`_documentation::shared_state`].
+//! For HTTP services: `tower` (`EctLayer`, a tower layer verifying the `Execution-Context` field of
+//! every request on tokio's blocking threads, with a bounded queue) and `axum` (the extractor of
+//! the [`VerifiedRequest`]); the guide is [`_documentation::http`].
 //!
 //! # Creating and verifying a token
 //!
@@ -168,6 +171,16 @@
 //! wimse_ect::LedgerAudit;` to call it). [`audit()`] / [`audit_file`] audit entries received from
 //! elsewhere and report every bad entry, not only the first. The entry hash, the file format and
 //! what happens after a crash: [`_documentation::crash_recovery`].
+//!
+//! ## Over HTTP
+//!
+//! A request carries its own token and its parents' tokens in the `Execution-Context` field
+//! (SPEC.md §9). [`Verifier::verify_inline`] checks them (the DAG against the inline parents),
+//! [`Verifier::accept_inline`] accepts them into a ledger, both returning a [`VerifiedRequest`];
+//! [`VerifiedRequest::child`] starts the token of the task done in answer. With the features
+//! `tower` and `axum`, `EctLayer` does this for every request of a service (403 and a JSON body
+//! for a rejected token, 503 with `Retry-After` when a store cannot answer) and the handler
+//! extracts the `VerifiedRequest`: [`_documentation::http`].
 //!
 //! ## Cost
 //!

@@ -8,6 +8,9 @@
 //! * [`design`]: the design, as questions and answers (why a workspace, why no JWT crate, why
 //!   `now` is a parameter, why `LedgerAudit` is outside the ledger, the features).
 //! * [`cli`]: the `ect` command line, every command with examples.
+//! * [`http`]: ECTs over HTTP: the inline convention, `EctLayer` (feature `tower`) and the
+//!   axum extractor (feature `axum`), refusals and their statuses, the client side, and the
+//!   decisions taken where SPEC.md is silent.
 //! * [`shared_state`]: many verifiers, one truth: which ledger and replay cache to pick, their
 //!   contracts, the SQLite, PostgreSQL and Redis backends, and testing against real servers.
 //!
@@ -20,4 +23,5 @@ pub mod cli;
 pub mod crash_recovery;
 pub mod decisions;
 pub mod design;
+pub mod http;
 pub mod shared_state;
