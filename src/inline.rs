@@ -90,6 +90,14 @@ impl VerifiedRequest {
     pub fn inline_parents(&self) -> [&str; 1] {
         [self.ect.token()]
     }
+
+    /// Client side (feature `http`): sets the `Execution-Context` field of `request` to
+    /// `child` (a token made with [`VerifiedRequest::child`]) followed by this request's own
+    /// token as its inline parent ([`crate::http::attach`]).
+    #[cfg(feature = "http")]
+    pub fn attach_child<B>(&self, request: &mut ::http::Request<B>, child: &str) -> Result<()> {
+        crate::http::attach(request, child, &self.inline_parents())
+    }
 }
 
 impl<K: KeyResolver> Verifier<K> {

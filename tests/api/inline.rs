@@ -104,6 +104,18 @@ fn verify_inline_checks_the_dag_against_the_parents_and_records_only_the_own_tok
     assert!(wimse_ect::is_uuid(&child.jti) && child.jti != jti(2));
     assert_eq!(child.wid.as_deref(), Some(WID));
     assert_eq!(verified.inline_parents(), [own.as_str()]);
+    #[cfg(feature = "http")]
+    {
+        let mut request = http::Request::new(());
+        verified.attach_child(&mut request, "c.h.ild").unwrap();
+        let lines: Vec<&str> = request
+            .headers()
+            .get_all("execution-context")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(lines, ["c.h.ild", own.as_str()]);
+    }
 }
 
 #[test]
