@@ -170,8 +170,13 @@ fn file_id(path: &Path) -> Result<Option<FileId>> {
 }
 
 /// How many times an append opens the path again when the file it had open was replaced
-/// (removed by another process's first append that appended nothing) before giving up.
-const REOPEN_ATTEMPTS: usize = 5;
+/// (removed by another process's first append that appended nothing), or opening it failed,
+/// before giving up; attempt `k` waits `k` × [`REOPEN_BACKOFF`] first. Opening can fail for a
+/// moment while another process removes a file it created (its `-wal` and `-shm` go with it:
+/// "disk I/O error", "database is locked"), so a failed open is tried again.
+const REOPEN_ATTEMPTS: u32 = 10;
+/// See [`REOPEN_ATTEMPTS`]: at most 45 × 2 ms = 90 ms of waiting in all.
+const REOPEN_BACKOFF: Duration = Duration::from_millis(2);
 
 impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -451,8 +456,17 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
-/// `PRAGMA journal_mode = WAL`, checked.
+/// `PRAGMA journal_mode = WAL`, checked. WAL mode is kept in the file once set, so a ledger
+/// (made in WAL mode) is only read here: changing the mode needs an exclusive lock, which
+/// SQLite refuses at once ("database is locked", no busy wait) while another connection is
+/// using the file.
 fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let current: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .map_err(|e| io(path, "cannot read journal_mode of", e))?;
+    if current.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(|e| io(path, "cannot set journal_mode = WAL on", e))?;
@@ -935,7 +949,10 @@ impl Ledger for SqliteLedger {
         let mut guard = self.lock();
         let mut candidates = candidates;
         let mut last_error = None;
-        for _ in 0..REOPEN_ATTEMPTS {
+        for attempt in 0..REOPEN_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(REOPEN_BACKOFF * attempt);
+            }
             let mut created = false;
             if guard.is_none() {
                 // A missing file is created now (CreateMode::OnFirstAppend, or removed by
