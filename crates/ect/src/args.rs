@@ -86,8 +86,16 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Run a two-agent workflow step by step with fixed keys and times.
-    Demo,
+    /// Run a two-agent workflow step by step with fixed keys and times; with --http, three
+    /// agents over loopback HTTP instead.
+    Demo {
+        /// Three agents over loopback HTTP (examples/three_agents): agent A calls agent B with
+        /// its root ECT, B verifies it (EctLayer), does its task and calls agent C with its child
+        /// ECT and A's inline; C accepts both into its ledger. Prints each hop (request,
+        /// verdict, new token), C's ledger audit and one refused replay (403).
+        #[arg(long)]
+        http: bool,
+    },
     /// Print the table of rule ids and error codes (the content of CODES.md).
     Codes,
     /// Generate the spec vectors, or check the committed ones.

@@ -1,5 +1,7 @@
 //! `ect demo`: a two-agent workflow, then DAG validation and the audit ledger, step by step
-//! with fixed keys and times, so that the transcript is reproducible.
+//! with fixed keys and times, so that the transcript is reproducible. `ect demo --http`: the
+//! three-agent workflow over loopback HTTP of `examples/three_agents/` ([`workflow`], the
+//! example's own file).
 
 use std::io::Write;
 
@@ -18,6 +20,25 @@ pub fn run(out: &mut dyn Write) -> Result<u8, ConfigError> {
         DemoError::Ect(e) => ConfigError::new(format!("demo failed: {e}")),
         DemoError::Config(e) => e,
     })
+}
+
+// The three-agent workflow over loopback HTTP: the same file the example
+// `examples/three_agents` runs (its documentation is its own).
+#[path = "../../../examples/three_agents/workflow.rs"]
+mod workflow;
+
+/// `ect demo --http`: [`workflow::run`] on a tokio runtime of its own; a failure is exit 2 with
+/// the reason on stderr (after the transcript up to that point).
+pub fn run_http(out: &mut dyn Write) -> Result<u8, ConfigError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ConfigError::new(format!("demo --http: a tokio runtime: {e}")))?;
+    runtime
+        .block_on(workflow::run(out))
+        .map(|()| EXIT_OK)
+        .map_err(|e| ConfigError::new(format!("demo --http failed: {e}")))
 }
 
 /// What stops the demo: an output error, an unexpected library error or a wrong outcome.

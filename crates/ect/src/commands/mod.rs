@@ -119,7 +119,8 @@ where
             LedgerCommand::Show { ledger, format } => LedgerLocation::from_arg(ledger.as_deref())
                 .and_then(|location| ledger::show(&location, format, out, err)),
         },
-        Command::Demo => demo::run(out),
+        Command::Demo { http: false } => demo::run(out),
+        Command::Demo { http: true } => demo::run_http(out),
         Command::Codes => codes::run(out),
         Command::Vectors { command } => vectors::run(command, out),
         Command::Conformance(args) => conformance::run(&args, out, err),

@@ -1,9 +1,11 @@
 //! The `ect` binary's tests, one test binary: every command's contract (exit status, JSON on
 //! stdout, messages on stderr) in [`commands`], the conformance harness against real and
 //! deliberately broken adapters in [`harness`], and many `ect` processes sharing one SQLite or
-//! PostgreSQL ledger or one Redis replay cache in [`shared`].
+//! PostgreSQL ledger or one Redis replay cache in [`shared`], and `ect demo --http` (three agents
+//! over loopback HTTP) in [`demo_http`].
 
 mod commands;
+mod demo_http;
 mod harness;
 mod shared;
 

@@ -1,2 +1,0 @@
-//! Placeholder; replaced by the three-agent example.
-fn main() {}
