@@ -1,7 +1,8 @@
-//! The HTTP middleware (feature `tower`; the guide is [`crate::_documentation::http`]): [`EctLayer`] verifies the `Execution-Context` field
-//! of every request (SPEC.md §9) before the inner service sees it, and puts the
-//! [`VerifiedRequest`] in the request's extensions; with the feature `axum`, `VerifiedRequest`
-//! is also an axum extractor.
+//! The HTTP middleware (feature `tower`; the guide is [`crate::_documentation::http`]):
+//! [`EctLayer`] verifies the `Execution-Context` field of every request (SPEC.md §9) before the
+//! inner service sees it, and puts the
+//! [`VerifiedRequest`](crate::VerifiedRequest) in the request's extensions; with the feature
+//! `axum`, `VerifiedRequest` is also an axum extractor.
 //!
 //! * **What is checked.** Every field line (ECT-HTTP-1..4, bounded by
 //!   [`EctLayer::max_field_bytes`] before anything else), then the tokens as
@@ -35,7 +36,6 @@ use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::http::{DEFAULT_MAX_FIELD_BYTES, REJECTION_STATUS, from_header_map};
-use crate::inline::VerifiedRequest;
 use crate::keys::{KeyResolver, KeySet};
 use crate::ledger::Ledger;
 use crate::verifier::Verifier;
@@ -52,9 +52,9 @@ pub enum MissingField {
     /// Refuse it: 403, `http.missing` (the default).
     #[default]
     Refuse,
-    /// Pass it to the inner service without a [`VerifiedRequest`] in its extensions (an
-    /// endpoint that takes ECTs when they come, or a health check). A present but bad field is
-    /// still refused.
+    /// Pass it to the inner service without a [`VerifiedRequest`](crate::VerifiedRequest) in
+    /// its extensions (an endpoint that takes ECTs when they come, or a health check). A
+    /// present but bad field is still refused.
     Allow,
 }
 
@@ -413,13 +413,14 @@ struct Turn {
     _place: Place,
 }
 
-/// The axum extractor (feature `axum`): the [`VerifiedRequest`] an [`EctLayer`] put in the
-/// request's extensions. Without one (no layer, or a request let through by
-/// [`MissingField::Allow`]) the handler is refused like the layer refuses: 403,
+/// The axum extractor (feature `axum`): the [`VerifiedRequest`](crate::VerifiedRequest) an
+/// [`EctLayer`] put in the request's extensions. Without one (no layer, or a request let
+/// through by [`MissingField::Allow`]) the handler is refused like the layer refuses: 403,
 /// `http.missing`. `Option<VerifiedRequest>` extracts `None` instead.
 #[cfg(feature = "axum")]
 mod extract {
     use super::*;
+    use crate::inline::VerifiedRequest;
     use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
     use axum_core::response::IntoResponse;
     use http::request::Parts;
