@@ -21,6 +21,9 @@ use wimse_ect::{
 
 use crate::common::{AUD, ISS_A, ISS_B, NOW, attacker_key, key_a, key_b, trusted_keys};
 
+/// A refusal as the client sees it: status, code, rule.
+type Refusal<'a> = (u16, &'a str, &'a str);
+
 /// The bound on one request and its answer.
 const TIMEOUT: Duration = Duration::from_secs(20);
 const WID: &str = "3f1c6a2e-8d4b-4e7a-9c1f-2b5d8e0a7c64";
@@ -67,7 +70,7 @@ struct Answer {
 
 impl Answer {
     /// The refusal's `(status, code, rule)`.
-    fn refusal(&self) -> (u16, &str, &str) {
+    fn refusal(&self) -> Refusal<'_> {
         let e = &self.body["error"];
         (
             self.status,
@@ -286,7 +289,7 @@ async fn each_refusal_class_has_its_status_and_code() {
     let unknown_key = root(4).sign(&attacker_key()).unwrap();
     let orphan = child(5, &[99]).sign(&key_b()).unwrap();
     let too_large = "a".repeat(DEFAULT_MAX_FIELD_BYTES + 1);
-    let cases: Vec<(&str, Vec<&str>, (u16, &str, &str))> = vec![
+    let cases: Vec<(&str, Vec<&str>, Refusal)> = vec![
         (
             "expired",
             vec![&expired],
