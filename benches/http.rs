@@ -7,15 +7,16 @@
 //! **What is measured.** A small axum handler answering the request's `jti` as text, at 1, 8
 //! and 64 concurrent clients (keep-alive connections of hyper's http1 client, one per client,
 //! each sending its requests one after the other):
-//! * `EctLayer`: `GET /ect` behind [`EctLayer`] with its defaults (one verification in flight
+//! * `EctLayer`: `GET /ect` behind [`EctLayer`] with its defaults (two verification threads
 //!   per core, 1024 queued) and a fixed clock `|| NOW`;
 //! * `no layer`: `GET /plain`, the same handler and the same request (its `Execution-Context`
 //!   field included) outside the layer: nothing is verified, this is the cost of HTTP, axum
 //!   and the client alone;
 //! * `EctLayer without HTTP`: the layer's service around a trivial inner service, called
 //!   in-process by concurrent tasks (no socket, no hyper, no axum): the layer's own cost, its
-//!   queue, `spawn_blocking` and `Verifier::verify_inline`;
-//! * at 64 connections only, `EctLayer, in_flight 2 × cores` (`EctLayer::concurrency`).
+//!   queue, its verification threads and `Verifier::verify_inline`;
+//! * at 64 connections only, `EctLayer, in_flight = cores` (`EctLayer::concurrency`: one
+//!   verification thread per core instead of two).
 //!
 //! Without HTTP: the bare ECDSA verification of each token's signature over its signing input
 //! `segment0.segment1` (SHA-256 included) by p256 (`ecdsa::VerifyingKey::verify`) and by ring
@@ -837,7 +838,7 @@ enum Kind {
     Layer,
     /// The layer's service called in-process, without HTTP.
     Direct,
-    /// `/ect` behind a layer with two verifications in flight per core.
+    /// `/ect` behind a layer with one verification thread per core.
     LayerWide,
 }
 
@@ -847,7 +848,7 @@ impl Kind {
             Kind::NoLayer => "no layer".into(),
             Kind::Layer => "EctLayer".into(),
             Kind::Direct => "EctLayer without HTTP".into(),
-            Kind::LayerWide => format!("EctLayer, in_flight {}", 2 * cores()),
+            Kind::LayerWide => format!("EctLayer, in_flight {}", cores()),
         }
     }
 }
@@ -870,7 +871,7 @@ async fn configuration(
     tokens: &Arc<Vec<Signed>>,
     requests: usize,
 ) -> Run {
-    let wide = (kind == Kind::LayerWide).then(|| 2 * cores());
+    let wide = (kind == Kind::LayerWide).then(cores);
     let server = Server::start(wide).await;
     let target = match kind {
         Kind::NoLayer => Target::Http(server.addr, Route::Plain),
@@ -1184,11 +1185,11 @@ fn main() {
         ),
         (
             direct,
-            "EctLayer without HTTP, 64 concurrent callers (queue, spawn_blocking, verify_inline)",
+            "EctLayer without HTTP, 64 concurrent callers (queue, verification threads, verify_inline)",
         ),
         (
             wide,
-            "EctLayer with two verifications in flight per core, 64 connections",
+            "EctLayer with one verification thread per core, 64 connections",
         ),
     ] {
         println!(

@@ -21,7 +21,7 @@
 //! bundled SQLite), `postgres` (`PostgresLedger`) and `redis` (`RedisReplayCache`); which one to
 //! pick, their contracts and their tests against real servers: [`_documentation::shared_state`].
 //! For HTTP services: `tower` (`EctLayer`, a tower layer verifying the `Execution-Context` field of
-//! every request on tokio's blocking threads, with a bounded queue) and `axum` (the extractor of
+//! every request on verification threads of its own, with a bounded queue) and `axum` (the extractor of
 //! the [`VerifiedRequest`]); the guide is [`_documentation::http`].
 //!
 //! # Creating and verifying a token

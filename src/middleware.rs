@@ -1,8 +1,7 @@
 //! The HTTP middleware (feature `tower`; the guide is [`crate::_documentation::http`]):
 //! [`EctLayer`] verifies the `Execution-Context` field of every request (SPEC.md §9) before the
-//! inner service sees it, and puts the
-//! [`VerifiedRequest`](crate::VerifiedRequest) in the request's extensions; with the feature
-//! `axum`, `VerifiedRequest` is also an axum extractor.
+//! inner service sees it, and puts the [`VerifiedRequest`](crate::VerifiedRequest) in the
+//! request's extensions; with the feature `axum`, `VerifiedRequest` is also an axum extractor.
 //!
 //! * **What is checked.** Every field line (ECT-HTTP-1..4, bounded by
 //!   [`EctLayer::max_field_bytes`] before anything else), then the tokens as
@@ -14,25 +13,27 @@
 //!   `Retry-After` when the answer depends on something that cannot answer now: a ledger
 //!   (`ledger.io`), a replay cache (`replay.unavailable`, `replay.full`), or the layer's own
 //!   full queue (`http.overloaded`). Never a pass.
-//! * **The async/CPU boundary.** The ES256 verifications and every store call run on tokio's
-//!   blocking threads (`spawn_blocking`), never on the async workers, at most
-//!   [`EctLayer::concurrency`]'s `in_flight` at a time (default: one per core) in arrival
-//!   order; at most `queued` more requests wait for a turn, and any beyond are refused at once
-//!   with 503 (`http.overloaded`). So a flood of tokens costs the server a bounded queue and
-//!   one thread per core, and requests without the field (when let through) are never stuck
-//!   behind it. It needs a tokio runtime.
+//! * **The async/CPU boundary.** The ES256 verifications and every store call run on the
+//!   layer's own verification threads, never on the async workers: [`EctLayer::concurrency`]'s
+//!   `in_flight` threads (default: two per core, started at the first request) take the
+//!   requests from one queue in arrival order; at most `queued` more requests wait in it, and
+//!   any beyond are refused at once with 503 (`http.overloaded`). A thread that finishes takes
+//!   the next request at once, so under load the cores verify without a gap (what
+//!   `spawn_blocking` per request did not do: BENCHMARKS.md, "HTTP middleware"). So a flood of
+//!   tokens costs the server a bounded queue and two threads per core, and requests without the
+//!   field (when let through) are never stuck behind it. The async side only awaits an answer
+//!   (a tokio `oneshot`), so the layer runs on any executor.
 //! * **Time.** The layer reads the clock it is given ([`EctLayer::new`]), once per request,
-//!   when that request's turn to be verified comes; [`unix_now`] is the system clock.
+//!   when a verification thread takes the request; [`unix_now`] is the system clock.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::task::{Context, Poll};
 
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
-use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::http::{DEFAULT_MAX_FIELD_BYTES, REJECTION_STATUS, from_header_map};
@@ -136,7 +137,7 @@ impl From<Error> for EctRefusal {
 
 /// A tower [`Layer`](tower::Layer) that verifies the `Execution-Context` field of every request
 /// before its inner service sees it ([`EctService`]): what is checked, the refusals, the
-/// blocking threads and the bounded queue are described in [`crate::_documentation::http`].
+/// verification threads and the bounded queue are described in [`crate::_documentation::http`].
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -156,7 +157,7 @@ pub struct EctLayer<K: KeyResolver = KeySet> {
     missing: MissingField,
     max_field_bytes: usize,
     retry_after: u32,
-    queue: Arc<Queue>,
+    pool: Arc<Pool>,
 }
 
 impl<K: KeyResolver> Clone for EctLayer<K> {
@@ -168,7 +169,7 @@ impl<K: KeyResolver> Clone for EctLayer<K> {
             missing: self.missing,
             max_field_bytes: self.max_field_bytes,
             retry_after: self.retry_after,
-            queue: Arc::clone(&self.queue),
+            pool: Arc::clone(&self.pool),
         }
     }
 }
@@ -180,8 +181,7 @@ impl<K: KeyResolver> std::fmt::Debug for EctLayer<K> {
             .field("ledger", &self.ledger.is_some())
             .field("missing", &self.missing)
             .field("max_field_bytes", &self.max_field_bytes)
-            .field("in_flight", &self.queue.in_flight)
-            .field("queued", &self.queue.queued)
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
@@ -189,13 +189,16 @@ impl<K: KeyResolver> std::fmt::Debug for EctLayer<K> {
 impl<K: KeyResolver + Send + Sync + 'static> EctLayer<K> {
     /// A layer verifying with `verifier` at the time `clock` gives (seconds since the Unix
     /// epoch, e.g. [`unix_now`]), against the inline parents only (no ledger), refusing
-    /// requests without the field, bounding the field to [`DEFAULT_MAX_FIELD_BYTES`], one
-    /// verification in flight per core and [`DEFAULT_QUEUED`] waiting.
+    /// requests without the field, bounding the field to [`DEFAULT_MAX_FIELD_BYTES`], two
+    /// verification threads per core and [`DEFAULT_QUEUED`] requests waiting.
     pub fn new(
         verifier: Arc<Verifier<K>>,
         clock: impl Fn() -> u64 + Send + Sync + 'static,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // Two threads per core: the async workers (HTTP) share the cores with them, and with
+        // one per core a core loses its verification thread whenever a worker runs
+        // (BENCHMARKS.md, "HTTP middleware").
         EctLayer {
             verifier,
             ledger: None,
@@ -203,7 +206,7 @@ impl<K: KeyResolver + Send + Sync + 'static> EctLayer<K> {
             missing: MissingField::Refuse,
             max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             retry_after: DEFAULT_RETRY_AFTER_SECONDS,
-            queue: Arc::new(Queue::new(cores, DEFAULT_QUEUED)),
+            pool: Arc::new(Pool::new(2 * cores, DEFAULT_QUEUED)),
         }
     }
 
@@ -228,11 +231,12 @@ impl<K: KeyResolver + Send + Sync + 'static> EctLayer<K> {
         self
     }
 
-    /// At most `in_flight` requests verified at once (at least 1), and at most `queued` more
-    /// waiting for a turn; beyond that, 503 `http.overloaded`. Layers cloned from this one, and
-    /// every service they make, share these bounds.
+    /// `in_flight` verification threads (at least 1; started at the first request), and at
+    /// most `queued` more requests waiting for one; beyond that, 503 `http.overloaded`. Layers
+    /// cloned from this one, and every service they make, share these threads and bounds; the
+    /// threads end when the last of them is dropped.
     pub fn concurrency(mut self, in_flight: usize, queued: usize) -> Self {
-        self.queue = Arc::new(Queue::new(in_flight.max(1), queued));
+        self.pool = Arc::new(Pool::new(in_flight.max(1), queued));
         self
     }
 
@@ -316,24 +320,24 @@ where
                     MissingField::Allow => inner.call(Request::from_parts(parts, body)).await,
                 };
             }
-            let verdict = match layer.queue.enter() {
-                None => Err(Error::HttpOverloaded),
-                Some(place) => {
-                    let turn = place.turn().await;
-                    let layer = Arc::clone(&layer);
-                    let work = move || {
-                        let _turn = turn;
-                        let now = (layer.clock)();
-                        match &layer.ledger {
-                            Some(ledger) => layer.verifier.accept_inline(&tokens, now, &**ledger),
-                            None => layer.verifier.verify_inline(&tokens, now),
-                        }
-                    };
-                    match tokio::task::spawn_blocking(work).await {
-                        Ok(verdict) => verdict,
-                        // A panic in verification is a bug: it propagates, never a pass.
-                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+            let verdict = {
+                let job_layer = Arc::clone(&layer);
+                let verify = move || {
+                    let now = (job_layer.clock)();
+                    match &job_layer.ledger {
+                        Some(ledger) => job_layer.verifier.accept_inline(&tokens, now, &**ledger),
+                        None => job_layer.verifier.verify_inline(&tokens, now),
                     }
+                };
+                match layer.pool.run(verify) {
+                    None => Err(Error::HttpOverloaded),
+                    Some(answer) => match answer.await {
+                        Ok(Ok(verdict)) => verdict,
+                        // A panic in verification is a bug: it propagates, never a pass.
+                        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                        // The job was dropped unrun: the pool has no thread left.
+                        Err(_) => Err(Error::HttpOverloaded),
+                    },
                 }
             };
             match verdict {
@@ -347,70 +351,118 @@ where
     }
 }
 
-/// The bounded verification queue: `in_flight` turns (a fair semaphore: turns are given in
-/// arrival order) and at most `in_flight + queued` requests holding or awaiting one.
-#[derive(Debug)]
-struct Queue {
-    turns: Arc<Semaphore>,
-    admitted: AtomicUsize,
+/// A job of the [`Pool`]: one request's verification.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// What a job answers: the verdict, or the panic it raised.
+type Answer = std::thread::Result<crate::error::Result<crate::inline::VerifiedRequest>>;
+
+/// The verification threads and their bounded queue: `in_flight` threads (started at the first
+/// request) take the jobs from one FIFO queue, and at most `in_flight + queued` jobs are in it
+/// or running at once. A thread that finishes a job takes the next at once, so under load the
+/// threads never wait for the async side.
+struct Pool {
+    jobs: mpsc::Sender<Job>,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    /// How many threads were started (at the first job).
+    started: OnceLock<usize>,
+    /// Jobs in the queue or running.
+    admitted: Arc<AtomicUsize>,
     in_flight: usize,
     queued: usize,
 }
 
-impl Queue {
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("in_flight", &self.in_flight)
+            .field("queued", &self.queued)
+            .field("admitted", &self.admitted.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
     fn new(in_flight: usize, queued: usize) -> Self {
-        Queue {
-            turns: Arc::new(Semaphore::new(in_flight)),
-            admitted: AtomicUsize::new(0),
+        let (jobs, queue) = mpsc::channel();
+        Pool {
+            jobs,
+            queue: Arc::new(Mutex::new(queue)),
+            started: OnceLock::new(),
+            admitted: Arc::new(AtomicUsize::new(0)),
             in_flight,
             queued,
         }
     }
 
-    /// A place in the queue, or `None` when it is full.
-    fn enter(self: &Arc<Self>) -> Option<Place> {
+    /// Queues `verify`, or `None` when the queue is full or no thread could be started. The
+    /// answer arrives when a thread has run it. A job whose request went away (its answer's
+    /// receiver dropped) before a thread took it is not run.
+    fn run<F>(&self, verify: F) -> Option<tokio::sync::oneshot::Receiver<Answer>>
+    where
+        F: FnOnce() -> crate::error::Result<crate::inline::VerifiedRequest> + Send + 'static,
+    {
+        if *self.started.get_or_init(|| self.start()) == 0 {
+            return None;
+        }
         let capacity = self.in_flight.saturating_add(self.queued);
         self.admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < capacity).then_some(n + 1)
             })
-            .ok()
-            .map(|_| Place {
-                queue: Arc::clone(self),
+            .ok()?;
+        let place = Place(Arc::clone(&self.admitted));
+        let (answer, receiver) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            if answer.is_closed() {
+                drop(place);
+                return;
+            }
+            let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(verify));
+            // The place is free before the answer is sent: a client that has its answer finds
+            // room for its next request.
+            drop(place);
+            let _ = answer.send(verdict);
+        });
+        // The receiving end lives as long as any thread; with none the job comes back.
+        self.jobs.send(job).ok()?;
+        Some(receiver)
+    }
+
+    /// Starts the threads; how many started. They end when the pool is dropped (the queue's
+    /// sending end with it).
+    fn start(&self) -> usize {
+        (0..self.in_flight)
+            .filter(|i| {
+                let queue = Arc::clone(&self.queue);
+                std::thread::Builder::new()
+                    .name(format!("ect-verify-{i}"))
+                    .spawn(move || {
+                        loop {
+                            // The lock is held only while waiting for the next job.
+                            let job = match queue.lock() {
+                                Ok(q) => q.recv(),
+                                Err(poisoned) => poisoned.into_inner().recv(),
+                            };
+                            match job {
+                                Ok(job) => job(),
+                                Err(mpsc::RecvError) => return,
+                            }
+                        }
+                    })
+                    .is_ok()
             })
+            .count()
     }
 }
 
-/// A request's place in the [`Queue`], given back when dropped (also when its future is
-/// dropped while it waits).
-struct Place {
-    queue: Arc<Queue>,
-}
-
-impl Place {
-    /// Waits for a turn; the place goes with it.
-    async fn turn(self) -> Turn {
-        let permit = Arc::clone(&self.queue.turns)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        Turn {
-            _permit: permit,
-            _place: self,
-        }
-    }
-}
+/// A job's place in the [`Pool`], given back when dropped.
+struct Place(Arc<AtomicUsize>);
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.queue.admitted.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// A turn to verify: a permit and the place, both given back when dropped.
-struct Turn {
-    _permit: tokio::sync::OwnedSemaphorePermit,
-    _place: Place,
 }
 
 /// The axum extractor (feature `axum`): the [`VerifiedRequest`](crate::VerifiedRequest) an
@@ -452,5 +504,81 @@ mod extract {
         fn into_response(self) -> axum_core::response::Response {
             EctRefusal::into_response(self)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A job that waits for `release`, then refuses with `error`.
+    fn held(
+        error: Error,
+    ) -> (
+        mpsc::Sender<()>,
+        impl FnOnce() -> crate::error::Result<crate::inline::VerifiedRequest> + Send + 'static,
+    ) {
+        let (release, wait) = mpsc::channel::<()>();
+        (release, move || {
+            wait.recv().unwrap();
+            Err(error)
+        })
+    }
+
+    fn verdict(answer: tokio::sync::oneshot::Receiver<Answer>) -> crate::error::Result<()> {
+        answer
+            .blocking_recv()
+            .expect("answered")
+            .expect("no panic")
+            .map(|_| ())
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_gives_places_back() {
+        let pool = Pool::new(1, 1);
+        let (release, job) = held(Error::Expired);
+        let first = pool.run(job).unwrap();
+        let second = pool.run(|| Err(Error::Replay)).unwrap();
+        // One running, one waiting: full.
+        assert!(pool.run(|| Err(Error::Crit)).is_none());
+        release.send(()).unwrap();
+        assert_eq!(verdict(first), Err(Error::Expired));
+        assert_eq!(verdict(second), Err(Error::Replay));
+        assert_eq!(pool.admitted.load(Ordering::SeqCst), 0);
+        let third = pool.run(|| Err(Error::Crit)).unwrap();
+        assert_eq!(verdict(third), Err(Error::Crit));
+    }
+
+    #[test]
+    fn a_job_whose_request_went_away_is_not_run() {
+        let pool = Pool::new(1, 4);
+        let (release, job) = held(Error::Expired);
+        let first = pool.run(job).unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let gone = pool
+            .run(move || {
+                flag.store(true, Ordering::SeqCst);
+                Err(Error::Replay)
+            })
+            .unwrap();
+        drop(gone);
+        release.send(()).unwrap();
+        assert_eq!(verdict(first), Err(Error::Expired));
+        let after = pool.run(|| Err(Error::Crit)).unwrap();
+        assert_eq!(verdict(after), Err(Error::Crit));
+        assert!(!ran.load(Ordering::SeqCst));
+        assert_eq!(pool.admitted.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_panic_is_handed_back_and_the_thread_goes_on() {
+        let pool = Pool::new(1, 0);
+        let answer = pool.run(|| panic!("a bug")).unwrap();
+        let panic = answer.blocking_recv().unwrap().unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug"));
+        let next = pool.run(|| Err(Error::Crit)).unwrap();
+        assert_eq!(verdict(next), Err(Error::Crit));
     }
 }
