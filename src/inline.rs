@@ -132,10 +132,11 @@ impl<K: KeyResolver> Verifier<K> {
     /// token first in `tokens`, then its parents' tokens): every token passes SPEC.md §2–§6;
     /// the inline parents that `ledger` does not hold yet, then the own token, are accepted
     /// into it in field order (the DAG rules against the ledger, ECT-RPL-1, the append) in one
-    /// [`Ledger::append`] call, as [`Verifier::accept_batch`] does (one
-    /// transaction, one commit). So a ledger that names a
-    /// request's token also holds the parents it came with, and its audit passes in strict
-    /// mode.
+    /// [`Ledger::append`] call, as [`Verifier::accept_batch`] does (one transaction, one
+    /// commit). So a ledger that names a request's token also holds the parents it came with,
+    /// and its audit passes in strict mode. In strict mode each inline parent's own parents
+    /// must then be in the ledger too (or inline, before it): a request carries inline every
+    /// ancestor its receiver's ledger lacks, or the ledger runs in partial mode.
     ///
     /// An inline parent the ledger already holds (same scope) with the same bytes is not
     /// appended again; with other bytes it is `dag.duplicate_jti`.
