@@ -135,11 +135,13 @@ impl<K: KeyResolver> Verifier<K> {
     /// [`Ledger::append`] call, as [`Verifier::accept_batch`] does (one transaction, one
     /// commit). So a ledger that names a request's token also holds the parents it came with,
     /// and its audit passes in strict mode. In strict mode each inline parent's own parents
-    /// must then be in the ledger too (or inline, before it): a request carries inline every
-    /// ancestor its receiver's ledger lacks, or the ledger runs in partial mode.
+    /// must then be in the ledger too, or inline: a request carries inline every ancestor its
+    /// receiver's ledger lacks, or the ledger runs in partial mode.
     ///
-    /// An inline parent the ledger already holds (same scope) with the same bytes is not
-    /// appended again; with other bytes it is `dag.duplicate_jti`.
+    /// The new parents are appended parents first (a parent that names another inline parent
+    /// comes after it, whatever the field's order), otherwise in field order. An inline parent
+    /// the ledger already holds (same scope) with the same bytes is not appended again; with
+    /// other bytes it is `dag.duplicate_jti`.
     ///
     /// Before anything is written, every candidate is checked against a read-only view (the
     /// ledger plus the candidates before it), so a request refused by a DAG rule writes
@@ -175,6 +177,8 @@ impl<K: KeyResolver> Verifier<K> {
                 }
             }
         }
+        // Parents before their children, so a field may list them in any order.
+        let fresh = parents_first(fresh);
         // The read-only rehearsal: each candidate against the ledger plus those before it.
         let mut view = Overlay {
             ledger,
@@ -242,6 +246,51 @@ impl<K: KeyResolver> Verifier<K> {
         }
         Ok(verified)
     }
+}
+
+/// `tokens` ordered so that a token comes after every token of the list it names in `par`
+/// (same scope), otherwise in the given order (Kahn's algorithm, taking the first ready token
+/// each time; O(n + par links)). Tokens on a cycle keep their order at the end: the DAG rules
+/// refuse them.
+fn parents_first(tokens: Vec<&VerifiedEct>) -> Vec<&VerifiedEct> {
+    let scope = |e: &VerifiedEct, jti: &str| {
+        (
+            e.claims().wid.as_deref().map(str::to_ascii_lowercase),
+            jti.to_ascii_lowercase(),
+        )
+    };
+    let index: std::collections::HashMap<_, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (scope(e, e.jti()), i))
+        .collect();
+    // For each token, how many listed tokens it waits for, and who waits for it.
+    let mut waits = vec![0usize; tokens.len()];
+    let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); tokens.len()];
+    for (i, e) in tokens.iter().enumerate() {
+        for parent in &e.claims().par {
+            if let Some(&j) = index.get(&scope(e, parent)) {
+                waits[i] += 1;
+                waiting[j].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..tokens.len()).filter(|&i| waits[i] == 0).collect();
+    let mut order = Vec::with_capacity(tokens.len());
+    let mut placed = vec![false; tokens.len()];
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        placed[i] = true;
+        for &k in &waiting[i] {
+            waits[k] -= 1;
+            if waits[k] == 0 {
+                ready.insert(k);
+            }
+        }
+    }
+    order.extend((0..tokens.len()).filter(|&i| !placed[i]));
+    order.into_iter().map(|i| tokens[i]).collect()
 }
 
 /// Whether `ledger` holds `ect` with exactly its bytes.

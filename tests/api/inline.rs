@@ -176,3 +176,32 @@ fn accept_inline_refused_by_a_dag_rule_appends_no_parent() {
     );
     assert_eq!((ledger.len(), cache.len()), (0, 0));
 }
+
+/// In strict mode a ledger holds every ancestor: a grandparent the ledger lacks must come
+/// inline too, and the new parents are appended parents first, whatever the field's order.
+#[test]
+fn accept_inline_appends_inline_ancestors_parents_first() {
+    let (v, cache) = verifier_and_cache(Policy::new(AUD));
+    let ledger = MemoryLedger::new();
+    let grandparent = token(1, &[], NOW - 10);
+    let parent = token(2, &[1], NOW - 5);
+    let own = token(3, &[2], NOW);
+    // Without the grandparent the parent cannot go into a strict ledger: nothing is written.
+    assert_eq!(
+        v.accept_inline(&[&own, &parent], NOW, &ledger),
+        Err(Error::ParentMissing(jti(1)))
+    );
+    assert_eq!((ledger.len(), cache.len()), (0, 0));
+    // With it, listed after the parent that names it.
+    let accepted = v
+        .accept_inline(&[&own, &parent, &grandparent], NOW, &ledger)
+        .unwrap();
+    assert_eq!(accepted.verified_parents(), [jti(2)]);
+    let held: Vec<String> = ledger
+        .entries()
+        .iter()
+        .map(|e| e.ect().token().to_owned())
+        .collect();
+    assert_eq!(held, [grandparent, parent, own]);
+    ledger.verify_chain().unwrap();
+}
