@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use wimse_ect::http::{DEFAULT_MAX_FIELD_BYTES, attach};
 use wimse_ect::{
-    Claims, DagValidator, EctBuilder, EctLayer, Error, Ledger, MemoryLedger, MissingField, Policy,
+    Claims, DagValidator, EctBuilder, EctLayer, Error, MemoryLedger, MissingField, Policy,
     VerifiedRequest, Verifier,
 };
 
@@ -620,6 +620,7 @@ fn two_instances_sharing_redis_and_postgres_accept_a_token_once() {
         .unwrap();
     runtime.block_on(two_instances(layers));
     drop(runtime);
+    use wimse_ect::Ledger;
     let ledger = schema.ledger();
     assert_eq!(ledger.len().unwrap(), 16);
     ledger.verify_chain().unwrap();
