@@ -7,6 +7,7 @@
 //! the request's own, the rest are its parents' tokens. Every token passes SPEC.md §2–§6 at
 //! the same `now` and audience, parents first in field order, then the request's own token.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::builder::{EctBuilder, random_uuid};
@@ -16,7 +17,7 @@ use crate::dag::DagOutcome;
 use crate::error::{Error, Result};
 use crate::keys::KeyResolver;
 use crate::ledger::{Ledger, LedgerEntry};
-use crate::store::{EctStore, StoredEct, TokenStore};
+use crate::store::{EctStore, ScopeKey, StoredEct, TokenStore};
 use crate::verifier::Verifier;
 
 /// A request's own ECT, verified with its inline parents (SPEC.md §9): what
@@ -231,16 +232,11 @@ impl<K: KeyResolver> Verifier<K> {
     /// SPEC.md §2–§6 of each inline parent, in order, without a replay record.
     fn verify_parents<S: AsRef<str>>(&self, parents: &[S], now: u64) -> Result<Vec<VerifiedEct>> {
         let mut verified: Vec<VerifiedEct> = Vec::with_capacity(parents.len());
+        let mut seen = HashSet::with_capacity(parents.len());
         for parent in parents {
             let v = self.verify_stateless(parent.as_ref().as_bytes(), now)?;
             // A parent given twice (same scope) counts once, the first kept.
-            let key = |e: &VerifiedEct| {
-                (
-                    e.claims().wid.as_deref().map(str::to_ascii_lowercase),
-                    e.jti().to_ascii_lowercase(),
-                )
-            };
-            if !verified.iter().any(|w| key(w) == key(&v)) {
+            if seen.insert(ScopeKey::of(v.claims())) {
                 verified.push(v);
             }
         }
@@ -253,30 +249,23 @@ impl<K: KeyResolver> Verifier<K> {
 /// each time; O(n + par links)). Tokens on a cycle keep their order at the end: the DAG rules
 /// refuse them.
 fn parents_first(tokens: Vec<&VerifiedEct>) -> Vec<&VerifiedEct> {
-    let scope = |e: &VerifiedEct, jti: &str| {
-        (
-            e.claims().wid.as_deref().map(str::to_ascii_lowercase),
-            jti.to_ascii_lowercase(),
-        )
-    };
-    let index: std::collections::HashMap<_, usize> = tokens
+    let index: HashMap<ScopeKey, usize> = tokens
         .iter()
         .enumerate()
-        .map(|(i, e)| (scope(e, e.jti()), i))
+        .map(|(i, e)| (ScopeKey::of(e.claims()), i))
         .collect();
     // For each token, how many listed tokens it waits for, and who waits for it.
     let mut waits = vec![0usize; tokens.len()];
     let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); tokens.len()];
     for (i, e) in tokens.iter().enumerate() {
         for parent in &e.claims().par {
-            if let Some(&j) = index.get(&scope(e, parent)) {
+            if let Some(&j) = index.get(&ScopeKey::new(e.claims().wid.as_deref(), parent)) {
                 waits[i] += 1;
                 waiting[j].push(i);
             }
         }
     }
-    let mut ready: std::collections::BTreeSet<usize> =
-        (0..tokens.len()).filter(|&i| waits[i] == 0).collect();
+    let mut ready: BTreeSet<usize> = (0..tokens.len()).filter(|&i| waits[i] == 0).collect();
     let mut order = Vec::with_capacity(tokens.len());
     let mut placed = vec![false; tokens.len()];
     while let Some(i) = ready.pop_first() {
