@@ -513,3 +513,91 @@ mod tests {
         assert_eq!(compact_len(m), serde_json::to_vec(m).unwrap().len());
     }
 }
+
+/// Profile `draft-01`'s claim names (SPEC.md §10): ECT-P01-2 and ECT-P01-3.
+#[cfg(test)]
+mod draft_01 {
+    use super::*;
+    use crate::builder::EctBuilder;
+    use crate::profile::{DRAFT_00, DRAFT_01};
+
+    const JTI: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+    const PARENT: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
+
+    fn builder() -> EctBuilder {
+        let mut ext = Map::new();
+        ext.insert("note".into(), "x".into());
+        EctBuilder::new("spiffe://example.org/a", "step")
+            .profile(DRAFT_01)
+            .audience("spiffe://example.org/b")
+            .jti(JTI)
+            .parent(PARENT)
+            .issued_at(1_772_000_000)
+            .expires_at(1_772_000_600)
+            .ext(ext)
+    }
+
+    fn parse(map: Map<String, Value>) -> Result<Claims> {
+        Claims::parse(map, &DRAFT_01, 100)
+    }
+
+    /// The builder writes `pred` and `ect_ext`; the verifier reads them back.
+    #[test]
+    fn pred_and_ect_ext_round_trip() {
+        let claims = builder().build().unwrap();
+        let json = claims.to_json(&DRAFT_01);
+        assert_eq!(json["pred"], serde_json::json!([PARENT]));
+        assert_eq!(json["ect_ext"], serde_json::json!({"note": "x"}));
+        assert!(!json.contains_key("par") && !json.contains_key("ext"));
+        assert_eq!(parse(json), Ok(claims));
+    }
+
+    /// ECT-P01-2: a token with `par` and no `pred` lacks a required claim; a top-level `par`
+    /// next to `pred` is an unknown claim, ignored. A draft-00 verifier reading a draft-01
+    /// payload finds no `par`.
+    #[test]
+    fn par_is_not_pred() {
+        let json = builder().build().unwrap().to_json(&DRAFT_01);
+        let mut renamed = json.clone();
+        let pred = renamed.remove("pred").unwrap();
+        renamed.insert("par".into(), pred);
+        assert_eq!(parse(renamed), Err(Error::ClaimMissing("pred")));
+        let mut both = json.clone();
+        both.insert("par".into(), serde_json::json!(["not a uuid"]));
+        assert_eq!(parse(both).unwrap().par, [PARENT]);
+        assert_eq!(
+            Claims::parse(json, &DRAFT_00, 100),
+            Err(Error::ClaimMissing("par"))
+        );
+    }
+
+    /// ECT-P01-3: `ect_ext` has `ext`'s type and limits (same codes); a top-level `ext` is an
+    /// unknown claim, ignored.
+    #[test]
+    fn ect_ext_limits_and_top_level_ext() {
+        let json = builder().build().unwrap().to_json(&DRAFT_01);
+        let mut wrong_type = json.clone();
+        wrong_type.insert("ect_ext".into(), "x".into());
+        assert_eq!(parse(wrong_type), Err(Error::ClaimType("ect_ext")));
+        let mut ignored = json.clone();
+        ignored.insert("ext".into(), "not an object".into());
+        assert!(parse(ignored).is_ok());
+        // {"p":"x…"}: 8 bytes of JSON around the string.
+        let sized = |n: usize| {
+            let mut map = json.clone();
+            map.insert("ect_ext".into(), serde_json::json!({"p": "x".repeat(n)}));
+            parse(map)
+        };
+        assert!(sized(MAX_EXT_BYTES - 8).is_ok());
+        assert_eq!(
+            sized(MAX_EXT_BYTES - 7),
+            Err(Error::ExtSize(MAX_EXT_BYTES + 1))
+        );
+        let mut deep = json;
+        deep.insert(
+            "ect_ext".into(),
+            serde_json::json!({"a": {"b": {"c": {"d": {"e": {}}}}}}),
+        );
+        assert_eq!(parse(deep), Err(Error::ExtDepth));
+    }
+}

@@ -45,13 +45,17 @@ impl Header {
         profile: &Profile,
         allowed: &[Algorithm],
     ) -> Result<Header> {
-        // ECT-HDR-1: `typ` is the profile's media type.
+        // ECT-HDR-1 (ECT-P01-1 in draft-01): `typ` is the profile's media type, or its legacy one.
         let typ = match map.get("typ") {
             Some(Value::String(typ)) => typ,
             Some(_) => return Err(Error::Typ("typ is not a string".into())),
             None => return Err(Error::Typ("typ is missing".into())),
         };
-        if !typ_matches(typ, profile.typ) {
+        if !typ_matches(typ, profile.typ)
+            && !profile
+                .legacy_typ
+                .is_some_and(|legacy| typ_matches(typ, legacy))
+        {
             return Err(Error::Typ(format!("{typ:?} is not {:?}", profile.typ)));
         }
         // ECT-HDR-2: `alg` in the allowlist, case-sensitive. `none` and `HS*` can never be in
@@ -132,6 +136,47 @@ mod tests {
 
     fn code(json: &str) -> &'static str {
         parse(json).map_or_else(|e| e.code(), |_| "ok")
+    }
+
+    /// ECT-P01-1: `exec+jwt` (written by the builder) and the legacy `wimse-exec+jwt`, each in
+    /// its `application/` form and any case; draft-00 accepts only its own.
+    #[test]
+    fn draft_01_typ_values() {
+        use crate::profile::DRAFT_01;
+        let header = |typ: &str| {
+            crate::json::parse_object(
+                format!(r#"{{"typ":"{typ}","alg":"ES256","kid":"k"}}"#).as_bytes(),
+            )
+            .unwrap()
+        };
+        for typ in [
+            "exec+jwt",
+            "application/exec+jwt",
+            "EXEC+JWT",
+            "wimse-exec+jwt",
+            "Application/WIMSE-exec+jwt",
+        ] {
+            let parsed = Header::parse(&header(typ), &DRAFT_01, &[Algorithm::Es256]).unwrap();
+            assert_eq!(parsed.typ(), typ);
+        }
+        for typ in [
+            "jwt",
+            "exec",
+            "text/exec+jwt",
+            "exec+jwt; x=1",
+            "application/",
+        ] {
+            assert_eq!(
+                Header::parse(&header(typ), &DRAFT_01, &[Algorithm::Es256]),
+                Err(Error::Typ(format!("{typ:?} is not \"exec+jwt\"")))
+            );
+        }
+        assert_eq!(
+            Header::parse(&header("exec+jwt"), &DRAFT_00, &[Algorithm::Es256]),
+            Err(Error::Typ(r#""exec+jwt" is not "wimse-exec+jwt""#.into()))
+        );
+        let written = crate::json::parse_object(&Header::to_json("k", &DRAFT_01)).unwrap();
+        assert_eq!(written["typ"], "exec+jwt");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Profiles: the names and values that differ between revisions of the draft.
 //!
-//! Only `draft-00` is implemented. Every claim name and the `typ` value the code uses come from
-//! a [`Profile`] value, so a later revision (SPEC.md §10, `draft-01`) is another constant, not a
-//! fork of the parsing and verification code.
+//! Every claim name and the `typ` values the code uses come from a [`Profile`] value, so a later
+//! revision (SPEC.md §10, `draft-01`) is another constant, not a fork of the parsing and
+//! verification code. `draft-00` is complete; `DRAFT_01` (crate-internal until it is) has
+//! ECT-P01-1..3 (the `typ` values, `pred`, `ect_ext`); ECT-P01-4 (the policy claims inside
+//! `ect_ext`) and ECT-P01-5 (workflow consistency) are still to come (issue 17).
 
 /// The claim names and media type of one revision of the ECT draft.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,8 +14,11 @@ pub struct Profile {
     /// The pinned Internet-Draft name.
     pub spec: &'static str,
     /// The `typ` media type (without `application/`) written by the builder and accepted by the
-    /// verifier (ECT-HDR-1).
+    /// verifier (ECT-HDR-1, ECT-P01-1).
     pub typ: &'static str,
+    /// Another `typ` the verifier accepts but the builder never writes (`draft-01` accepts the
+    /// legacy `wimse-exec+jwt`, ECT-P01-1); `None` in `draft-00`.
+    pub legacy_typ: Option<&'static str>,
     /// Claim names.
     pub claims: ClaimNames,
 }
@@ -76,6 +81,7 @@ pub const DRAFT_00: Profile = Profile {
     name: "draft-00",
     spec: "draft-nennemann-wimse-ect-00",
     typ: "wimse-exec+jwt",
+    legacy_typ: None,
     claims: ClaimNames {
         iss: "iss",
         aud: "aud",
@@ -90,6 +96,24 @@ pub const DRAFT_00: Profile = Profile {
         ext: "ext",
         pol: "pol",
         pol_decision: "pol_decision",
+    },
+};
+
+/// Profile `draft-01` (SPEC.md §10, provisional): `typ` `exec+jwt` (the legacy
+/// `wimse-exec+jwt` still accepted, ECT-P01-1), `par` named `pred` (ECT-P01-2), `ext` named
+/// `ect_ext` (ECT-P01-3; its limits are checked as in `draft-00`, where the reference already
+/// rejects). Not yet public: the policy claims inside `ect_ext` (ECT-P01-4) and workflow
+/// consistency (ECT-P01-5) are still to come.
+#[allow(dead_code)] // Used by tests until the profile is complete and exported (issue 17).
+pub(crate) const DRAFT_01: Profile = Profile {
+    name: "draft-01",
+    spec: "draft-nennemann-wimse-ect-01",
+    typ: "exec+jwt",
+    legacy_typ: Some("wimse-exec+jwt"),
+    claims: ClaimNames {
+        par: "pred",
+        ext: "ect_ext",
+        ..DRAFT_00.claims
     },
 };
 
