@@ -37,7 +37,8 @@ use std::time::{Duration, Instant, SystemTime};
 use common::mean;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use wimse_ect::{
-    Claims, DagValidator, EctStore, MemoryLedger, ReplayProtection, StoredEct, TokenStore, Verifier,
+    Claims, DRAFT_00, DagValidator, EctStore, MemoryLedger, ReplayProtection, StoredEct,
+    TokenStore, Verifier,
 };
 use wimse_ect_conformance::testing::stream::{Stream, late_reference_stream};
 
@@ -87,7 +88,10 @@ fn dag_all(p: &Prepared, dag: &DagValidator) -> usize {
     let mut store = TokenStore::new();
     let mut accepted = 0;
     for ect in &p.verified {
-        if dag.validate(black_box(ect.claims()), &store).is_ok() {
+        if dag
+            .validate(&DRAFT_00, black_box(ect.claims()), &store)
+            .is_ok()
+        {
             store.insert(ect.clone());
             accepted += 1;
         }
@@ -117,6 +121,24 @@ impl EctStore for Counting<'_> {
         self.lookups.set(self.lookups.get() + found.len());
         Ok(found)
     }
+
+    fn get_elsewhere(
+        &self,
+        wid: Option<&str>,
+        jti: &str,
+    ) -> wimse_ect::Result<Option<Arc<StoredEct>>> {
+        self.lookups.set(self.lookups.get() + 1);
+        EctStore::get_elsewhere(self.store, wid, jti)
+    }
+
+    fn referrer_elsewhere(
+        &self,
+        wid: Option<&str>,
+        jti: &str,
+    ) -> wimse_ect::Result<Option<Arc<StoredEct>>> {
+        self.lookups.set(self.lookups.get() + 1);
+        EctStore::referrer_elsewhere(self.store, wid, jti)
+    }
 }
 
 /// Per token of the stream (untimed): the lookups made, and whether it was accepted.
@@ -130,7 +152,7 @@ fn counts(p: &Prepared, dag: &DagValidator) -> Vec<(usize, bool)> {
                 store: &store,
                 lookups: Cell::new(0),
             };
-            let ok = dag.validate(claims, &counting).is_ok();
+            let ok = dag.validate(&DRAFT_00, claims, &counting).is_ok();
             let n = counting.lookups.get();
             if ok {
                 store.insert(ect.clone());

@@ -74,7 +74,11 @@ impl AuditReport {
 /// 4. the DAG rules against the whole ledger: ECT-DAG-2 (strict mode: every parent is an
 ///    earlier entry; partial mode: parents found nowhere are listed in
 ///    [`AuditReport::missing_parents`], and a parent accepted after its child is allowed),
+///    with, in profile `draft-01`, ECT-P01-5 (a parent no entry of the child's workflow holds
+///    but an entry of another does, wherever it stands in the ledger, in either mode),
 ///    ECT-DAG-3, ECT-DAG-4 (the entry lies on a cycle of `par` links), ECT-DAG-6.
+///
+/// The profile is `policy.profile`: the tokens are read under its claim names.
 ///
 /// Cost: O(V + E) for V entries and E `par` links (hash lookups, one strongly-connected-
 /// components pass for the cycles), plus the per-token checks. No ancestor walk, so no budget.
@@ -97,6 +101,8 @@ pub fn audit_stream(
     let mut found: Vec<Vec<Error>> = Vec::new();
     let mut claims: Vec<Option<Claims>> = Vec::new();
     let mut owner: HashMap<ScopeKey, usize> = HashMap::new();
+    // Profile draft-01 (ECT-P01-5): the first entry holding each jti, in any scope.
+    let mut any_scope: HashMap<ScopeKey, usize> = HashMap::new();
     let mut prev = Some(ChainHash::GENESIS);
     let mut head = None;
     for (i, entry) in entries.into_iter().enumerate() {
@@ -126,6 +132,11 @@ pub fn audit_stream(
         {
             errors.push(Error::LedgerDuplicate(c.jti.clone()));
         }
+        if let Some(c) = &parsed
+            && policy.profile.workflow_consistency
+        {
+            any_scope.entry(ScopeKey::new(None, &c.jti)).or_insert(i);
+        }
         found.push(errors);
         claims.push(parsed);
     }
@@ -140,6 +151,15 @@ pub fn audit_stream(
         let (mut dag2, mut dag3, mut dag6) = (None, None, None);
         for p in &c.par {
             let Some(&j) = lookup(&owner, c.wid.as_deref(), p) else {
+                // ECT-P01-5 (draft-01): held in another workflow only, in either mode.
+                if let Some(&k) = lookup(&any_scope, None, p) {
+                    let held_in = claims[k].as_ref().and_then(|h| h.wid.clone());
+                    dag2.get_or_insert_with(|| Error::WorkflowMismatch {
+                        parent: p.clone(),
+                        held_in,
+                    });
+                    continue;
+                }
                 match dag.mode {
                     DagMode::Strict => {
                         dag2.get_or_insert_with(|| Error::ParentMissing(p.clone()));

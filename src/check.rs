@@ -10,6 +10,7 @@ use crate::json::parse_object;
 use crate::jws::split;
 use crate::keys::KeyResolver;
 use crate::policy::{MAX_PAR_RANGE, MAX_TOKEN_BYTES_RANGE, Policy};
+use crate::profile::Profile;
 use crate::store::StoredEct;
 
 /// A token that passed every check. The only way to reach checked claims.
@@ -140,8 +141,9 @@ pub(crate) fn check_token(
 /// Parses a token read back from a ledger's own hash-chained file: the structural and claim
 /// rules under the widest limits, without signature, time or audience (the token passed all
 /// of them when it was appended; its keys and its time are not at hand now).
-pub(crate) fn parse_stored_token(token: &str) -> Result<Claims> {
+pub(crate) fn parse_stored_token(token: &str, profile: &Profile) -> Result<Claims> {
     let mut widest = Policy::new("-");
+    widest.profile = *profile;
     widest.max_par = *MAX_PAR_RANGE.end();
     widest.max_token_bytes = *MAX_TOKEN_BYTES_RANGE.end();
     Ok(check_token(&widest, None, token.as_bytes(), None)?.claims)

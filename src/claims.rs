@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::base64url;
 use crate::decision::PolicyDecision;
 use crate::error::{Error, Result};
-use crate::profile::Profile;
+use crate::profile::{PolicyClaimsAt, Profile};
 
 /// Maximum compact JSON length of `ext` in bytes (ECT-CLM-12).
 pub const MAX_EXT_BYTES: usize = 4096;
@@ -89,9 +89,11 @@ pub struct Claims {
     pub inp_hash: Option<String>,
     /// base64url SHA-256 of the task's output.
     pub out_hash: Option<String>,
-    /// Extension object.
+    /// Extension object (`ext` in `draft-00`, `ect_ext` in `draft-01`), as signed: in
+    /// `draft-01` it holds the `pol` and `pol_decision` members too (ECT-P01-4).
     pub ext: Option<Map<String, Value>>,
-    /// Policy evaluation.
+    /// Policy evaluation: the top-level claims in `draft-00` (ECT-CLM-13), the members of
+    /// `ect_ext` in `draft-01` (ECT-P01-4).
     pub pol: Option<PolicyClaims>,
 }
 
@@ -123,12 +125,18 @@ impl Claims {
                 map.insert(name.into(), v.clone().into());
             }
         }
-        if let Some(ext) = &self.ext {
-            map.insert(n.ext.into(), Value::Object(ext.clone()));
-        }
+        let mut ext = self.ext.clone();
         if let Some(p) = &self.pol {
-            map.insert(n.pol.into(), p.pol.clone().into());
-            map.insert(n.pol_decision.into(), p.decision.as_str().into());
+            // ECT-CLM-13 (top level) or ECT-P01-4 (members of the extension object).
+            let target = match profile.policy_claims {
+                PolicyClaimsAt::TopLevel => &mut map,
+                PolicyClaimsAt::InExtension => ext.get_or_insert_with(Map::new),
+            };
+            target.insert(n.pol.into(), p.pol.clone().into());
+            target.insert(n.pol_decision.into(), p.decision.as_str().into());
+        }
+        if let Some(ext) = ext {
+            map.insert(n.ext.into(), Value::Object(ext));
         }
         map
     }
@@ -161,8 +169,25 @@ pub(crate) struct UncheckedClaims {
     inp_hash: Option<String>,
     out_hash: Option<String>,
     ext: Option<Map<String, Value>>,
-    pol: Option<String>,
-    pol_decision: Option<String>,
+    /// The policy claims: top-level strings (`draft-00`), or still inside `ext` (`draft-01`,
+    /// checked with ECT-CLM-13).
+    policy: PolicySource,
+}
+
+/// Where [`UncheckedClaims`] found its policy claims.
+#[derive(Clone, Debug)]
+enum PolicySource {
+    /// Top-level claims, types checked (ECT-CLM-2).
+    TopLevel {
+        pol: Option<String>,
+        pol_decision: Option<String>,
+    },
+    /// Members of the extension object named `ext`, not yet looked at (ECT-P01-4).
+    InExtension {
+        ext: &'static str,
+        pol: &'static str,
+        pol_decision: &'static str,
+    },
 }
 
 impl UncheckedClaims {
@@ -204,8 +229,18 @@ impl UncheckedClaims {
             Some(Value::Object(ext)) => Some(ext),
             Some(_) => return Err(Error::ClaimType(n.ext)),
         };
-        let pol = take_str(&mut map, n.pol)?;
-        let pol_decision = take_str(&mut map, n.pol_decision)?;
+        let policy = match profile.policy_claims {
+            PolicyClaimsAt::TopLevel => PolicySource::TopLevel {
+                pol: take_str(&mut map, n.pol)?,
+                pol_decision: take_str(&mut map, n.pol_decision)?,
+            },
+            // ECT-P01-4: top-level `pol` and `pol_decision` are unknown claims, ignored.
+            PolicyClaimsAt::InExtension => PolicySource::InExtension {
+                ext: n.ext,
+                pol: n.pol,
+                pol_decision: n.pol_decision,
+            },
+        };
         Ok(UncheckedClaims {
             iss,
             aud,
@@ -219,8 +254,7 @@ impl UncheckedClaims {
             inp_hash,
             out_hash,
             ext,
-            pol,
-            pol_decision,
+            policy,
         })
     }
 
@@ -288,21 +322,41 @@ impl UncheckedClaims {
                 return Err(Error::ExtDepth);
             }
         }
-        // ECT-CLM-13: `pol` and `pol_decision` together, `pol` non-empty, known decision.
-        let pol = match (self.pol, self.pol_decision) {
+        // ECT-CLM-13: `pol` and `pol_decision` together, `pol` non-empty, known decision;
+        // in draft-01 (ECT-P01-4) the same rules for the members of `ect_ext`.
+        let (pol, pol_decision, prefix) = match self.policy {
+            PolicySource::TopLevel { pol, pol_decision } => (pol, pol_decision, String::new()),
+            PolicySource::InExtension {
+                ext,
+                pol,
+                pol_decision,
+            } => {
+                // Decision (SPEC.md §10 is silent): a member of another JSON type is
+                // `claims.pol` (ECT-CLM-2 types claims, and these are members of `ect_ext`).
+                let member = |name: &'static str| match self.ext.as_ref().and_then(|e| e.get(name))
+                {
+                    None => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(Error::Pol(format!("{ext}.{name} is not a string"))),
+                };
+                (member(pol)?, member(pol_decision)?, format!("{ext}."))
+            }
+        };
+        let pol = match (pol, pol_decision) {
             (None, None) => None,
             (Some(pol), Some(decision)) => {
                 if pol.is_empty() {
-                    return Err(Error::Pol("pol is empty".into()));
+                    return Err(Error::Pol(format!("{prefix}pol is empty")));
                 }
-                let decision = PolicyDecision::parse(&decision)
-                    .ok_or_else(|| Error::Pol(format!("unknown pol_decision {decision:?}")))?;
+                let decision = PolicyDecision::parse(&decision).ok_or_else(|| {
+                    Error::Pol(format!("unknown {prefix}pol_decision {decision:?}"))
+                })?;
                 Some(PolicyClaims { pol, decision })
             }
             _ => {
-                return Err(Error::Pol(
-                    "pol and pol_decision must appear together".into(),
-                ));
+                return Err(Error::Pol(format!(
+                    "{prefix}pol and {prefix}pol_decision must appear together"
+                )));
             }
         };
         Ok(Claims {

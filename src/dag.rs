@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::claims::Claims;
 use crate::decision::PolicyDecision;
 use crate::error::{ConfigError, Error, Result, check_range};
+use crate::profile::Profile;
 use crate::store::{EctStore, ScopeKey, StoredEct, contains};
 
 /// Default clock skew between a parent's and a child's `iat`, in seconds (SPEC.md §7).
@@ -49,7 +50,9 @@ pub enum DagMode {
 /// # Order of checks
 ///
 /// Rule-major, as for the claim rules, each rule first for N's own parents and then for its
-/// stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order; ECT-DAG-3 for each
+/// stored children: ECT-DAG-1; ECT-DAG-2 for each `par` element in order (with ECT-P01-5 for
+/// an element the scope does not hold, in `draft-01`); ECT-P01-5 for a stored token of
+/// another workflow naming N (`draft-01`); ECT-DAG-3 for each
 /// present parent in `par` order, then for each of the first `ancestor_budget` stored children
 /// in store order (oldest first); ECT-DAG-4 with ECT-DAG-5 (more stored children than the
 /// budget is `dag.budget`; otherwise the bounded walk, only when N has a stored child);
@@ -60,7 +63,9 @@ pub enum DagMode {
 /// # Cost (SPEC.md §7, "Cost")
 ///
 /// One `get` for ECT-DAG-1 and one per `par` element, and one [`EctStore::referrers`] query
-/// for N's stored children (at most `ancestor_budget + 1` of them). Nothing more when N has no
+/// for N's stored children (at most `ancestor_budget + 1` of them); in `draft-01` one
+/// [`EctStore::get_elsewhere`] per `par` element the scope does not hold and one
+/// [`EctStore::referrer_elsewhere`]. Nothing more when N has no
 /// stored child. Otherwise every stored child examined and every `par` element the walk
 /// examines (an edge, whether it leads to a stored token, to one already visited or to none)
 /// counts one against `ancestor_budget`; the `get`s of DAG-2 that start the walk are not
@@ -130,8 +135,15 @@ impl DagValidator {
     /// Checks a token that passed §7 (its `claims`) against `store`, as its parents' child
     /// and as its stored children's (late) parent, in the order and within the cost given on
     /// [`DagValidator`].
+    ///
+    /// `profile` is the verifier's: with workflow consistency (`draft-01`, ECT-P01-5) a
+    /// parent the scope does not hold is looked up in every other scope
+    /// ([`EctStore::get_elsewhere`]) and refused if found there, and the new token is refused
+    /// if a stored token of another workflow already names it ([`EctStore::referrer_elsewhere`],
+    /// checked right after the parents, before ECT-DAG-3).
     pub fn validate(
         &self,
+        profile: &Profile,
         claims: &Claims,
         store: &(impl EctStore + ?Sized),
     ) -> Result<DagOutcome> {
@@ -148,15 +160,40 @@ impl DagValidator {
         let mut parents: Vec<Arc<StoredEct>> = Vec::with_capacity(claims.par.len());
         let mut verified_parents = Vec::with_capacity(claims.par.len());
         let mut missing_parents = Vec::new();
+        // ECT-P01-5 (draft-01), element by element with ECT-DAG-2: a parent held only under
+        // another workflow is refused in both modes; it is not missing.
         for p in &claims.par {
             match store.get(scope, p)? {
                 Some(parent) => {
                     parents.push(parent);
                     verified_parents.push(p.clone());
                 }
-                None if self.mode == DagMode::Partial => missing_parents.push(p.clone()),
-                None => return Err(Error::ParentMissing(p.clone())),
+                None => {
+                    if profile.workflow_consistency
+                        && let Some(held) = store.get_elsewhere(scope, p)?
+                    {
+                        return Err(Error::WorkflowMismatch {
+                            parent: p.clone(),
+                            held_in: held.wid().map(str::to_owned),
+                        });
+                    }
+                    match self.mode {
+                        DagMode::Partial => missing_parents.push(p.clone()),
+                        DagMode::Strict => return Err(Error::ParentMissing(p.clone())),
+                    }
+                }
             }
+        }
+        // ECT-P01-5 for a late parent (decision: SPEC.md §10 is silent): a stored token of
+        // another workflow that already names this jti would have its parent in the wrong
+        // workflow.
+        if profile.workflow_consistency
+            && let Some(child) = store.referrer_elsewhere(scope, &claims.jti)?
+        {
+            return Err(Error::LateWorkflowMismatch {
+                child: child.jti().to_owned(),
+                child_wid: child.wid().map(str::to_owned),
+            });
         }
 
         // Late parents (SPEC.md §7): the stored tokens that already name this token as a

@@ -162,6 +162,35 @@ pub enum Error {
         /// The new token's decision (`rejected` or `pending_human_review`).
         decision: crate::decision::PolicyDecision,
     },
+    /// ECT-P01-5 (profile `draft-01`): this parent (`pred` element) is not in the child's
+    /// workflow but the store holds it under another one (another `wid`, or a `wid` on one
+    /// side only). Refused in strict and partial mode alike: it is not missing.
+    WorkflowMismatch {
+        /// The parent's `jti`, as the child's `pred` spells it.
+        parent: String,
+        /// The `wid` of a stored token with that `jti` (`None`: one without `wid`).
+        held_in: Option<String>,
+    },
+    /// ECT-P01-5, checked the other way for a late parent: a stored token of another
+    /// workflow already names the new token's `jti` in its `pred`, so accepting the new token
+    /// would put that parent in the wrong workflow. Decision (SPEC.md §10 is silent): refused,
+    /// like the other late-parent rules, so that the whole-store audit never rejects a store
+    /// built one acceptance at a time.
+    LateWorkflowMismatch {
+        /// The stored child's `jti`.
+        child: String,
+        /// The stored child's `wid` (`None`: it has none).
+        child_wid: Option<String>,
+    },
+    /// A ledger opened under one profile was given to a verifier of another: the ledger
+    /// reads its tokens back under its own profile's claim names. SPEC.md names no code for
+    /// this; this crate uses `ledger.profile`, and nothing is appended.
+    LedgerProfile {
+        /// The ledger's profile name.
+        ledger: &'static str,
+        /// The verifier's profile name.
+        verifier: &'static str,
+    },
     /// ECT-LED-3: the ledger already holds this `jti` in this scope.
     LedgerDuplicate(String),
     /// ECT-LED-4: the hash chain is broken, or a ledger file is not in the canonical format.
@@ -236,6 +265,10 @@ impl Error {
             Error::Cycle(_) => "dag.cycle",
             Error::AncestorBudget(_) => "dag.budget",
             Error::ParentPolicy { .. } | Error::LateParentPolicy { .. } => "dag.parent_policy",
+            Error::WorkflowMismatch { .. } | Error::LateWorkflowMismatch { .. } => {
+                "dag.workflow_mismatch"
+            }
+            Error::LedgerProfile { .. } => "ledger.profile",
             Error::LedgerDuplicate(_) => "ledger.duplicate",
             Error::LedgerChain(_) => "ledger.chain",
             Error::LedgerIo(_) => "ledger.io",
@@ -290,6 +323,8 @@ impl Error {
             Error::Cycle(_) => "ECT-DAG-4",
             Error::AncestorBudget(_) => "ECT-DAG-5",
             Error::ParentPolicy { .. } | Error::LateParentPolicy { .. } => "ECT-DAG-6",
+            Error::WorkflowMismatch { .. } | Error::LateWorkflowMismatch { .. } => "ECT-P01-5",
+            Error::LedgerProfile { .. } => "ECT-LED-3",
             Error::LedgerDuplicate(_) => "ECT-LED-3",
             Error::LedgerChain(_) => "ECT-LED-4",
             Error::LedgerIo(_) => "ECT-LED-1",
@@ -410,6 +445,20 @@ impl Error {
                 "this token has pol_decision {:?}, which allows no dependent task, and the stored token {child:?} already names it as a parent",
                 decision.as_str()
             ),
+            Error::WorkflowMismatch { parent, held_in } => write!(
+                f,
+                "parent {parent:?} is not in this workflow; the store holds it under {}",
+                describe_wid(held_in.as_deref())
+            ),
+            Error::LateWorkflowMismatch { child, child_wid } => write!(
+                f,
+                "the stored token {child:?} of {} already names this token as a parent, and this token is in another workflow",
+                describe_wid(child_wid.as_deref())
+            ),
+            Error::LedgerProfile { ledger, verifier } => write!(
+                f,
+                "the ledger reads tokens as profile {ledger}, the verifier checks them as {verifier}; nothing appended"
+            ),
             Error::LedgerDuplicate(jti) => {
                 write!(f, "the ledger already holds jti {jti:?} (same scope)")
             }
@@ -487,3 +536,11 @@ pub(crate) fn check_range<T: PartialOrd + fmt::Display>(
 
 /// Result alias with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A workflow for a message: `wid "…"`, or the no-`wid` scope.
+fn describe_wid(wid: Option<&str>) -> String {
+    match wid {
+        Some(w) => format!("wid {w:?}"),
+        None => "no wid".into(),
+    }
+}

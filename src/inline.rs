@@ -162,6 +162,7 @@ impl<K: KeyResolver> Verifier<K> {
         let (own, parents) = self.split_inline(tokens)?;
         let parents = self.verify_parents(parents, now)?;
         let own = self.verify_stateless(own.as_ref().as_bytes(), now)?;
+        self.same_profile(ledger)?;
 
         // The parents the ledger does not hold, then the own token: the candidates.
         let mut fresh: Vec<&VerifiedEct> = Vec::new();
@@ -186,7 +187,9 @@ impl<K: KeyResolver> Verifier<K> {
             extra: TokenStore::new(),
         };
         for candidate in fresh.iter().copied().chain([&own]) {
-            self.policy().dag.validate(candidate.claims(), &view)?;
+            self.policy()
+                .dag
+                .validate(&self.policy().profile, candidate.claims(), &view)?;
             view.extra.insert(candidate.clone());
         }
 
@@ -312,5 +315,20 @@ impl<L: EctStore + ?Sized> EctStore for Overlay<'_, L> {
             list.extend(self.extra.referrers(wid, jti, limit - list.len()));
         }
         Ok(list)
+    }
+
+    // The ledger's tokens are older than the added ones, so its answer comes first.
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        match self.ledger.get_elsewhere(wid, jti)? {
+            Some(held) => Ok(Some(held)),
+            None => self.extra.get_elsewhere(wid, jti),
+        }
+    }
+
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        match self.ledger.referrer_elsewhere(wid, jti)? {
+            Some(held) => Ok(Some(held)),
+            None => self.extra.referrer_elsewhere(wid, jti),
+        }
     }
 }

@@ -303,7 +303,7 @@ pub use policy::{
     ENV_REPLAY_CACHE_SIZE, ENV_SKEW_SECONDS, LEEWAY_RANGE, MAX_IAT_AGE_RANGE, MAX_PAR_RANGE,
     MAX_TOKEN_BYTES_RANGE, Policy, REPLAY_CACHE_SIZE_RANGE, ReplayProtection,
 };
-pub use profile::{ClaimNames, DRAFT_00, Profile};
+pub use profile::{ClaimNames, DRAFT_00, DRAFT_01, PROFILES, PolicyClaimsAt, Profile};
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayCache;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};

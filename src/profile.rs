@@ -1,10 +1,10 @@
 //! Profiles: the names and values that differ between revisions of the draft.
 //!
-//! Every claim name and the `typ` values the code uses come from a [`Profile`] value, so a later
-//! revision (SPEC.md §10, `draft-01`) is another constant, not a fork of the parsing and
-//! verification code. `draft-00` is complete; `DRAFT_01` (crate-internal until it is) has
-//! ECT-P01-1..3 (the `typ` values, `pred`, `ect_ext`); ECT-P01-4 (the policy claims inside
-//! `ect_ext`) and ECT-P01-5 (workflow consistency) are still to come (issue 17).
+//! Every claim name, the `typ` values, where the policy claims live and whether workflow
+//! consistency is checked come from a [`Profile`] value, so a later revision (SPEC.md §10,
+//! `draft-01`) is another constant, not a fork of the parsing and verification code: no rule's
+//! code is written twice. [`DRAFT_00`] is the default (see README, "Profiles", for why);
+//! [`DRAFT_01`] is the revision the draft's authors moved their own code to.
 
 /// The claim names and media type of one revision of the ECT draft.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,21 @@ pub struct Profile {
     pub legacy_typ: Option<&'static str>,
     /// Claim names.
     pub claims: ClaimNames,
+    /// Where `pol` and `pol_decision` are read and written (ECT-CLM-13, ECT-P01-4).
+    pub policy_claims: PolicyClaimsAt,
+    /// Whether a parent held only under another workflow is refused (ECT-P01-5,
+    /// `dag.workflow_mismatch`) rather than treated as missing.
+    pub workflow_consistency: bool,
+}
+
+/// Where a profile's policy claims (`pol`, `pol_decision`) are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyClaimsAt {
+    /// Top-level claims (`draft-00`, ECT-CLM-13).
+    TopLevel,
+    /// Members of the extension object (`ect_ext` in `draft-01`, ECT-P01-4); top-level
+    /// `pol` and `pol_decision` are unknown claims, ignored.
+    InExtension,
 }
 
 /// The JSON member names of the ECT claims in one profile.
@@ -82,6 +97,8 @@ pub const DRAFT_00: Profile = Profile {
     spec: "draft-nennemann-wimse-ect-00",
     typ: "wimse-exec+jwt",
     legacy_typ: None,
+    policy_claims: PolicyClaimsAt::TopLevel,
+    workflow_consistency: false,
     claims: ClaimNames {
         iss: "iss",
         aud: "aud",
@@ -101,11 +118,13 @@ pub const DRAFT_00: Profile = Profile {
 
 /// Profile `draft-01` (SPEC.md §10, provisional): `typ` `exec+jwt` (the legacy
 /// `wimse-exec+jwt` still accepted, ECT-P01-1), `par` named `pred` (ECT-P01-2), `ext` named
-/// `ect_ext` (ECT-P01-3; its limits are checked as in `draft-00`, where the reference already
-/// rejects). Not yet public: the policy claims inside `ect_ext` (ECT-P01-4) and workflow
-/// consistency (ECT-P01-5) are still to come.
-#[allow(dead_code)] // Used by tests until the profile is complete and exported (issue 17).
-pub(crate) const DRAFT_01: Profile = Profile {
+/// `ect_ext` (ECT-P01-3; its limits are the ones `draft-00`'s reference already enforces),
+/// `pol` and `pol_decision` inside `ect_ext` (ECT-P01-4), and workflow consistency
+/// (ECT-P01-5). Every other rule, code and the order of checks are `draft-00`'s.
+///
+/// Decision (SPEC.md §10 is silent): the limits of ECT-CLM-12 apply to the whole `ect_ext`
+/// object, the policy members included, since they are members of it on the wire.
+pub const DRAFT_01: Profile = Profile {
     name: "draft-01",
     spec: "draft-nennemann-wimse-ect-01",
     typ: "exec+jwt",
@@ -115,7 +134,25 @@ pub(crate) const DRAFT_01: Profile = Profile {
         ext: "ect_ext",
         ..DRAFT_00.claims
     },
+    policy_claims: PolicyClaimsAt::InExtension,
+    workflow_consistency: true,
 };
+
+/// Every profile, oldest first.
+pub const PROFILES: [Profile; 2] = [DRAFT_00, DRAFT_01];
+
+impl Profile {
+    /// The profile named `name` (`"draft-00"` or `"draft-01"`), exactly as spelled.
+    pub fn from_name(name: &str) -> Option<Profile> {
+        PROFILES.into_iter().find(|p| p.name == name)
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
 
 impl Default for Profile {
     fn default() -> Self {

@@ -76,6 +76,9 @@ impl StoredEct {
 ///   the store. The validator makes one `get` for ECT-DAG-1, one per `par` element, one
 ///   `referrers` call with `limit = ancestor_budget + 1`, and, when that call returns a
 ///   token, at most `ancestor_budget` more `get`s (SPEC.md §7 "Cost").
+///   With profile `draft-01` the validator also makes, for each `par` element the scope does
+///   not hold, one `get_elsewhere`, and one `referrer_elsewhere` for the new token: still
+///   O(|par|) lookups.
 /// * **Consistency.** During one [`crate::DagValidator::validate`] call, both methods answer
 ///   from the same contents (a ledger holds its lock, or its database transaction, for the
 ///   whole check and append: see [`crate::Ledger`]).
@@ -105,6 +108,18 @@ pub trait EctStore {
     /// (SPEC.md §7, "Late parents"); when there is none, no `par` path can lead back to the
     /// new token and the acyclicity walk is skipped.
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>>;
+
+    /// The oldest stored token with this `jti` in a scope other than `wid` (ECT-P01-5: a
+    /// parent held only under another workflow). Asked only by a `draft-01` validator, and
+    /// only for a parent `wid`'s scope does not hold. A store that does not keep this index
+    /// answers with an error, never `Ok(None)`.
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>>;
+
+    /// The oldest stored token outside scope `wid` that names `jti` as a parent (ECT-P01-5
+    /// for a late parent: accepting `jti` in `wid` would put that token's parent in another
+    /// workflow). Asked only by a `draft-01` validator. A store that does not keep this index
+    /// answers with an error, never `Ok(None)`.
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>>;
 }
 
 impl<S: EctStore + ?Sized> EctStore for &S {
@@ -114,6 +129,58 @@ impl<S: EctStore + ?Sized> EctStore for &S {
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         (**self).referrers(wid, jti, limit)
+    }
+
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        (**self).get_elsewhere(wid, jti)
+    }
+
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        (**self).referrer_elsewhere(wid, jti)
+    }
+}
+
+/// Per identifier (ASCII case-insensitive), the oldest token of each of the first two scopes
+/// noted for it, in the order noted: enough to answer "the oldest token noted for this
+/// identifier outside scope `wid`" exactly in O(1) ([`EctStore::get_elsewhere`],
+/// [`EctStore::referrer_elsewhere`]). If the oldest is in `wid`, the oldest outside `wid` is
+/// the first token of the second scope to appear.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FirstScopes {
+    map: HashMap<ScopeKey, [Option<Arc<StoredEct>>; 2]>,
+}
+
+impl FirstScopes {
+    /// Notes `ect` (in its own scope) under identifier `id`.
+    pub(crate) fn note(&mut self, id: &str, ect: &Arc<StoredEct>) {
+        let slots = match self.map.get_mut(&(None, id) as &dyn KeyView) {
+            Some(slots) => slots,
+            None => self.map.entry(ScopeKey::new(None, id)).or_default(),
+        };
+        let same = |other: &Arc<StoredEct>| same_scope(other.wid(), ect.wid());
+        match slots {
+            [None, _] => slots[0] = Some(Arc::clone(ect)),
+            [Some(first), None] if !same(first) => slots[1] = Some(Arc::clone(ect)),
+            _ => {}
+        }
+    }
+
+    /// The oldest token noted under `id` whose scope is not `wid`.
+    pub(crate) fn outside(&self, wid: Option<&str>, id: &str) -> Option<Arc<StoredEct>> {
+        lookup(&self.map, None, id)?
+            .iter()
+            .flatten()
+            .find(|t| !same_scope(t.wid(), wid))
+            .cloned()
+    }
+}
+
+/// Whether two scopes (`wid`s, `None` for no `wid`) are the same, ASCII case-insensitively.
+pub(crate) fn same_scope(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => same_uuid(x, y),
+        _ => false,
     }
 }
 
@@ -166,12 +233,7 @@ pub(crate) fn hash_parts<H: Hasher>((wid, jti): (Option<&str>, &str), state: &mu
 
 /// Whether two `(wid, jti)` keys name the same scope and task, ASCII case-insensitively.
 pub(crate) fn same_parts(a: (Option<&str>, &str), b: (Option<&str>, &str)) -> bool {
-    let wid_same = match (a.0, b.0) {
-        (None, None) => true,
-        (Some(x), Some(y)) => same_uuid(x, y),
-        _ => false,
-    };
-    wid_same && same_uuid(a.1, b.1)
+    same_scope(a.0, b.0) && same_uuid(a.1, b.1)
 }
 
 impl KeyView for ScopeKey {
@@ -239,11 +301,14 @@ pub(crate) fn contains(set: &HashSet<ScopeKey>, wid: Option<&str>, jti: &str) ->
 /// Unlike a ledger it can hold any set of tokens, including ones whose `par` links form a
 /// cycle; [`crate::DagValidator`] is what judges a new token against it. It keeps, besides the
 /// tokens, the tokens naming each `(wid, parent)` pair, in insertion order, so that
-/// [`EctStore::referrers`] is exact and O(1).
+/// [`EctStore::referrers`] is exact and O(1), and the first scopes of each `jti` and each
+/// parent, so that the two `_elsewhere` lookups of profile `draft-01` are too.
 #[derive(Clone, Debug, Default)]
 pub struct TokenStore {
     tokens: HashMap<ScopeKey, Arc<StoredEct>>,
     referrers: HashMap<ScopeKey, Vec<Arc<StoredEct>>>,
+    by_jti: FirstScopes,
+    by_parent: FirstScopes,
 }
 
 impl TokenStore {
@@ -265,7 +330,9 @@ impl TokenStore {
                 .entry(ScopeKey::new(ect.wid(), parent))
                 .or_default()
                 .push(Arc::clone(&ect));
+            self.by_parent.note(parent, &ect);
         }
+        self.by_jti.note(ect.jti(), &ect);
         self.tokens.insert(key, ect);
         true
     }
@@ -298,6 +365,14 @@ impl EctStore for TokenStore {
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         Ok(TokenStore::referrers(self, wid, jti, limit))
+    }
+
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(self.by_jti.outside(wid, jti))
+    }
+
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(self.by_parent.outside(wid, jti))
     }
 }
 

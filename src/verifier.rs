@@ -97,7 +97,10 @@ impl<K: KeyResolver> Verifier<K> {
         store: &S,
     ) -> Result<(VerifiedEct, DagOutcome)> {
         let verified = self.verify_stateless(token.as_ref(), now)?;
-        let outcome = self.policy.dag.validate(verified.claims(), store)?;
+        let outcome = self
+            .policy
+            .dag
+            .validate(&self.policy.profile, verified.claims(), store)?;
         self.record(&verified, now)?;
         Ok((verified, outcome))
     }
@@ -257,6 +260,11 @@ impl<K: KeyResolver> Verifier<K> {
         if verified.is_empty() {
             return Vec::new();
         }
+        // The ledger reads its tokens back under its own profile: appending another
+        // profile's tokens would store what it cannot read. Nothing is checked or recorded.
+        if let Err(e) = self.same_profile(ledger) {
+            return verified.iter().map(|_| Err(e.clone())).collect();
+        }
         let replay: Vec<(ReplayKey, u64)> = verified
             .iter()
             .map(|v| (ReplayKey::of(v.claims()), self.expiry(v.claims().exp)))
@@ -271,7 +279,11 @@ impl<K: KeyResolver> Verifier<K> {
                     Error::LedgerIo(format!("the ledger admitted candidate {i} of {n}"))
                 })?;
                 // SPEC.md §7: ECT-DAG-1..6 against the ledger's current contents.
-                outcomes[i] = Some(self.policy.dag.validate(ect.claims(), store)?);
+                outcomes[i] = Some(self.policy.dag.validate(
+                    &self.policy.profile,
+                    ect.claims(),
+                    store,
+                )?);
                 // ECT-RPL-1: last.
                 if let Some(cache) = &self.replay {
                     cache.check_and_record(key, *expires_at, now)?;
@@ -311,6 +323,18 @@ impl<K: KeyResolver> Verifier<K> {
             }
         }
         results
+    }
+
+    /// `ledger.profile` unless `ledger` reads tokens under this verifier's profile.
+    pub(crate) fn same_profile<L: Ledger + ?Sized>(&self, ledger: &L) -> Result<()> {
+        let held = ledger.profile();
+        if held != self.policy.profile {
+            return Err(Error::LedgerProfile {
+                ledger: held.name,
+                verifier: self.policy.profile.name,
+            });
+        }
+        Ok(())
     }
 
     /// Every check except ECT-RPL-1. Crate-internal: a public way to skip the replay check

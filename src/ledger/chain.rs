@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 use crate::ledger::admission::Admission;
 use crate::ledger::hash::{ChainHash, Link};
 use crate::ledger::line::{RawEntry, Tail, line, split_lines};
-use crate::store::{EctStore, KeyView, ScopeKey, StoredEct, first, lookup, same_parts};
+use crate::profile::Profile;
+use crate::store::{
+    EctStore, FirstScopes, KeyView, ScopeKey, StoredEct, first, lookup, same_parts,
+};
 
 /// One ledger entry: a token accepted at time `at`, linked to its predecessor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,14 +79,21 @@ impl LedgerEntry {
     ///
     /// The token's signature is not checked again: it was checked when the entry was
     /// appended, and the hash chain, not this function, is the tamper evidence.
+    ///
+    /// The token is read under profile `draft-00`; [`LedgerEntry::from_raw_in`] takes another.
     pub fn from_raw(raw: &RawEntry) -> Result<Self> {
+        Self::from_raw_in(raw, &crate::profile::DRAFT_00)
+    }
+
+    /// [`LedgerEntry::from_raw`] with the token read under `profile`'s claim names.
+    pub fn from_raw_in(raw: &RawEntry, profile: &Profile) -> Result<Self> {
         if raw.expected_hash() != raw.hash {
             return Err(Error::LedgerChain(format!(
                 "entry {}: the recorded hash is not the hash of the entry",
                 raw.seq
             )));
         }
-        let claims = parse_stored_token(&raw.token).map_err(|e| {
+        let claims = parse_stored_token(&raw.token, profile).map_err(|e| {
             Error::LedgerChain(format!(
                 "entry {}: the stored token does not parse: {e}",
                 raw.seq
@@ -122,12 +132,26 @@ impl LedgerEntry {
 /// token to the stored tokens naming it as a parent, and `dangling` maps each `(wid, jti)`
 /// that some stored token names but no entry holds to those tokens; both lists are in entry
 /// order. When the named token arrives, its list moves from `dangling` to its index entry.
+///
+/// A chain of a profile with workflow consistency (`draft-01`, ECT-P01-5) also keeps
+/// `elsewhere`: the first scopes of each `jti` and of each parent, so that
+/// [`EctStore::get_elsewhere`] and [`EctStore::referrer_elsewhere`] are O(1). A `draft-00`
+/// chain does not pay for it, and answers those two with `ledger.profile`.
 #[derive(Debug, Default)]
 pub(crate) struct Chain {
     entries: Vec<Record>,
     index: HashMap<Scoped, Vec<Arc<StoredEct>>>,
     dangling: HashMap<ScopeKey, Vec<Arc<StoredEct>>>,
     head: ChainHash,
+    profile: Profile,
+    elsewhere: Option<Box<Elsewhere>>,
+}
+
+/// The indexes of [`EctStore::get_elsewhere`] and [`EctStore::referrer_elsewhere`].
+#[derive(Debug, Default)]
+struct Elsewhere {
+    by_jti: FirstScopes,
+    by_parent: FirstScopes,
 }
 
 /// What a ledger keeps of an entry: the rest is implied by its position.
@@ -177,9 +201,40 @@ impl EctStore for Chain {
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         Ok(self.referrers_of(wid, jti, limit))
     }
+
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(self.elsewhere()?.by_jti.outside(wid, jti))
+    }
+
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Ok(self.elsewhere()?.by_parent.outside(wid, jti))
+    }
 }
 
 impl Chain {
+    /// An empty chain whose tokens are read under `profile`.
+    pub(crate) fn new(profile: Profile) -> Self {
+        Chain {
+            profile,
+            elsewhere: profile.workflow_consistency.then(Box::default),
+            ..Chain::default()
+        }
+    }
+
+    /// The profile the chain's tokens are read under.
+    pub(crate) fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The `_elsewhere` indexes, or `ledger.profile` for a chain of a profile without
+    /// workflow consistency (fail closed: never `Ok(None)`).
+    fn elsewhere(&self) -> Result<&Elsewhere> {
+        self.elsewhere.as_deref().ok_or(Error::LedgerProfile {
+            ledger: self.profile.name,
+            verifier: "a profile with workflow consistency (ECT-P01-5)",
+        })
+    }
+
     /// [`EctStore::get`], which cannot fail in memory.
     pub(crate) fn get_token(&self, wid: Option<&str>, jti: &str) -> Option<Arc<StoredEct>> {
         self.index
@@ -313,6 +368,12 @@ impl Chain {
                     .push(Arc::clone(ect)),
             }
         }
+        if let Some(elsewhere) = &mut self.elsewhere {
+            for parent in &ect.claims().par {
+                elsewhere.by_parent.note(parent, ect);
+            }
+            elsewhere.by_jti.note(ect.jti(), ect);
+        }
         let children = self
             .dangling
             .remove(&(wid, ect.jti()) as &dyn KeyView)
@@ -353,9 +414,9 @@ impl Chain {
 
     /// Reads a ledger file's content: every line, the last one even without its `\n`, must be
     /// the next valid entry; a torn final segment is returned, not read (see [`split_lines`]).
-    pub(crate) fn load(bytes: &[u8]) -> Result<(Chain, Option<Tail>)> {
+    pub(crate) fn load(bytes: &[u8], profile: Profile) -> Result<(Chain, Option<Tail>)> {
         let (lines, tail) = split_lines(bytes);
-        let mut chain = Chain::default();
+        let mut chain = Chain::new(profile);
         for (i, line) in lines.enumerate() {
             let at_line = |e: Error| match e {
                 Error::LedgerChain(why) => Error::LedgerChain(format!("line {}: {why}", i + 1)),
@@ -363,7 +424,7 @@ impl Chain {
             };
             let raw = RawEntry::parse_line(line).map_err(at_line)?;
             chain.check_link(&raw).map_err(at_line)?;
-            let claims = parse_stored_token(&raw.token).map_err(|e| {
+            let claims = parse_stored_token(&raw.token, &profile).map_err(|e| {
                 Error::LedgerChain(format!(
                     "line {}: the stored token does not parse: {e}",
                     i + 1

@@ -12,6 +12,7 @@ use crate::ledger::chain::{Chain, LedgerEntry};
 use crate::ledger::line::{Tail, TornTail};
 use crate::ledger::memory::MemoryLedger;
 use crate::ledger::{Admission, read_lock, write_lock};
+use crate::profile::{DRAFT_00, Profile};
 use crate::store::StoredEct;
 
 /// When [`FileLedger::open_with`] creates a ledger file that does not exist. Either way the
@@ -235,6 +236,18 @@ impl FileLedger {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, create: CreateMode) -> Result<Self> {
+        Self::open_profile(path, create, DRAFT_00)
+    }
+
+    /// [`FileLedger::open_with`] for a ledger whose tokens are read under `profile` (a
+    /// verifier appends through it only with the same profile, `ledger.profile` otherwise).
+    /// The file format does not depend on the profile; a file written under another profile
+    /// does not open (`ledger.chain`: its tokens do not parse).
+    pub fn open_profile(
+        path: impl AsRef<Path>,
+        create: CreateMode,
+        profile: Profile,
+    ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let existing = OpenOptions::new().read(true).append(true).open(&path);
         let file = match existing {
@@ -246,7 +259,7 @@ impl FileLedger {
                 CreateMode::OnOpen => create_locked(&path)?,
                 CreateMode::OnFirstAppend => {
                     ensure_parent_dir(&path)?;
-                    return Ok(Self::new(path, None, Chain::default(), None, 0));
+                    return Ok(Self::new(path, None, Chain::new(profile), None, 0));
                 }
             },
             Err(e) => return Err(io_error(&path, "cannot open", e)),
@@ -255,7 +268,7 @@ impl FileLedger {
         (&file.0)
             .read_to_end(&mut bytes)
             .map_err(|e| io_error(&path, "cannot read", e))?;
-        let (chain, tail) = Chain::load(&bytes)?;
+        let (chain, tail) = Chain::load(&bytes, profile)?;
         // The end of the file is repaired by the first accepted append, not here: opening a
         // ledger, or a rejected token, never changes the file.
         Ok(Self::new(path, tail, chain, Some(file), bytes.len() as u64))
@@ -288,9 +301,17 @@ impl FileLedger {
     /// tail is reported and ignored, a last entry without its `\n` is read and reported. For
     /// inspection while no other process holds the file open.
     pub fn read(path: impl AsRef<Path>) -> Result<(MemoryLedger, Option<Tail>)> {
+        Self::read_profile(path, DRAFT_00)
+    }
+
+    /// [`FileLedger::read`] with the tokens read under `profile`.
+    pub fn read_profile(
+        path: impl AsRef<Path>,
+        profile: Profile,
+    ) -> Result<(MemoryLedger, Option<Tail>)> {
         let path = path.as_ref();
         let bytes = read_regular_file(path)?;
-        let (chain, tail) = Chain::load(&bytes)?;
+        let (chain, tail) = Chain::load(&bytes, profile)?;
         Ok((MemoryLedger::from_chain(chain), tail))
     }
 

@@ -14,9 +14,16 @@ pub struct MemoryLedger {
 }
 
 impl MemoryLedger {
-    /// An empty ledger.
+    /// An empty ledger of profile `draft-00`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty ledger of `profile`: a verifier appends through it only with the same
+    /// profile (`ledger.profile` otherwise). A `draft-01` ledger keeps the indexes of
+    /// workflow consistency (ECT-P01-5).
+    pub fn with_profile(profile: crate::profile::Profile) -> Self {
+        Self::from_chain(Chain::new(profile))
     }
 
     /// A ledger holding `chain` (a file's content read by [`crate::FileLedger::read`]).

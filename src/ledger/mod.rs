@@ -95,6 +95,22 @@ macro_rules! chain_backed {
             ) -> $crate::error::Result<Vec<std::sync::Arc<$crate::store::StoredEct>>> {
                 Ok(<$ledger>::referrers(self, wid, jti, limit))
             }
+
+            fn get_elsewhere(
+                &self,
+                wid: Option<&str>,
+                jti: &str,
+            ) -> $crate::error::Result<Option<std::sync::Arc<$crate::store::StoredEct>>> {
+                self.with_chain(|c| c.get_elsewhere(wid, jti))
+            }
+
+            fn referrer_elsewhere(
+                &self,
+                wid: Option<&str>,
+                jti: &str,
+            ) -> $crate::error::Result<Option<std::sync::Arc<$crate::store::StoredEct>>> {
+                self.with_chain(|c| c.referrer_elsewhere(wid, jti))
+            }
         }
 
         impl $crate::ledger::Ledger for $ledger {
@@ -132,6 +148,10 @@ macro_rules! chain_backed {
 
             fn verify_chain(&self) -> $crate::error::Result<()> {
                 <$ledger>::verify_chain(self)
+            }
+
+            fn profile(&self) -> $crate::profile::Profile {
+                self.with_chain($crate::ledger::chain::Chain::profile)
             }
         }
     };
@@ -278,10 +298,20 @@ pub trait Ledger: EctStore + Send + Sync {
     /// whole-ledger audit, `ect ledger show`), so no reader holds the whole ledger in memory.
     fn read(&self, from: u64, limit: usize) -> Result<Vec<RawEntry>>;
 
+    /// The profile whose claim names the ledger reads its tokens under (default `draft-00`,
+    /// which every backend written before profile `draft-01` reads). A verifier refuses to
+    /// append through a ledger of another profile (`ledger.profile`).
+    fn profile(&self) -> crate::profile::Profile {
+        crate::profile::DRAFT_00
+    }
+
     /// The entry with sequence number `seq`, checked against its own hash.
     fn entry(&self, seq: u64) -> Result<Option<Arc<LedgerEntry>>> {
         match self.read(seq, 1)?.pop() {
-            Some(raw) => Ok(Some(Arc::new(LedgerEntry::from_raw(&raw)?))),
+            Some(raw) => Ok(Some(Arc::new(LedgerEntry::from_raw_in(
+                &raw,
+                &self.profile(),
+            )?))),
             None => Ok(None),
         }
     }
@@ -290,7 +320,7 @@ pub trait Ledger: EctStore + Send + Sync {
     /// pages, or [`stream_entries`], for a large one).
     fn entries(&self) -> Result<Vec<Arc<LedgerEntry>>> {
         stream_entries(self)
-            .map(|raw| LedgerEntry::from_raw(&raw?).map(Arc::new))
+            .map(|raw| LedgerEntry::from_raw_in(&raw?, &self.profile()).map(Arc::new))
             .collect()
     }
 

@@ -386,7 +386,7 @@ fn raw_of(row: &Row) -> Result<RawEntry> {
 /// A stored token, parsed.
 fn stored_of(row: &Row) -> Result<Arc<StoredEct>> {
     let token: String = column(row, 0)?;
-    let claims = parse_stored_token(&token).map_err(|e| {
+    let claims = parse_stored_token(&token, &crate::profile::DRAFT_00).map_err(|e| {
         Error::LedgerChain(format!(
             "PostgreSQL ledger: a stored token does not parse: {e}"
         ))
@@ -450,6 +450,21 @@ impl EctStore for TxView<'_, '_> {
         let rows = referrers_in(&mut **self.tx.borrow_mut(), self.st, wid, jti, limit)
             .map_err(|(what, e)| io(&what, &e))?;
         rows.iter().map(stored_of).collect()
+    }
+
+    // Until the draft-01 indexes exist (issue 17): fail closed.
+    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
+
+    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
     }
 }
 
@@ -634,6 +649,21 @@ impl EctStore for PostgresLedger {
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         let rows = self.with_conn(|c, st| referrers_in(c, st, wid, jti, limit))?;
         rows.iter().map(stored_of).collect()
+    }
+
+    // Until the draft-01 indexes exist (issue 17): fail closed.
+    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
+
+    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
     }
 }
 

@@ -692,6 +692,21 @@ impl EctStore for View<'_> {
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         referrers_in(self.conn, self.path, wid, jti, limit)
     }
+
+    // Until the draft-01 indexes exist (issue 17): fail closed.
+    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
+
+    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
 }
 
 /// Why a candidate was not appended.
@@ -929,6 +944,21 @@ impl EctStore for SqliteLedger {
             referrers_in(conn, path, wid, jti, limit)
         })
     }
+
+    // Until the draft-01 indexes exist (issue 17): fail closed.
+    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
+
+    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        Err(crate::error::Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    }
 }
 
 impl Ledger for SqliteLedger {
@@ -1045,7 +1075,7 @@ mod tests {
             .expires_at(NOW + 600)
             .sign(&key)
             .unwrap();
-        let claims = parse_stored_token(&token).unwrap();
+        let claims = parse_stored_token(&token, &crate::profile::DRAFT_00).unwrap();
         StoredEct::new(token, claims)
     }
 

@@ -64,6 +64,16 @@ impl EctStore for Flaky {
         self.check()?;
         EctStore::referrers(&self.inner, wid, jti, limit)
     }
+
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        self.check()?;
+        EctStore::get_elsewhere(&self.inner, wid, jti)
+    }
+
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        self.check()?;
+        EctStore::referrer_elsewhere(&self.inner, wid, jti)
+    }
 }
 
 impl Ledger for Flaky {

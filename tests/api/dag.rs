@@ -17,9 +17,9 @@ use std::sync::{Arc, LazyLock};
 
 use crate::common::*;
 use wimse_ect::{
-    Accepted, Claims, DagMode, DagOutcome, DagValidator, EctBuilder, EctStore, Error, KeyResolver,
-    LedgerAudit, MemoryLedger, MemoryReplayCache, Policy, PolicyDecision, ReplayProtection,
-    SigningKey, StoredEct, TokenStore, Verifier,
+    Accepted, Claims, DRAFT_00, DagMode, DagOutcome, DagValidator, EctBuilder, EctStore, Error,
+    KeyResolver, LedgerAudit, MemoryLedger, MemoryReplayCache, Policy, PolicyDecision,
+    ReplayProtection, SigningKey, StoredEct, TokenStore, Verifier,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ fn ect_dag_1_verify_in_and_validate() {
         Error::DuplicateJti(j.clone())
     );
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&dup), &store),
+        DagValidator::new().validate(&DRAFT_00, &claims_of(&dup), &store),
         Err(Error::DuplicateJti(j.clone()))
     );
     // id(2) exists only in scope w: no duplicate in the no-wid scope or in another wid.
@@ -229,14 +229,14 @@ fn ect_dag_1_verify_in_and_validate() {
         let o = verify_in_ok(DagValidator::new(), &sign(&b), &store);
         assert_eq!(o, DagOutcome::default());
         assert_eq!(
-            DagValidator::new().validate(&claims_of(&b), &store),
+            DagValidator::new().validate(&DRAFT_00, &claims_of(&b), &store),
             Ok(DagOutcome::default())
         );
     }
     // And in scope w it is a duplicate.
     let b = ect(&id(2), T0 + 3).wid(&w);
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&b), &store),
+        DagValidator::new().validate(&DRAFT_00, &claims_of(&b), &store),
         Err(Error::DuplicateJti(id(2)))
     );
 }
@@ -332,7 +332,7 @@ fn ect_dag_2_strict_missing_parent_is_named() {
         Error::ParentMissing(m.clone())
     );
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&child), &store),
+        DagValidator::new().validate(&DRAFT_00, &claims_of(&child), &store),
         Err(Error::ParentMissing(m.clone()))
     );
 }
@@ -365,7 +365,7 @@ fn ect_dag_2_partial_lists_missing_parents_in_par_order() {
     let o = verify_in_ok(DagValidator::partial(), &sign(&child), &store);
     assert_eq!(parts(&o), outcome(&[&p1, &p3], &[&m]));
     let o = DagValidator::partial()
-        .validate(&claims_of(&child), &store)
+        .validate(&DRAFT_00, &claims_of(&child), &store)
         .unwrap();
     assert_eq!(parts(&o), outcome(&[&p1, &p3], &[&m]));
 }
@@ -407,7 +407,7 @@ fn ect_dag_2_parent_in_another_scope_is_missing() {
     let store = store_of(&[&tok(&parent, T0, &[])]);
     let b = ect(&id(5), T0 + 10).wid(&w1).parent(&parent);
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&b), &store),
+        DagValidator::new().validate(&DRAFT_00, &claims_of(&b), &store),
         Err(Error::ParentMissing(parent.clone()))
     );
     let o = verify_in_ok(DagValidator::partial(), &sign(&b), &store);
@@ -525,7 +525,7 @@ fn ect_dag_3_first_offending_parent_in_par_order() {
         child_iat: c,
     };
     assert_eq!(
-        DagValidator::new().validate(&claims_of(&bad), &store),
+        DagValidator::new().validate(&DRAFT_00, &claims_of(&bad), &store),
         Err(expected.clone())
     );
     assert_eq!(
@@ -622,7 +622,7 @@ fn ect_dag_4_token_store_holding_descendants_of_the_new_token() {
             Error::Cycle(a.clone())
         );
         assert_eq!(
-            DagValidator::partial().validate(&claims_of(&new), &store),
+            DagValidator::partial().validate(&DRAFT_00, &claims_of(&new), &store),
             Err(Error::Cycle(a.clone()))
         );
     }
@@ -657,14 +657,14 @@ fn ect_dag_4_planted_cycle_not_reaching_the_new_token_passes() {
     ]);
     assert_eq!(referrers(&walked, None, &n), vec![r.clone()]);
     assert_eq!(
-        dag(DagMode::Strict, 30, 3).validate(&claims_of(&new), &walked),
+        dag(DagMode::Strict, 30, 3).validate(&DRAFT_00, &claims_of(&new), &walked),
         Ok(DagOutcome {
             verified_parents: vec![p.clone()],
             missing_parents: vec![],
         })
     );
     assert_eq!(
-        dag(DagMode::Strict, 30, 2).validate(&claims_of(&new), &walked),
+        dag(DagMode::Strict, 30, 2).validate(&DRAFT_00, &claims_of(&new), &walked),
         Err(Error::AncestorBudget(2))
     );
 }
@@ -754,17 +754,17 @@ fn ect_dag_5_counts_every_edge_and_visits_each_ancestor_once() {
     ]);
     let new = with_parents(&n, T0, &[&l, &r]);
     let o = dag(DagMode::Strict, 30, 3)
-        .validate(&claims_of(&new), &store)
+        .validate(&DRAFT_00, &claims_of(&new), &store)
         .unwrap();
     assert_eq!(parts(&o), outcome(&[&l, &r], &[]));
     assert_eq!(
-        dag(DagMode::Strict, 30, 2).validate(&claims_of(&new), &store),
+        dag(DagMode::Strict, 30, 2).validate(&DRAFT_00, &claims_of(&new), &store),
         Err(Error::AncestorBudget(2))
     );
     // The parents' own lookups (ECT-DAG-2) are not counted: with budget 1 the stored child
     // fits, the first edge does not.
     assert_eq!(
-        dag(DagMode::Strict, 30, 1).validate(&claims_of(&new), &store),
+        dag(DagMode::Strict, 30, 1).validate(&DRAFT_00, &claims_of(&new), &store),
         Err(Error::AncestorBudget(1))
     );
 }
@@ -808,16 +808,16 @@ fn ect_dag_5_long_plain_chain_beyond_budget_is_accepted() {
     with_child.push(&child);
     let store = store_of(&with_child);
     assert_eq!(
-        d.validate(&tip_claims, &store),
+        d.validate(&DRAFT_00, &tip_claims, &store),
         Err(Error::AncestorBudget(BUDGET))
     );
     assert_eq!(
-        dag(DagMode::Strict, 30, LEN - 1).validate(&tip_claims, &store),
+        dag(DagMode::Strict, 30, LEN - 1).validate(&DRAFT_00, &tip_claims, &store),
         Err(Error::AncestorBudget(LEN - 1))
     );
     assert!(
         dag(DagMode::Strict, 30, LEN)
-            .validate(&tip_claims, &store)
+            .validate(&DRAFT_00, &tip_claims, &store)
             .is_ok()
     );
 }
@@ -886,7 +886,7 @@ fn ect_dag_6_parent_policy() {
         expected
     );
     assert_eq!(
-        DagValidator::partial().validate(&claims_of(&b), &store),
+        DagValidator::partial().validate(&DRAFT_00, &claims_of(&b), &store),
         Err(expected)
     );
     let b = with_parents(&id(11), T0 + 1, &[&none, &approved]);

@@ -66,6 +66,7 @@ pub fn jwks() -> Value {
 /// SPEC.md's default settings at [`NOW`] for [`AUD`].
 pub fn settings() -> Settings {
     Settings {
+        profile: crate::vector::ProfileName::Draft00,
         now: NOW,
         audience: AUD.into(),
         leeway: 30,

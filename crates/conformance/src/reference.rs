@@ -57,6 +57,7 @@ impl Outcome {
 /// The policy a case's settings describe.
 pub fn policy(s: &Settings) -> Policy {
     let mut p = Policy::new(s.audience.clone());
+    p.profile = s.profile.profile();
     p.leeway_seconds = s.leeway;
     p.max_iat_age_seconds = s.max_iat_age;
     p.max_par = s.max_par;
@@ -97,7 +98,7 @@ pub fn evaluate(case: &Case) -> Result<Outcome, String> {
                 .ledger
                 .as_deref()
                 .ok_or("a ledger case without `ledger`")?;
-            read_ledger(text.as_bytes())
+            read_ledger(text.as_bytes(), case.settings.profile.profile())
         }
         Kind::Token => {
             let keys = keys.map_err(|e| format!("the trusted key set does not load: {e}"))?;
@@ -111,17 +112,17 @@ pub fn evaluate(case: &Case) -> Result<Outcome, String> {
 }
 
 /// Writes the vector's file into a fresh temporary directory and reads it with
-/// [`FileLedger::read`], the API a user calls. The directory comes from `tempfile`: a random
+/// [`FileLedger::read_profile`], the API a user calls. The directory comes from `tempfile`: a random
 /// name, created exclusively, so no other local user can have prepared it (a predictable,
 /// reused directory let anyone plant a symlink `ledger.jsonl` and have this write through it).
-fn read_ledger(bytes: &[u8]) -> Result<Outcome, String> {
+fn read_ledger(bytes: &[u8], profile: wimse_ect::Profile) -> Result<Outcome, String> {
     let dir = tempfile::Builder::new()
         .prefix("wimse-ect-vector-")
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
     let path = dir.path().join("ledger.jsonl");
     std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(match FileLedger::read(&path) {
+    Ok(match FileLedger::read_profile(&path, profile) {
         Ok(_) => Outcome::accepted(),
         Err(e) => Outcome::rejected(e),
     })
@@ -144,7 +145,7 @@ fn verify_token(case: &Case, keys: KeySet, token: &str) -> Result<Outcome, Strin
                 .map(|v| (v.claims().clone(), Vec::new()))
         }
         Mode::Ledger => {
-            let ledger = MemoryLedger::new();
+            let ledger = MemoryLedger::with_profile(policy.profile);
             for (i, t) in case.before.iter().enumerate() {
                 verifier
                     .accept(t, s.now, &ledger)

@@ -171,10 +171,56 @@ pub enum DagModeSetting {
     Partial,
 }
 
+/// The draft revision a case is checked under (SPEC.md §10): its claim names, `typ` values and
+/// profile rules.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum ProfileName {
+    /// `draft-nennemann-wimse-ect-00`: `par`, `ext`, top-level `pol`, `typ` `wimse-exec+jwt`.
+    #[serde(rename = "draft-00")]
+    Draft00,
+    /// `draft-nennemann-wimse-ect-01`: `pred`, `ect_ext` (policy inside it), `typ`
+    /// `exec+jwt` (`wimse-exec+jwt` still accepted), workflow consistency.
+    #[serde(rename = "draft-01")]
+    Draft01,
+}
+
+impl ProfileName {
+    /// Every profile, oldest first.
+    pub const ALL: [ProfileName; 2] = [ProfileName::Draft00, ProfileName::Draft01];
+
+    /// The library's profile value.
+    pub fn profile(self) -> wimse_ect::Profile {
+        match self {
+            ProfileName::Draft00 => wimse_ect::DRAFT_00,
+            ProfileName::Draft01 => wimse_ect::DRAFT_01,
+        }
+    }
+
+    /// The name as written in vectors (`draft-00`).
+    pub fn as_str(self) -> &'static str {
+        self.profile().name
+    }
+
+    /// The profile named `name`, exactly as spelled.
+    pub fn parse(name: &str) -> Option<ProfileName> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Verifier settings, all explicit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The profile the verifier implements (SPEC.md §10): `draft-00` or `draft-01`.
+    pub profile: ProfileName,
     /// The verifier's clock, seconds since the epoch.
     pub now: u64,
     /// The verifier's own identifier (ECT-AUD-1).
