@@ -329,6 +329,17 @@ pub(crate) fn files() -> Vec<(&'static str, &'static str, fn() -> Vec<build::V>)
     ]
 }
 
+/// Where a profile's vector files are, relative to the vectors' root directory (`vectors/`):
+/// `draft-00`'s in the root itself (where they were before profile `draft-01` existed),
+/// `draft-01`'s in `draft-01/`. [`harness::load`] of that directory loads exactly that
+/// profile's files.
+pub fn profile_dir(root: &Path, profile: vector::ProfileName) -> std::path::PathBuf {
+    match profile {
+        vector::ProfileName::Draft00 => root.to_path_buf(),
+        vector::ProfileName::Draft01 => root.join("draft-01"),
+    }
+}
+
 /// The JSON Schema of a vector file, as committed in `vectors/schema.json`.
 pub fn schema() -> String {
     let schema = schemars::schema_for!(vector::VectorFile);
