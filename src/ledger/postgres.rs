@@ -16,6 +16,7 @@ use crate::ledger::chain::LedgerEntry;
 use crate::ledger::hash::ChainHash;
 use crate::ledger::line::RawEntry;
 use crate::ledger::{Admission, Ledger, STREAM_PAGE};
+use crate::profile::{DRAFT_00, Profile};
 use crate::store::{EctStore, StoredEct};
 
 /// The DDL [`PostgresLedger::connect`] runs when the ledger's tables are absent, written once
@@ -75,8 +76,40 @@ CREATE TRIGGER ect_ledger_head_no_truncate
     };
 }
 
+/// The DDL of the indexes profile `draft-01`'s workflow-consistency lookups (ECT-P01-5) read:
+/// part of a new schema, and run on its own (under the schema lock) when
+/// [`PostgresLedger::connect`] finds a ledger created before they existed. The `INSERT` fills
+/// the new table from the existing parent rows (nothing for a new ledger).
+macro_rules! scopes_sql {
+    () => {
+        "CREATE INDEX ect_ledger_entries_by_jti ON ect_ledger_entries (jti, seq);
+
+CREATE TABLE ect_ledger_parent_scopes (
+    parent      TEXT NOT NULL,
+    wid         TEXT NOT NULL,
+    first_child BIGINT NOT NULL REFERENCES ect_ledger_entries (seq),
+    PRIMARY KEY (parent, wid)
+);
+CREATE INDEX ect_ledger_parent_scopes_by_first
+    ON ect_ledger_parent_scopes (parent, first_child);
+INSERT INTO ect_ledger_parent_scopes (parent, wid, first_child)
+    SELECT parent, wid, min(child) FROM ect_ledger_parents GROUP BY parent, wid;
+
+CREATE TRIGGER ect_ledger_parent_scopes_append_only
+    BEFORE UPDATE OR DELETE ON ect_ledger_parent_scopes
+    FOR EACH ROW EXECUTE FUNCTION ect_ledger_refuse();
+CREATE TRIGGER ect_ledger_parent_scopes_no_truncate
+    BEFORE TRUNCATE ON ect_ledger_parent_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION ect_ledger_refuse();
+"
+    };
+}
+
 /// The schema: the tables, the head row, the trigger function and the triggers.
-const SCHEMA_SQL: &str = schema_sql!();
+const SCHEMA_SQL: &str = concat!(schema_sql!(), "\n", scopes_sql!());
+
+/// The indexes added to a ledger created before them.
+const SCOPES_SQL: &str = scopes_sql!();
 
 /// The ledger in a PostgreSQL database: one ledger shared by any number of verifier processes
 /// and hosts (feature `postgres`, the synchronous `postgres` client, without TLS: a URL with
@@ -118,7 +151,15 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// duplicates once), which is how [`EctStore::referrers`] is one index lookup. The head row
 /// holds the number of entries and the newest entry's hash ([`ChainHash::GENESIS`] when empty).
 ///
-#[doc = concat!("```sql\n", schema_sql!(), "```")]
+#[doc = concat!("```sql\n", schema_sql!(), "\n", scopes_sql!(), "```")]
+///
+/// The last table and the two indexes answer profile `draft-01`'s workflow-consistency lookups
+/// (ECT-P01-5) in O(1): [`EctStore::get_elsewhere`] reads `ect_ledger_entries_by_jti` in `seq`
+/// order and skips at most one row (the asking scope holds a `jti` at most once);
+/// [`EctStore::referrer_elsewhere`] reads `ect_ledger_parent_scopes_by_first` (the first child
+/// of each `(parent, wid)` pair) in order and skips at most one row. A ledger created before
+/// they existed gets them when a role allowed to create them connects (under the schema lock,
+/// in one transaction); until then a connection fails with `ledger.io` naming the missing table.
 ///
 /// # Appending
 ///
@@ -161,7 +202,8 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// ```sql
 /// -- for a schema `ledger` and an application role `verifier`:
 /// GRANT USAGE ON SCHEMA ledger TO verifier;
-/// GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents TO verifier;
+/// GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents, ect_ledger_parent_scopes
+///     TO verifier;
 /// GRANT SELECT, UPDATE ON ect_ledger_head TO verifier;
 /// ```
 ///
@@ -193,6 +235,7 @@ const SCHEMA_SQL: &str = schema_sql!();
 /// of its own).
 pub struct PostgresLedger {
     config: Config,
+    profile: Profile,
     conn: Mutex<Option<Conn>>,
 }
 
@@ -236,10 +279,14 @@ struct Conn {
 
 /// The statements of the ledger, prepared once per connection.
 struct Statements {
+    /// The profile the stored tokens are read under (the ledger's).
+    profile: Profile,
     head: Statement,
     head_for_update: Statement,
     get: Statement,
     referrers: Statement,
+    get_elsewhere: Statement,
+    referrer_elsewhere: Statement,
     insert_entry: Statement,
     insert_with_parents: Statement,
     read: Statement,
@@ -248,8 +295,12 @@ struct Statements {
 }
 
 impl Statements {
-    fn prepare(client: &mut Client) -> std::result::Result<Self, postgres::Error> {
+    fn prepare(
+        client: &mut Client,
+        profile: Profile,
+    ) -> std::result::Result<Self, postgres::Error> {
         Ok(Statements {
+            profile,
             head: client.prepare("SELECT len, hash FROM ect_ledger_head WHERE id = 1")?,
             head_for_update: client
                 .prepare("SELECT len, hash FROM ect_ledger_head WHERE id = 1 FOR UPDATE")?,
@@ -260,6 +311,15 @@ impl Statements {
                  JOIN ect_ledger_entries e ON e.seq = p.child \
                  WHERE p.wid = $1 AND p.parent = $2 ORDER BY p.child LIMIT $3",
             )?,
+            get_elsewhere: client.prepare(
+                "SELECT token FROM ect_ledger_entries WHERE jti = $1 AND wid <> $2 \
+                 ORDER BY seq LIMIT 1",
+            )?,
+            referrer_elsewhere: client.prepare(
+                "SELECT e.token FROM ect_ledger_parent_scopes p \
+                 JOIN ect_ledger_entries e ON e.seq = p.first_child \
+                 WHERE p.parent = $1 AND p.wid <> $2 ORDER BY p.first_child LIMIT 1",
+            )?,
             insert_entry: client.prepare(
                 "INSERT INTO ect_ledger_entries (seq, at, prev, hash, token, wid, jti) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -267,8 +327,11 @@ impl Statements {
             insert_with_parents: client.prepare(
                 "WITH e AS (INSERT INTO ect_ledger_entries (seq, at, prev, hash, token, wid, jti) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq) \
-                 INSERT INTO ect_ledger_parents (wid, parent, child) \
-                 SELECT $6, p, e.seq FROM e, unnest($8::text[]) AS p",
+                 , parent_rows AS (INSERT INTO ect_ledger_parents (wid, parent, child) \
+                 SELECT $6, p, e.seq FROM e, unnest($8::text[]) AS p) \
+                 INSERT INTO ect_ledger_parent_scopes (parent, wid, first_child) \
+                 SELECT p, $6, e.seq FROM e, unnest($8::text[]) AS p \
+                 ON CONFLICT DO NOTHING",
             )?,
             read: client.prepare(
                 "SELECT seq, at, prev, hash, token FROM ect_ledger_entries \
@@ -384,9 +447,9 @@ fn raw_of(row: &Row) -> Result<RawEntry> {
 }
 
 /// A stored token, parsed.
-fn stored_of(row: &Row) -> Result<Arc<StoredEct>> {
+fn stored_of(row: &Row, profile: &Profile) -> Result<Arc<StoredEct>> {
     let token: String = column(row, 0)?;
-    let claims = parse_stored_token(&token, &crate::profile::DRAFT_00).map_err(|e| {
+    let claims = parse_stored_token(&token, profile).map_err(|e| {
         Error::LedgerChain(format!(
             "PostgreSQL ledger: a stored token does not parse: {e}"
         ))
@@ -432,6 +495,21 @@ fn referrers_in<C: GenericClient>(
     )
 }
 
+/// [`EctStore::get_elsewhere`] or [`EctStore::referrer_elsewhere`] (`statement`) on a
+/// connection or inside a transaction: `$1` the lower-cased `jti`, `$2` the asking scope.
+fn elsewhere_in<C: GenericClient>(
+    c: &mut C,
+    statement: &Statement,
+    wid: Option<&str>,
+    jti: &str,
+) -> Pg<Option<Row>> {
+    let (wid, jti) = (wid_key(wid), jti.to_ascii_lowercase());
+    named(
+        "looking a task up in other workflows",
+        c.query_opt(statement, &[&jti, &wid]),
+    )
+}
+
 /// The view [`Admission::check`] reads during an append: every query runs in the append's
 /// transaction (behind a `RefCell`, as [`EctStore`]'s methods take `&self`).
 struct TxView<'t, 'c> {
@@ -443,28 +521,43 @@ impl EctStore for TxView<'_, '_> {
     fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
         let row = get_in(&mut **self.tx.borrow_mut(), self.st, wid, jti)
             .map_err(|(what, e)| io(&what, &e))?;
-        row.as_ref().map(stored_of).transpose()
+        row.as_ref()
+            .map(|r| stored_of(r, &self.st.profile))
+            .transpose()
     }
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         let rows = referrers_in(&mut **self.tx.borrow_mut(), self.st, wid, jti, limit)
             .map_err(|(what, e)| io(&what, &e))?;
-        rows.iter().map(stored_of).collect()
+        rows.iter()
+            .map(|r| stored_of(r, &self.st.profile))
+            .collect()
     }
 
-    // Until the draft-01 indexes exist (issue 17): fail closed.
-    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        let row = elsewhere_in(
+            &mut **self.tx.borrow_mut(),
+            &self.st.get_elsewhere,
+            wid,
+            jti,
+        )
+        .map_err(|(what, e)| io(&what, &e))?;
+        row.as_ref()
+            .map(|r| stored_of(r, &self.st.profile))
+            .transpose()
     }
 
-    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        let row = elsewhere_in(
+            &mut **self.tx.borrow_mut(),
+            &self.st.referrer_elsewhere,
+            wid,
+            jti,
+        )
+        .map_err(|(what, e)| io(&what, &e))?;
+        row.as_ref()
+            .map(|r| stored_of(r, &self.st.profile))
+            .transpose()
     }
 }
 
@@ -493,6 +586,14 @@ impl PostgresLedger {
     /// refused login, a
     /// schema that cannot be created or does not have the expected shape.
     pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_profile(url, DRAFT_00)
+    }
+
+    /// [`PostgresLedger::connect`] for a ledger whose tokens are read under `profile` (a
+    /// verifier appends through it only with the same profile, `ledger.profile` otherwise).
+    /// The database does not record the profile: a ledger written under another profile
+    /// fails to read its tokens (`ledger.chain`).
+    pub fn connect_profile(url: &str, profile: Profile) -> Result<Self> {
         let mut config: Config = url.parse().map_err(|e: postgres::Error| {
             Error::LedgerIo(redact(
                 &format!(
@@ -506,18 +607,19 @@ impl PostgresLedger {
             config.connect_timeout(Self::CONNECT_TIMEOUT);
         }
         config.keepalives_idle(Duration::from_secs(30));
-        let conn = Self::open(&config).map_err(|e| match e {
+        let conn = Self::open(&config, profile).map_err(|e| match e {
             Error::LedgerIo(why) => Error::LedgerIo(redact(&why, url)),
             other => other,
         })?;
         Ok(PostgresLedger {
             config,
+            profile,
             conn: Mutex::new(Some(conn)),
         })
     }
 
     /// A new connection: session settings, schema, prepared statements.
-    fn open(config: &Config) -> Result<Conn> {
+    fn open(config: &Config, profile: Profile) -> Result<Conn> {
         let mut client = config
             .connect(NoTls)
             .map_err(|e| io("cannot connect to the server", &e))?;
@@ -525,7 +627,7 @@ impl PostgresLedger {
             .batch_execute(PostgresLedger::SESSION_SETTINGS)
             .map_err(|e| io("cannot configure the session", &e))?;
         ensure_schema(&mut client)?;
-        let st = Statements::prepare(&mut client)
+        let st = Statements::prepare(&mut client, profile)
             .map_err(|e| io("the ledger's tables do not have the expected columns", &e))?;
         let row = client
             .query_opt(&st.head, &[])
@@ -551,7 +653,7 @@ impl PostgresLedger {
         };
         if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
             *guard = None;
-            *guard = Some(Self::open(&self.config)?);
+            *guard = Some(Self::open(&self.config, self.profile)?);
         }
         Ok(guard)
     }
@@ -627,7 +729,26 @@ fn ensure_schema(client: &mut Client) -> Result<()> {
         .map_err(fail)?;
     let present: [bool; 3] = [row.get(0), row.get(1), row.get(2)];
     match present {
-        [true, true, true] => {}
+        [true, true, true] => {
+            // A ledger created before the draft-01 indexes: add them (needs the right to
+            // create tables; without it this fails, and so does every connection, until a
+            // role that has it connects once).
+            let scopes: bool = tx
+                .query_one(
+                    "SELECT to_regclass('ect_ledger_parent_scopes') IS NOT NULL",
+                    &[],
+                )
+                .map_err(fail)?
+                .get(0);
+            if !scopes {
+                tx.batch_execute(SCOPES_SQL).map_err(|e| {
+                    io(
+                        "the table ect_ledger_parent_scopes is missing and cannot be created",
+                        &e,
+                    )
+                })?;
+            }
+        }
         [false, false, false] => tx.batch_execute(SCHEMA_SQL).map_err(fail)?,
         _ => {
             return Err(Error::LedgerIo(
@@ -643,31 +764,36 @@ fn ensure_schema(client: &mut Client) -> Result<()> {
 impl EctStore for PostgresLedger {
     fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
         let row = self.with_conn(|c, st| get_in(c, st, wid, jti))?;
-        row.as_ref().map(stored_of).transpose()
+        row.as_ref()
+            .map(|r| stored_of(r, &self.profile))
+            .transpose()
     }
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         let rows = self.with_conn(|c, st| referrers_in(c, st, wid, jti, limit))?;
-        rows.iter().map(stored_of).collect()
+        rows.iter().map(|r| stored_of(r, &self.profile)).collect()
     }
 
-    // Until the draft-01 indexes exist (issue 17): fail closed.
-    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        let row = self.with_conn(|c, st| elsewhere_in(c, &st.get_elsewhere, wid, jti))?;
+        row.as_ref()
+            .map(|r| stored_of(r, &self.profile))
+            .transpose()
     }
 
-    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        let row = self.with_conn(|c, st| elsewhere_in(c, &st.referrer_elsewhere, wid, jti))?;
+        row.as_ref()
+            .map(|r| stored_of(r, &self.profile))
+            .transpose()
     }
 }
 
 impl Ledger for PostgresLedger {
+    fn profile(&self) -> Profile {
+        self.profile
+    }
+
     fn append(
         &self,
         candidates: Vec<StoredEct>,
@@ -740,7 +866,10 @@ impl Ledger for PostgresLedger {
         let row =
             self.with_conn(|c, st| named("reading an entry", c.query_opt(&st.entry, &[&seq])))?;
         match row {
-            Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw(&raw_of(&row)?)?))),
+            Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw_in(
+                &raw_of(&row)?,
+                &self.profile,
+            )?))),
             None => Ok(None),
         }
     }

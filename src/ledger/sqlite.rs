@@ -13,10 +13,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 use crate::error::{Error, Result};
 use crate::ledger::file::{ensure_parent_dir, sync_parent_dir};
 use crate::ledger::{Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry};
+use crate::profile::{DRAFT_00, Profile};
 use crate::store::{EctStore, StoredEct};
 
-/// `PRAGMA user_version` of the schema below ([`SqliteLedger`], "Schema").
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// `PRAGMA user_version` of the schema below ([`SqliteLedger`], "Schema"). Version 1 (before
+/// profile `draft-01`) lacked [`UPGRADE_TO_2`], which opening such a database adds.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a ledger database: `ECT1` in ASCII.
 pub(crate) const APPLICATION_ID: i64 = 0x4543_5431;
@@ -50,6 +52,27 @@ CREATE TRIGGER ect_parents_no_update BEFORE UPDATE ON ect_parents
 BEGIN SELECT RAISE(ABORT, 'ect_parents is append-only: UPDATE refused'); END;
 CREATE TRIGGER ect_parents_no_delete BEFORE DELETE ON ect_parents
 BEGIN SELECT RAISE(ABORT, 'ect_parents is append-only: DELETE refused'); END;
+";
+
+/// Schema version 2 on top of version 1: the indexes of [`EctStore::get_elsewhere`] and
+/// [`EctStore::referrer_elsewhere`] (profile `draft-01`, ECT-P01-5). Run when the schema is
+/// created, and, under the write lock, when a version-1 ledger is opened (the `INSERT` fills
+/// the new table from the existing `ect_parents` rows; it is empty for a new ledger).
+const UPGRADE_TO_2: &str = "
+CREATE INDEX ect_entries_by_jti ON ect_entries (jti, seq);
+CREATE TABLE ect_parent_scopes (
+    parent TEXT NOT NULL,
+    wid TEXT NOT NULL,
+    first_child INTEGER NOT NULL REFERENCES ect_entries (seq),
+    PRIMARY KEY (parent, wid)
+) WITHOUT ROWID;
+CREATE INDEX ect_parent_scopes_by_first ON ect_parent_scopes (parent, first_child);
+INSERT INTO ect_parent_scopes (parent, wid, first_child)
+    SELECT parent, wid, min(child) FROM ect_parents GROUP BY parent, wid;
+CREATE TRIGGER ect_parent_scopes_no_update BEFORE UPDATE ON ect_parent_scopes
+BEGIN SELECT RAISE(ABORT, 'ect_parent_scopes is append-only: UPDATE refused'); END;
+CREATE TRIGGER ect_parent_scopes_no_delete BEFORE DELETE ON ect_parent_scopes
+BEGIN SELECT RAISE(ABORT, 'ect_parent_scopes is append-only: DELETE refused'); END;
 ";
 
 const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
@@ -97,13 +120,28 @@ const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
 ///     child INTEGER NOT NULL REFERENCES ect_entries (seq),
 ///     PRIMARY KEY (wid, parent, child)
 /// ) WITHOUT ROWID;
+/// CREATE INDEX ect_entries_by_jti ON ect_entries (jti, seq);
+/// CREATE TABLE ect_parent_scopes ( -- per (par element, child's wid): the first child
+///     parent TEXT NOT NULL,
+///     wid TEXT NOT NULL,
+///     first_child INTEGER NOT NULL REFERENCES ect_entries (seq),
+///     PRIMARY KEY (parent, wid)
+/// ) WITHOUT ROWID;
+/// CREATE INDEX ect_parent_scopes_by_first ON ect_parent_scopes (parent, first_child);
 /// ```
 ///
-/// plus `BEFORE UPDATE` and `BEFORE DELETE` triggers on both tables that abort the statement
+/// The last three (schema version 2) answer profile `draft-01`'s workflow-consistency lookups
+/// (ECT-P01-5) in O(1): [`EctStore::get_elsewhere`] reads `ect_entries_by_jti` in `seq` order and
+/// skips at most one row (the asking scope holds a `jti` at most once);
+/// [`EctStore::referrer_elsewhere`] reads `ect_parent_scopes_by_first` in order and skips at most
+/// one row (one per scope). A version-1 database (written before these existed) is upgraded
+/// when opened, under the write lock, in one transaction.
+///
+/// plus `BEFORE UPDATE` and `BEFORE DELETE` triggers on the three tables that abort the statement
 /// (`ect_entries is append-only: UPDATE refused`, and so on). A `wid` is always a UUID, never
 /// empty, so `''` is unambiguous. A `par` element named twice (in any letter case) is one row.
 /// The database carries `PRAGMA application_id = 0x45435431` (`ECT1`) and
-/// `PRAGMA user_version = 1`; opening a database with other values (a file that is not an
+/// `PRAGMA user_version = 2`; opening a database with other values (a file that is not an
 /// SQLite database, or one of another application) is `ledger.io` and leaves it unchanged.
 /// An empty file or database is given the schema.
 ///
@@ -126,6 +164,7 @@ const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
 /// ```
 pub struct SqliteLedger {
     path: PathBuf,
+    profile: Profile,
     /// `None` while the file does not exist yet ([`CreateMode::OnFirstAppend`]).
     conn: Mutex<Option<Open>>,
 }
@@ -220,6 +259,18 @@ impl SqliteLedger {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, create: CreateMode) -> Result<Self> {
+        Self::open_profile(path, create, DRAFT_00)
+    }
+
+    /// [`SqliteLedger::open_with`] for a ledger whose tokens are read under `profile` (a
+    /// verifier appends through it only with the same profile, `ledger.profile` otherwise).
+    /// The database does not record the profile: a ledger written under another profile
+    /// fails to read its tokens (`ledger.chain`).
+    pub fn open_profile(
+        path: impl AsRef<Path>,
+        create: CreateMode,
+        profile: Profile,
+    ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let conn = match create {
             CreateMode::OnOpen => Some(connect(&path, true)?.0),
@@ -234,6 +285,7 @@ impl SqliteLedger {
         };
         Ok(SqliteLedger {
             path,
+            profile,
             conn: Mutex::new(conn),
         })
     }
@@ -345,7 +397,7 @@ fn configure(path: &Path, created: bool) -> Result<Connection> {
     }
     match identify(&conn, path)? {
         Kind::Ledger => set_wal(&conn, path)?,
-        Kind::Empty => {
+        Kind::Empty | Kind::Outdated => {
             // The journal mode first, so that the schema is written through the WAL and no
             // rollback journal is ever created.
             set_wal(&conn, path)?;
@@ -365,6 +417,8 @@ fn configure(path: &Path, created: bool) -> Result<Connection> {
 /// What a database holds.
 enum Kind {
     Ledger,
+    /// A ledger of schema version 1, to be upgraded ([`UPGRADE_TO_2`]).
+    Outdated,
     Empty,
     Other(String),
 }
@@ -403,7 +457,7 @@ fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
             "application_id is {app:#x}, expected {APPLICATION_ID:#x}"
         )));
     }
-    if version != SCHEMA_VERSION {
+    if version != SCHEMA_VERSION && version != 1 {
         return Ok(Kind::Other(format!(
             "schema version (user_version) {version}, this library reads version {SCHEMA_VERSION}"
         )));
@@ -421,17 +475,37 @@ fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
             "the tables ect_entries and ect_parents are missing".into(),
         ));
     }
+    if version == 1 {
+        return Ok(Kind::Outdated);
+    }
+    let scopes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name = 'ect_parent_scopes'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(read)?;
+    if scopes != 1 {
+        return Ok(Kind::Other("the table ect_parent_scopes is missing".into()));
+    }
     Ok(Kind::Ledger)
 }
 
-/// Creates the schema in an empty database, under the write lock; if another connection
-/// created it meanwhile, checks it instead.
+/// Creates the schema in an empty database, or upgrades a version-1 ledger, under the write
+/// lock; if another connection did it meanwhile, checks it instead.
 fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
     let fail = |e| io(path, "cannot create the ledger schema in", e);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
     let result = (|| {
         match identify(conn, path)? {
             Kind::Empty => {}
+            Kind::Outdated => {
+                conn.execute_batch(UPGRADE_TO_2).map_err(fail)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .map_err(fail)?;
+                return Ok(());
+            }
             Kind::Ledger => return Ok(()),
             Kind::Other(why) => {
                 return Err(Error::LedgerIo(format!(
@@ -441,6 +515,7 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
             }
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.execute_batch(UPGRADE_TO_2).map_err(fail)?;
         conn.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(fail)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -554,6 +629,7 @@ fn hash_of(bytes: Vec<u8>, seq: u64, column: &str) -> Result<ChainHash> {
 fn get_in(
     conn: &Connection,
     path: &Path,
+    profile: &Profile,
     wid: Option<&str>,
     jti: &str,
 ) -> Result<Option<Arc<StoredEct>>> {
@@ -570,7 +646,7 @@ fn get_in(
         .map_err(fail)?;
     match row {
         Some(row) => Ok(Some(Arc::clone(
-            LedgerEntry::from_raw(&row.into_raw()?)?.ect(),
+            LedgerEntry::from_raw_in(&row.into_raw()?, profile)?.ect(),
         ))),
         None => Ok(None),
     }
@@ -580,6 +656,7 @@ fn get_in(
 fn referrers_in(
     conn: &Connection,
     path: &Path,
+    profile: &Profile,
     wid: Option<&str>,
     jti: &str,
     limit: usize,
@@ -602,9 +679,65 @@ fn referrers_in(
     let mut found = Vec::new();
     for row in rows {
         let raw = row.map_err(fail)?.into_raw()?;
-        found.push(Arc::clone(LedgerEntry::from_raw(&raw)?.ect()));
+        found.push(Arc::clone(LedgerEntry::from_raw_in(&raw, profile)?.ect()));
     }
     Ok(found)
+}
+
+/// [`EctStore::get_elsewhere`] on `conn`: the oldest entry with this `jti` outside scope
+/// `wid` (index `ect_entries_by_jti` read in `seq` order: at most one row, the scope's own,
+/// is skipped).
+fn get_elsewhere_in(
+    conn: &Connection,
+    path: &Path,
+    profile: &Profile,
+    wid: Option<&str>,
+    jti: &str,
+) -> Result<Option<Arc<StoredEct>>> {
+    let fail = |e| io(path, "cannot look a token up in", e);
+    let row = conn
+        .prepare_cached(&format!(
+            "{SELECT_ENTRY} WHERE jti = ?1 AND wid <> ?2 ORDER BY seq LIMIT 1"
+        ))
+        .map_err(fail)?
+        .query_row(params![key(Some(jti)), key(wid)], Row::read)
+        .optional()
+        .map_err(fail)?;
+    match row {
+        Some(row) => Ok(Some(Arc::clone(
+            LedgerEntry::from_raw_in(&row.into_raw()?, profile)?.ect(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// [`EctStore::referrer_elsewhere`] on `conn`: the first child of the oldest other scope that
+/// names `jti` (index `ect_parent_scopes_by_first` in order: at most one row, the scope's own,
+/// is skipped).
+fn referrer_elsewhere_in(
+    conn: &Connection,
+    path: &Path,
+    profile: &Profile,
+    wid: Option<&str>,
+    jti: &str,
+) -> Result<Option<Arc<StoredEct>>> {
+    let fail = |e| io(path, "cannot look referrers up in", e);
+    let row = conn
+        .prepare_cached(
+            "SELECT e.seq, e.at, e.prev, e.hash, e.token FROM ect_parent_scopes p \
+             JOIN ect_entries e ON e.seq = p.first_child \
+             WHERE p.parent = ?1 AND p.wid <> ?2 ORDER BY p.first_child LIMIT 1",
+        )
+        .map_err(fail)?
+        .query_row(params![key(Some(jti)), key(wid)], Row::read)
+        .optional()
+        .map_err(fail)?;
+    match row {
+        Some(row) => Ok(Some(Arc::clone(
+            LedgerEntry::from_raw_in(&row.into_raw()?, profile)?.ect(),
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// [`Ledger::len`] on `conn`: the entries are numbered from 0 without gaps, so one more than
@@ -673,6 +806,7 @@ fn read_in(conn: &Connection, path: &Path, from: u64, limit: usize) -> Result<Ve
 struct View<'c> {
     conn: &'c Connection,
     path: &'c Path,
+    profile: &'c Profile,
     appended: &'c Appended,
 }
 
@@ -686,26 +820,21 @@ impl EctStore for View<'_> {
         {
             return Ok(Some(Arc::clone(ect)));
         }
-        get_in(self.conn, self.path, wid, jti)
+        get_in(self.conn, self.path, self.profile, wid, jti)
     }
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
-        referrers_in(self.conn, self.path, wid, jti, limit)
+        referrers_in(self.conn, self.path, self.profile, wid, jti, limit)
     }
 
-    // Until the draft-01 indexes exist (issue 17): fail closed.
-    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    // The candidates appended earlier in this call have their rows in the transaction, which
+    // these queries read.
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        get_elsewhere_in(self.conn, self.path, self.profile, wid, jti)
     }
 
-    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
-        })
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        referrer_elsewhere_in(self.conn, self.path, self.profile, wid, jti)
     }
 }
 
@@ -757,6 +886,19 @@ fn insert(conn: &Connection, path: &Path, entry: &LedgerEntry, at: i64) -> Resul
                 .execute(params![&wid, key(Some(parent)), seq])
                 .map_err(fail)?;
         }
+        // The first child of each (parent, scope) pair: entries are appended in `seq` order,
+        // so the first insert is the smallest.
+        let mut first = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ect_parent_scopes (parent, wid, first_child) \
+                 VALUES (?1, ?2, ?3)",
+            )
+            .map_err(fail)?;
+        for parent in &ect.claims().par {
+            first
+                .execute(params![key(Some(parent)), &wid, seq])
+                .map_err(fail)?;
+        }
     }
     Ok(())
 }
@@ -775,6 +917,7 @@ fn savepoint_step(conn: &Connection, path: &Path, sql: &str) -> Result<()> {
 fn admit_one(
     conn: &Connection,
     path: &Path,
+    profile: &Profile,
     index: usize,
     ect: StoredEct,
     at: (u64, i64),
@@ -788,6 +931,7 @@ fn admit_one(
         let view = View {
             conn,
             path,
+            profile,
             appended,
         };
         admission.check(index, &view, &ect)?;
@@ -835,6 +979,7 @@ enum Appending {
 fn append_in(
     open: &mut Open,
     path: &Path,
+    profile: &Profile,
     candidates: Vec<StoredEct>,
     at: u64,
     admission: &mut Admission<'_>,
@@ -885,6 +1030,7 @@ fn append_in(
         match admit_one(
             &tx,
             path,
+            profile,
             i,
             ect,
             (at, at_sql),
@@ -936,27 +1082,26 @@ fn append_in(
 
 impl EctStore for SqliteLedger {
     fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        self.read_with(None, |conn, path| get_in(conn, path, wid, jti))
+        self.read_with(None, |conn, path| {
+            get_in(conn, path, &self.profile, wid, jti)
+        })
     }
 
     fn referrers(&self, wid: Option<&str>, jti: &str, limit: usize) -> Result<Vec<Arc<StoredEct>>> {
         self.read_with(Vec::new(), |conn, path| {
-            referrers_in(conn, path, wid, jti, limit)
+            referrers_in(conn, path, &self.profile, wid, jti, limit)
         })
     }
 
-    // Until the draft-01 indexes exist (issue 17): fail closed.
-    fn get_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
+    fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        self.read_with(None, |conn, path| {
+            get_elsewhere_in(conn, path, &self.profile, wid, jti)
         })
     }
 
-    fn referrer_elsewhere(&self, _wid: Option<&str>, _jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        Err(crate::error::Error::LedgerProfile {
-            ledger: "draft-00",
-            verifier: "draft-01",
+    fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+        self.read_with(None, |conn, path| {
+            referrer_elsewhere_in(conn, path, &self.profile, wid, jti)
         })
     }
 }
@@ -1001,7 +1146,15 @@ impl Ledger for SqliteLedger {
                 }
             }
             let open = guard.as_mut().expect("connected");
-            match append_in(open, &self.path, candidates, at, admission, created) {
+            match append_in(
+                open,
+                &self.path,
+                &self.profile,
+                candidates,
+                at,
+                admission,
+                created,
+            ) {
                 Appending::Done(results, removed) => {
                     if removed {
                         *guard = None;
@@ -1028,6 +1181,10 @@ impl Ledger for SqliteLedger {
         self.read_with(0, len_in)
     }
 
+    fn profile(&self) -> Profile {
+        self.profile
+    }
+
     fn head(&self) -> Result<ChainHash> {
         self.read_with(ChainHash::GENESIS, |conn, path| {
             Ok(last_in(conn, path)?.map_or(ChainHash::GENESIS, |(_, hash)| hash))
@@ -1050,7 +1207,10 @@ impl Ledger for SqliteLedger {
                 .map_err(|e| io(path, "cannot read an entry of", e))
         })?;
         match row {
-            Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw(&row.into_raw()?)?))),
+            Some(row) => Ok(Some(Arc::new(LedgerEntry::from_raw_in(
+                &row.into_raw()?,
+                &self.profile,
+            )?))),
             None => Ok(None),
         }
     }

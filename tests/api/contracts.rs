@@ -168,13 +168,14 @@ fn a_backend_that_cannot_answer_fails_closed() {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use tempfile::TempDir;
-    use wimse_ect::SqliteLedger;
+    use wimse_ect::{CreateMode, DRAFT_00, Ledger, Profile, SqliteLedger};
     use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
 
     struct SqliteBackend;
 
-    fn open(dir: &TempDir) -> SqliteLedger {
-        SqliteLedger::open(dir.path().join("ledger.db")).expect("open the SQLite ledger")
+    fn open(dir: &TempDir, profile: Profile) -> SqliteLedger {
+        SqliteLedger::open_profile(dir.path().join("ledger.db"), CreateMode::OnOpen, profile)
+            .expect("open the SQLite ledger")
     }
 
     impl LedgerBackend for SqliteBackend {
@@ -182,21 +183,23 @@ mod sqlite {
         type Place = TempDir;
         const NAME: &'static str = "SqliteLedger";
 
-        fn create() -> (SqliteLedger, TempDir) {
+        fn create_in(profile: Profile) -> (SqliteLedger, TempDir) {
             let dir = tempfile::Builder::new()
                 .prefix("wimse-ect-contract-sqlite-")
                 .tempdir()
                 .expect("a temporary directory");
-            (open(&dir), dir)
+            (open(&dir, profile), dir)
         }
 
         fn reopen(ledger: SqliteLedger, place: &TempDir) -> SqliteLedger {
+            let profile = ledger.profile();
             drop(ledger);
-            open(place)
+            open(place, profile)
         }
 
+        // The suite opens a second handle only on draft-00 ledgers.
         fn open_again(place: &TempDir) -> Option<SqliteLedger> {
-            Some(open(place))
+            Some(open(place, DRAFT_00))
         }
     }
 
@@ -210,7 +213,7 @@ mod sqlite {
 /// carries the schema as the search path), dropped afterwards.
 #[cfg(feature = "postgres")]
 mod postgres {
-    use wimse_ect::PostgresLedger;
+    use wimse_ect::{Ledger, PostgresLedger, Profile};
     use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
 
     use crate::ledger_postgres::Schema;
@@ -223,14 +226,15 @@ mod postgres {
         type Place = Schema;
         const NAME: &'static str = "PostgresLedger";
 
-        fn create() -> (PostgresLedger, Schema) {
+        fn create_in(profile: Profile) -> (PostgresLedger, Schema) {
             let schema = Schema::new("contract").expect("the test checked the server first");
-            (schema.ledger(), schema)
+            (schema.ledger_in(profile), schema)
         }
 
         fn reopen(ledger: PostgresLedger, place: &Schema) -> PostgresLedger {
+            let profile = ledger.profile();
             drop(ledger);
-            place.ledger()
+            place.ledger_in(profile)
         }
 
         fn open_again(place: &Schema) -> Option<PostgresLedger> {

@@ -128,6 +128,11 @@ impl Schema {
         PostgresLedger::connect(&self.url).expect("connect the ledger")
     }
 
+    /// A handle of `profile` on the ledger in this schema.
+    pub(crate) fn ledger_in(&self, profile: wimse_ect::Profile) -> PostgresLedger {
+        PostgresLedger::connect_profile(&self.url, profile).expect("connect the ledger")
+    }
+
     /// How many connections of the ledger handles (named after the schema) are open.
     fn connections(&self) -> i64 {
         self.superuser()

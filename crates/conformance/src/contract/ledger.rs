@@ -6,9 +6,9 @@ use std::thread;
 
 use tempfile::TempDir;
 use wimse_ect::{
-    AuditReport, DagValidator, EctBuilder, Error, FileLedger, KeyResolver, Ledger, LedgerAudit,
-    LedgerEntry, MemoryLedger, MemoryReplayCache, Policy, PolicyDecision, Tail, Verifier,
-    audit_file,
+    AuditReport, CreateMode, DRAFT_00, DRAFT_01, DagValidator, EctBuilder, EctStore, Error,
+    FileLedger, KeyResolver, Ledger, LedgerAudit, LedgerEntry, MemoryLedger, MemoryReplayCache,
+    Policy, PolicyDecision, Profile, Tail, Verifier, audit_file,
 };
 
 use super::LedgerBackend;
@@ -23,8 +23,8 @@ impl LedgerBackend for MemoryBackend {
     type Place = TempDir;
     const NAME: &'static str = "MemoryLedger";
 
-    fn create() -> (MemoryLedger, TempDir) {
-        (MemoryLedger::new(), temp_dir("memory"))
+    fn create_in(profile: Profile) -> (MemoryLedger, TempDir) {
+        (MemoryLedger::with_profile(profile), temp_dir("memory"))
     }
 
     fn reopen(ledger: MemoryLedger, place: &TempDir) -> MemoryLedger {
@@ -35,8 +35,8 @@ impl LedgerBackend for MemoryBackend {
             .collect();
         let path = place.path().join("rebuilt.jsonl");
         std::fs::write(&path, text).expect("write the entries' lines");
-        let (rebuilt, tail) =
-            FileLedger::read(&path).expect("a memory ledger's lines read back as a ledger");
+        let (rebuilt, tail) = FileLedger::read_profile(&path, ledger.profile())
+            .expect("a memory ledger's lines read back as a ledger");
         assert_eq!(
             tail, None,
             "complete lines leave nothing after the last newline"
@@ -57,18 +57,21 @@ impl LedgerBackend for FileBackend {
     type Place = TempDir;
     const NAME: &'static str = "FileLedger";
 
-    fn create() -> (FileLedger, TempDir) {
+    fn create_in(profile: Profile) -> (FileLedger, TempDir) {
         let dir = temp_dir("file");
         let ledger =
-            FileLedger::open(dir.path().join(LEDGER_FILE)).expect("create a new ledger file");
+            FileLedger::open_profile(dir.path().join(LEDGER_FILE), CreateMode::OnOpen, profile)
+                .expect("create a new ledger file");
         (ledger, dir)
     }
 
     fn reopen(ledger: FileLedger, place: &TempDir) -> FileLedger {
         // Dropping releases the file's exclusive lock, so it can be opened again.
+        let profile = ledger.profile();
         drop(ledger);
         let reopened =
-            FileLedger::open(place.path().join(LEDGER_FILE)).expect("reopen the ledger file");
+            FileLedger::open_profile(place.path().join(LEDGER_FILE), CreateMode::OnOpen, profile)
+                .expect("reopen the ledger file");
         assert_eq!(reopened.tail(), None, "every acknowledged line is complete");
         reopened
     }
@@ -452,4 +455,170 @@ pub(super) fn batch_equals_one_by_one<B: LedgerBackend>() {
     );
     drop(ledger);
     drop(place);
+}
+
+/// A verifier of profile `draft-01` (else [`verifier`]'s settings), strict or partial.
+fn draft_01_verifier(partial: bool) -> Verifier {
+    let base = verifier();
+    let mut policy = base.policy().clone();
+    policy.profile = DRAFT_01;
+    if partial {
+        policy.dag = DagValidator::partial();
+    }
+    Verifier::new(base.keys().clone(), policy).expect("a valid policy")
+}
+
+/// A `draft-01` token (`pred`, `exec+jwt`) for `AUD`, issued at `iat`, live 600 s.
+fn token_01(jti: &str, wid: Option<&str>, pred: &[&str], iat: u64) -> String {
+    let mut b = EctBuilder::new(ISS, EXEC_ACT)
+        .profile(DRAFT_01)
+        .audience(AUD)
+        .jti(jti)
+        .issued_at(iat)
+        .expires_at(iat + 600);
+    if let Some(w) = wid {
+        b = b.wid(w);
+    }
+    for p in pred {
+        b = b.parent(*p);
+    }
+    b.sign(signing_key()).expect("the builder signs")
+}
+
+/// Profile `draft-01` (ECT-P01-5): a ledger of that profile finds a task held under another
+/// workflow, in both directions and both modes, with the exact error, before and after a
+/// reopen, and a refusal changes nothing; a ledger and a verifier of different profiles refuse
+/// to work together (`ledger.profile`), changing nothing.
+pub(super) fn workflow_consistency<B: LedgerBackend>() {
+    let (ledger, place) = B::create_in(DRAFT_01);
+    assert_eq!(
+        ledger.profile(),
+        DRAFT_01,
+        "{}: the ledger's profile",
+        B::NAME
+    );
+    let (strict, partial) = (draft_01_verifier(false), draft_01_verifier(true));
+    let (w1, w2) = (wid(71), wid(72));
+    let (a, b, c, d, e) = (id(700), id(701), id(702), id(703), id(704));
+    let accept = |v: &Verifier, t: &str, l: &B::Ledger| v.accept(t, NOW, l).map(|_| ());
+
+    // A root of workflow 1 and its child in the same workflow.
+    accept(&strict, &token_01(&a, Some(&w1), &[], NOW - 5), &ledger).expect("a root");
+    accept(&strict, &token_01(&b, Some(&w1), &[&a], NOW - 4), &ledger).expect("same workflow");
+    let before = ledger.entries().expect("entries");
+
+    // A child in workflow 2, or without a wid, naming `a` (held in workflow 1 only): refused
+    // in both modes, naming where `a` is.
+    let mismatch = Error::WorkflowMismatch {
+        parent: a.clone(),
+        held_in: Some(w1.clone()),
+    };
+    for v in [&strict, &partial] {
+        for scope in [Some(w2.as_str()), None] {
+            let t = token_01(&c, scope, &[&a], NOW);
+            assert_eq!(
+                accept(v, &t, &ledger),
+                Err(mismatch.clone()),
+                "{}: a parent held in another workflow ({scope:?})",
+                B::NAME
+            );
+        }
+    }
+    assert_eq!(
+        ledger.entries().as_ref(),
+        Ok(&before),
+        "{}: unchanged",
+        B::NAME
+    );
+
+    // Partial mode: `d` in workflow 2 names `e`, missing everywhere: accepted. `e` arriving
+    // in workflow 1 would put `d`'s parent in another workflow: refused, naming `d`.
+    accept(&partial, &token_01(&d, Some(&w2), &[&e], NOW), &ledger).expect("a missing parent");
+    let before = ledger.entries().expect("entries");
+    assert_eq!(
+        accept(&partial, &token_01(&e, Some(&w1), &[], NOW - 3), &ledger),
+        Err(Error::LateWorkflowMismatch {
+            child: d.clone(),
+            child_wid: Some(w2.clone()),
+        }),
+        "{}: a late parent in another workflow",
+        B::NAME
+    );
+    assert_eq!(
+        ledger.entries().as_ref(),
+        Ok(&before),
+        "{}: unchanged",
+        B::NAME
+    );
+
+    // The indexes survive a reopen; `e` in workflow 2 is a late parent in the right one.
+    let ledger = B::reopen(ledger, &place);
+    assert_eq!(ledger.profile(), DRAFT_01, "{}: reopened profile", B::NAME);
+    assert_eq!(
+        accept(&strict, &token_01(&c, Some(&w2), &[&a], NOW), &ledger),
+        Err(mismatch),
+        "{}: after reopen",
+        B::NAME
+    );
+    assert_eq!(
+        ledger
+            .get_elsewhere(Some(&w2), &a.to_uppercase())
+            .map(|t| t.map(|t| t.jti().to_owned())),
+        Ok(Some(a.clone())),
+        "{}: ASCII case-insensitive lookup",
+        B::NAME
+    );
+    assert_eq!(ledger.get_elsewhere(Some(&w1), &a), Ok(None), "{}", B::NAME);
+    assert_eq!(
+        ledger
+            .referrer_elsewhere(Some(&w1), &e)
+            .map(|t| t.map(|t| t.jti().to_owned())),
+        Ok(Some(d.clone())),
+        "{}",
+        B::NAME
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(&w2), &e),
+        Ok(None),
+        "{}",
+        B::NAME
+    );
+    accept(&partial, &token_01(&e, Some(&w2), &[], NOW - 3), &ledger)
+        .expect("a late parent in its child's workflow");
+    // The audit in partial mode (a parent accepted after its child is allowed there).
+    let report = ledger.validate_all(partial.policy(), Some(partial.keys()));
+    assert_eq!(report.findings, [], "{}: the audit agrees", B::NAME);
+
+    // Profiles do not mix: a draft-00 verifier on this ledger, a draft-01 verifier on a
+    // draft-00 ledger.
+    let before = ledger.entries().expect("entries");
+    assert_eq!(
+        verifier()
+            .accept(token(&id(705), None, &[], NOW), NOW, &ledger)
+            .map(|_| ()),
+        Err(Error::LedgerProfile {
+            ledger: DRAFT_01.name,
+            verifier: DRAFT_00.name,
+        }),
+        "{}",
+        B::NAME
+    );
+    assert_eq!(
+        ledger.entries().as_ref(),
+        Ok(&before),
+        "{}: unchanged",
+        B::NAME
+    );
+    let (old, old_place) = B::create();
+    assert_eq!(
+        accept(&strict, &token_01(&id(706), None, &[], NOW), &old),
+        Err(Error::LedgerProfile {
+            ledger: DRAFT_00.name,
+            verifier: DRAFT_01.name,
+        }),
+        "{}",
+        B::NAME
+    );
+    assert_eq!(old.len(), Ok(0), "{}: nothing appended", B::NAME);
+    drop((old, old_place, ledger, place));
 }

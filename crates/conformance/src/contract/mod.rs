@@ -8,7 +8,7 @@
 //! backend runs them from its own test:
 //!
 //! ```no_run
-//! use wimse_ect::MemoryLedger;
+//! use wimse_ect::{MemoryLedger, Profile};
 //! use wimse_ect_conformance::contract::{LedgerBackend, ledger_contract};
 //!
 //! /// How the suite makes, reopens and opens again a ledger of this backend.
@@ -19,8 +19,8 @@
 //!     type Place = ();            // what holds a fresh ledger: a directory, a schema
 //!     const NAME: &'static str = "my backend";
 //!
-//!     fn create() -> (MemoryLedger, ()) {
-//!         (MemoryLedger::new(), ())
+//!     fn create_in(profile: Profile) -> (MemoryLedger, ()) {
+//!         (MemoryLedger::with_profile(profile), ())
 //!     }
 //!
 //!     fn reopen(ledger: MemoryLedger, _: &()) -> MemoryLedger {
@@ -50,11 +50,17 @@
 //! 5. **Group commit keeps the verdicts**: `accept_batch` gives the same results and entries as
 //!    one `accept` per token (a parent earlier in the same batch, a duplicate in the batch, a
 //!    refused token between accepted ones).
+//! 6. **Workflow consistency** (profile `draft-01`, ECT-P01-5): a ledger made with
+//!    [`LedgerBackend::create_in`]`(DRAFT_01)` refuses a `pred` held only under another
+//!    workflow (strict and partial mode) and a late parent whose stored child is in another
+//!    workflow, with the exact errors, before and after a reopen, changing nothing; its
+//!    `get_elsewhere` and `referrer_elsewhere` answer exactly; and ledgers and verifiers of
+//!    different profiles refuse each other (`ledger.profile`).
 //!
 //! Failing closed when the storage cannot answer is backend-specific (a server stopped, a
 //! connection killed) and is tested beside each backend.
 
-use wimse_ect::{AuditReport, KeyResolver, Ledger, Policy, ReplayCache, Tail};
+use wimse_ect::{AuditReport, DRAFT_00, KeyResolver, Ledger, Policy, Profile, ReplayCache, Tail};
 
 mod ledger;
 mod machine;
@@ -94,11 +100,18 @@ pub trait LedgerBackend: 'static {
     /// The backend's name, in failure messages.
     const NAME: &'static str;
 
-    /// A new place holding a new, empty ledger.
-    fn create() -> (Self::Ledger, Self::Place);
+    /// A new place holding a new, empty ledger of `profile` (its tokens read under that
+    /// profile, [`Ledger::profile`]).
+    fn create_in(profile: Profile) -> (Self::Ledger, Self::Place);
+
+    /// A new place holding a new, empty ledger of profile `draft-00`.
+    fn create() -> (Self::Ledger, Self::Place) {
+        Self::create_in(DRAFT_00)
+    }
 
     /// The same ledger after its handle was dropped and it was opened again (a durable backend),
-    /// or rebuilt from its entries (an in-memory one).
+    /// or rebuilt from its entries (an in-memory one), with the same profile
+    /// ([`Ledger::profile`] of the handle given).
     fn reopen(ledger: Self::Ledger, place: &Self::Place) -> Self::Ledger;
 
     /// A second, independent handle on the same ledger, as another process would open it; `None`
@@ -137,6 +150,7 @@ pub fn ledger_contract<B: LedgerBackend>(cases: u32) {
     ledger::reopen_keeps_every_entry::<B>();
     ledger::rejections_change_nothing::<B>();
     ledger::batch_equals_one_by_one::<B>();
+    ledger::workflow_consistency::<B>();
 }
 
 /// Runs the replay-cache contract on caches made by `fresh` (each call a new, empty cache, or
