@@ -25,6 +25,12 @@
 //! in order. `unmapped` is a failure unless the run is [`Scoring::VerdictOnly`], which compares
 //! verdicts (and `http` tokens) only and is stated in every output format. A run passes
 //! ([`Report::ok`]) when nothing failed and at least one case passed.
+//!
+//! Profiles (SPEC.md §10): [`run_profiles`] runs each profile's vectors
+//! ([`crate::profile_dir`]) as a run of its own (an external implementation is started afresh
+//! for each, since the two profiles share vector ids), with that profile's expected failures
+//! ([`ProfileXfails`]), and [`render_profiles`] reports each profile, then the total. A run
+//! over several profiles passes ([`ProfilesReport::ok`]) when every profile's run passes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -36,7 +42,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::reference::evaluate;
-use super::vector::{Answer, AnswerResult, CaseLine, Kind, Vector, VectorFile, Verdict};
+use super::vector::{
+    Answer, AnswerResult, CaseLine, Kind, ProfileName, Vector, VectorFile, Verdict,
+};
 use crate::rules::RULES;
 
 /// A vector and the file it came from.
@@ -50,6 +58,12 @@ pub struct Loaded {
 
 /// Loads every vector file of `dir` (`*.json` except `schema.json`), in file-name order.
 pub fn load(dir: &Path) -> Result<Vec<Loaded>, String> {
+    Ok(flatten(read_files(dir)?))
+}
+
+/// Every vector file of `dir` (`*.json` except `schema.json`) with its name, in file-name
+/// order.
+fn read_files(dir: &Path) -> Result<Vec<(String, VectorFile)>, String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .flatten()
@@ -57,19 +71,68 @@ pub fn load(dir: &Path) -> Result<Vec<Loaded>, String> {
         .filter(|n| n.ends_with(".json") && n != "schema.json")
         .collect();
     names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        let path = dir.join(&name);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: VectorFile =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        out.extend(file.vectors.into_iter().map(|vector| Loaded {
-            file: name.clone(),
-            vector,
-        }));
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file: VectorFile =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((name, file))
+        })
+        .collect()
+}
+
+fn flatten(files: Vec<(String, VectorFile)>) -> Vec<Loaded> {
+    files
+        .into_iter()
+        .flat_map(|(name, file)| {
+            file.vectors.into_iter().map(move |vector| Loaded {
+                file: name.clone(),
+                vector,
+            })
+        })
+        .collect()
+}
+
+/// Loads the vector files of `profile` under the vectors directory `root` (the files of
+/// [`crate::profile_dir`]`(root, profile)`). Every file must say it is of `profile` (its
+/// `profile` member), and so must every case (`settings.profile`): a file in the wrong
+/// directory would otherwise be scored under the wrong profile. A directory without vectors
+/// is an error too.
+pub fn load_profile(root: &Path, profile: ProfileName) -> Result<Vec<Loaded>, String> {
+    let dir = crate::profile_dir(root, profile);
+    let files = read_files(&dir)?;
+    for (name, file) in &files {
+        let path = dir.join(name);
+        if file.profile != profile.as_str() {
+            return Err(format!(
+                "{}: a file of profile {:?}, but {} holds the {profile} vectors",
+                path.display(),
+                file.profile,
+                dir.display()
+            ));
+        }
+        if let Some(v) = file
+            .vectors
+            .iter()
+            .find(|v| v.case.settings.profile != profile)
+        {
+            return Err(format!(
+                "{}: vector {} is of profile {}, but {} holds the {profile} vectors",
+                path.display(),
+                v.id,
+                v.case.settings.profile,
+                dir.display()
+            ));
+        }
     }
-    Ok(out)
+    let loaded = flatten(files);
+    if loaded.is_empty() {
+        return Err(format!("no {profile} vectors in {}", dir.display()));
+    }
+    Ok(loaded)
 }
 
 /// How answers are scored.
@@ -105,6 +168,9 @@ pub struct Options {
     /// At least this long between two progress lines (`cases done / total`) on the log; the
     /// first comes after this long too, so a short run prints none.
     pub progress_every: Duration,
+    /// The profile whose vectors are run, named in every log line (`ect conformance:
+    /// draft-01: ...`); `None`: not named.
+    pub profile: Option<ProfileName>,
 }
 
 impl Default for Options {
@@ -112,6 +178,7 @@ impl Default for Options {
         Options {
             scoring: Scoring::Strict,
             progress_every: PROGRESS_EVERY,
+            profile: None,
         }
     }
 }
@@ -197,6 +264,7 @@ pub const STDIN_HINT: &str = "hint: the harness writes one case line and waits f
 /// protocol notes that end up in the [`Report`].
 pub struct Session<'a> {
     log: &'a mut dyn Write,
+    label: Option<ProfileName>,
     every: Duration,
     total: usize,
     done: usize,
@@ -220,6 +288,7 @@ impl<'a> Session<'a> {
     pub fn new(log: &'a mut dyn Write, total: usize, every: Duration) -> Self {
         Session {
             log,
+            label: None,
             every,
             total,
             done: 0,
@@ -262,9 +331,20 @@ impl<'a> Session<'a> {
         self.printed = true;
     }
 
-    /// Writes `message` to the log (`ect conformance: ` first).
+    /// The same session with every log line naming `profile` (`ect conformance: draft-01:
+    /// ...`).
+    pub fn for_profile(mut self, profile: ProfileName) -> Self {
+        self.label = Some(profile);
+        self
+    }
+
+    /// Writes `message` to the log (`ect conformance: ` first, then the profile when the
+    /// session names one).
     pub fn say(&mut self, message: &str) {
-        let _ = writeln!(self.log, "ect conformance: {message}");
+        let _ = match self.label {
+            Some(p) => writeln!(self.log, "ect conformance: {p}: {message}"),
+            None => writeln!(self.log, "ect conformance: {message}"),
+        };
         let _ = self.log.flush();
     }
 
@@ -604,27 +684,86 @@ fn truncate(s: &str) -> String {
     }
 }
 
-/// Expected failures: vector id → reason. Strict: a listed vector that passes fails the run.
+/// Expected failures of one profile: vector id → reason. Strict: a listed vector that passes
+/// fails the run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Xfails(pub BTreeMap<String, String>);
 
 impl Xfails {
-    /// Reads `{"xfails": {"<id>": "<reason>", ...}}`.
+    /// Reads the expected failures of profile `draft-00` from an expected-failures file (see
+    /// [`ProfileXfails::load`]; the original form is `{"xfails": {"<id>": "<reason>", ...}}`).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        Ok(ProfileXfails::load(path)?.get(ProfileName::Draft00))
+    }
+
+    /// `{"<id>": "<reason>", ...}`, every reason a non-blank string.
+    fn parse(value: &Value, origin: &str) -> Result<Self, String> {
+        let map = value
+            .as_object()
+            .ok_or(format!("{origin}: not an object of id: reason"))?;
+        map.iter()
+            .map(|(id, reason)| match reason.as_str() {
+                Some(r) if !r.trim().is_empty() => Ok((id.clone(), r.to_owned())),
+                _ => Err(format!("{origin}: {id} needs a reason")),
+            })
+            .collect::<Result<_, _>>()
+            .map(Xfails)
+    }
+}
+
+/// The expected failures of every profile (`ect conformance --xfails`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileXfails(pub BTreeMap<ProfileName, Xfails>);
+
+impl ProfileXfails {
+    /// Reads an expected-failures file: `{"xfails": {"<id>": "<reason>"}}` lists `draft-00`'s
+    /// (the form from before profiles), `{"profiles": {"<profile>": {"<id>": "<reason>"}}}`
+    /// any profile's; a file may have both. At least one of the two members is required;
+    /// other members are ignored (comments, say). Refused: an unknown profile name, and
+    /// `draft-00` listed in both forms (which would win is not obvious).
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let value: Value =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let map = value
-            .get("xfails")
-            .and_then(Value::as_object)
-            .ok_or(format!("{}: no \"xfails\" object", path.display()))?;
-        map.iter()
-            .map(|(id, reason)| match reason.as_str() {
-                Some(r) if !r.trim().is_empty() => Ok((id.clone(), r.to_owned())),
-                _ => Err(format!("{}: {id} needs a reason", path.display())),
-            })
-            .collect::<Result<_, _>>()
-            .map(Xfails)
+        Self::parse(&value, &path.display().to_string())
+    }
+
+    /// [`ProfileXfails::load`] of a parsed file; `origin` names it in errors.
+    pub fn parse(value: &Value, origin: &str) -> Result<Self, String> {
+        let legacy = value.get("xfails");
+        let profiles = value.get("profiles");
+        if legacy.is_none() && profiles.is_none() {
+            return Err(format!("{origin}: no \"xfails\" or \"profiles\" object"));
+        }
+        let mut out = BTreeMap::new();
+        if let Some(list) = legacy {
+            let xfails = Xfails::parse(list, &format!("{origin}: \"xfails\""))?;
+            out.insert(ProfileName::Draft00, xfails);
+        }
+        if let Some(profiles) = profiles {
+            let profiles = profiles.as_object().ok_or(format!(
+                "{origin}: \"profiles\" is not an object of profile: {{id: reason}}"
+            ))?;
+            for (name, list) in profiles {
+                let profile = ProfileName::parse(name).ok_or(format!(
+                    "{origin}: unknown profile {name:?} (use {})",
+                    ProfileName::ALL.map(ProfileName::as_str).join(" or ")
+                ))?;
+                let xfails = Xfails::parse(list, &format!("{origin}: profile {name}"))?;
+                if out.insert(profile, xfails).is_some() {
+                    return Err(format!(
+                        "{origin}: {name}'s expected failures are given twice (\"xfails\" and \
+                         \"profiles\".\"{name}\"): keep one"
+                    ));
+                }
+            }
+        }
+        Ok(ProfileXfails(out))
+    }
+
+    /// The expected failures of `profile` (none when the file lists none).
+    pub fn get(&self, profile: ProfileName) -> Xfails {
+        self.0.get(&profile).cloned().unwrap_or_default()
     }
 }
 
@@ -864,11 +1003,7 @@ impl Report {
 
     /// The final line: `N passed, N failed`, then `, N skipped` when some were.
     pub fn summary(&self) -> String {
-        let mut line = format!("{} passed, {} failed", self.passed(), self.failed());
-        if self.skipped() > 0 {
-            line.push_str(&format!(", {} skipped", self.skipped()));
-        }
-        line
+        summary_line(self.passed(), self.failed(), self.skipped())
     }
 
     /// Every count: passed, failed by category, skipped, expected failures.
@@ -920,6 +1055,9 @@ pub fn run_with(
         })
         .collect();
     let mut session = Session::new(log, lines.len(), options.progress_every);
+    if let Some(p) = options.profile {
+        session = session.for_profile(p);
+    }
     let answers = imp.answer_all(&lines, &mut session);
     let protocol = session.finish();
     assert_eq!(answers.len(), vectors.len(), "one answer per case");
@@ -957,6 +1095,116 @@ pub fn run_with(
         .cloned()
         .collect();
     report
+}
+
+/// One profile's run in a [`ProfilesReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileReport {
+    /// The profile.
+    pub profile: ProfileName,
+    /// The directory its vectors came from.
+    pub dir: std::path::PathBuf,
+    /// Its results.
+    pub report: Report,
+}
+
+/// The results of a run over several profiles, each run on its own ([`run_profiles`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfilesReport {
+    /// How the answers were scored (the same for every profile).
+    pub scoring: Scoring,
+    /// Each profile's run, in the order they ran.
+    pub profiles: Vec<ProfileReport>,
+}
+
+impl ProfilesReport {
+    /// Whether the run passes: at least one profile ran, and every profile's run passed
+    /// ([`Report::ok`]: nothing failed and at least one case passed, per profile).
+    pub fn ok(&self) -> bool {
+        !self.profiles.is_empty() && self.profiles.iter().all(|p| p.report.ok())
+    }
+
+    fn sum(&self, f: impl Fn(&Report) -> usize) -> usize {
+        self.profiles.iter().map(|p| f(&p.report)).sum()
+    }
+
+    /// Cases that passed, every profile.
+    pub fn passed(&self) -> usize {
+        self.sum(Report::passed)
+    }
+
+    /// Cases that failed (and unknown expected-failure ids), every profile.
+    pub fn failed(&self) -> usize {
+        self.sum(Report::failed)
+    }
+
+    /// Cases that failed for `why`, every profile.
+    pub fn failed_by(&self, why: Failure) -> usize {
+        self.sum(|r| r.failed_by(why))
+    }
+
+    /// Cases skipped, every profile.
+    pub fn skipped(&self) -> usize {
+        self.sum(Report::skipped)
+    }
+
+    /// Cases that failed as expected, every profile.
+    pub fn xfailed(&self) -> usize {
+        self.sum(Report::xfailed)
+    }
+
+    /// The final line: `N passed, N failed`, then `, N skipped` when some were, over every
+    /// profile.
+    pub fn summary(&self) -> String {
+        summary_line(self.passed(), self.failed(), self.skipped())
+    }
+}
+
+fn summary_line(passed: usize, failed: usize, skipped: usize) -> String {
+    let mut line = format!("{passed} passed, {failed} failed");
+    if skipped > 0 {
+        line.push_str(&format!(", {skipped} skipped"));
+    }
+    line
+}
+
+/// Runs the vectors of each of `profiles` under `root` ([`load_profile`]; every profile is
+/// loaded before anything runs) against the implementation `implementation(profile)` gives
+/// (a fresh one per profile: the profiles share vector ids), with that profile's expected
+/// failures, as `options` say (its `profile` is set per run). A profile whose vectors do not
+/// load is an error.
+pub fn run_profiles(
+    root: &Path,
+    profiles: &[ProfileName],
+    implementation: &mut dyn FnMut(ProfileName) -> Box<dyn Implementation>,
+    xfails: &ProfileXfails,
+    options: &Options,
+    log: &mut dyn Write,
+) -> Result<ProfilesReport, String> {
+    let loaded = profiles
+        .iter()
+        .map(|&p| load_profile(root, p).map(|vectors| (p, vectors)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = ProfilesReport {
+        scoring: options.scoring,
+        profiles: Vec::new(),
+    };
+    for (profile, vectors) in loaded {
+        let options = Options {
+            profile: Some(profile),
+            ..*options
+        };
+        let mut imp = implementation(profile);
+        let report = run_with(&vectors, imp.as_mut(), &xfails.get(profile), &options, log);
+        // Stops the implementation (an external program) before the next profile starts.
+        drop(imp);
+        out.profiles.push(ProfileReport {
+            profile,
+            dir: crate::profile_dir(root, profile),
+            report,
+        });
+    }
+    Ok(out)
 }
 
 /// Output formats of `ect conformance`.
@@ -1063,15 +1311,22 @@ fn final_lines(report: &Report) -> String {
 }
 
 fn render_table(report: &Report) -> String {
+    let mut out = scoring_table_line(report.scoring);
+    out.push_str(&table_body(report));
+    out.push_str(&final_lines(report));
+    out
+}
+
+fn scoring_table_line(scoring: Scoring) -> String {
+    format!("scoring: {} ({})\n", scoring.name(), scoring_line(scoring))
+}
+
+/// The per-rule table, the failures, the protocol notes and the counts of one run.
+fn table_body(report: &Report) -> String {
     let mut out = format!(
-        "scoring: {} ({})\n",
-        report.scoring.name(),
-        scoring_line(report.scoring)
-    );
-    out.push_str(&format!(
         "{:<12} {:>7} {:>7} {:>7} {:>7}\n",
         "rule", "passed", "failed", "skipped", "xfail"
-    ));
+    );
     for (rule, [p, f, s, x]) in report.by_rule() {
         out.push_str(&format!("{rule:<12} {p:>7} {f:>7} {s:>7} {x:>7}\n"));
     }
@@ -1082,7 +1337,6 @@ fn render_table(report: &Report) -> String {
     }
     out.push_str(&report.totals());
     out.push('\n');
-    out.push_str(&final_lines(report));
     out
 }
 
@@ -1098,12 +1352,24 @@ fn mark([p, f, s, x]: [usize; 4]) -> &'static str {
 }
 
 fn render_markdown(report: &Report) -> String {
-    let mut out = format!(
+    let mut out = scoring_markdown_line(report.scoring);
+    out.push_str(&markdown_body(report));
+    out.push('\n');
+    out.push_str(&final_lines(report));
+    out
+}
+
+fn scoring_markdown_line(scoring: Scoring) -> String {
+    format!(
         "**Scoring: {}**: {}.\n\n",
-        report.scoring.name(),
-        scoring_line(report.scoring)
-    );
-    out.push_str(
+        scoring.name(),
+        scoring_line(scoring)
+    )
+}
+
+/// The results matrix, the totals, the protocol notes and the failures of one run.
+fn markdown_body(report: &Report) -> String {
+    let mut out = String::from(
         "| rule | passed | failed | skipped | expected failures | |\n|---|---:|---:|---:|---:|---|\n",
     );
     for (rule, counts) in report.by_rule() {
@@ -1133,12 +1399,18 @@ fn render_markdown(report: &Report) -> String {
             out.push_str(&format!("- {}\n", line.trim_start_matches("FAIL ")));
         }
     }
-    out.push('\n');
-    out.push_str(&final_lines(report));
     out
 }
 
 fn render_json(report: &Report) -> String {
+    let mut doc = serde_json::Map::new();
+    doc.insert("scoring".into(), report.scoring.name().into());
+    doc.extend(json_body(report));
+    serde_json::to_string_pretty(&Value::Object(doc)).expect("serializes") + "\n"
+}
+
+/// Every count, the per-rule results and the cases of one run.
+fn json_body(report: &Report) -> serde_json::Map<String, Value> {
     let cases: Vec<Value> = report
         .cases
         .iter()
@@ -1175,7 +1447,6 @@ fn render_json(report: &Report) -> String {
         .map(|n| json!({"awaiting": n.awaiting, "kind": n.kind.name(), "line": n.line}))
         .collect();
     let doc = json!({
-        "scoring": report.scoring.name(),
         "ok": report.ok(),
         "passed": report.passed(),
         "failed": report.failed(),
@@ -1192,7 +1463,118 @@ fn render_json(report: &Report) -> String {
         "rules": rules,
         "cases": cases,
     });
-    serde_json::to_string_pretty(&doc).expect("serializes") + "\n"
+    match doc {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object"),
+    }
+}
+
+/// Renders a run over several profiles: the scoring, then each profile's section (its
+/// heading `profile <name> (vectors in <dir>)`, its per-rule results, failures, notes and
+/// counts, and its line `<name>: N passed, N failed[, N skipped]`, preceded by a no-pass line
+/// when nothing passed), then the profiles run and, last, the total `N passed, N failed[, N
+/// skipped]`. JSON: the totals at the top and each profile's document under `profiles`,
+/// by name.
+pub fn render_profiles(report: &ProfilesReport, format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut out = scoring_table_line(report.scoring);
+            for p in &report.profiles {
+                out.push_str(&format!(
+                    "\nprofile {} (vectors in {})\n",
+                    p.profile,
+                    p.dir.display()
+                ));
+                out.push_str(&table_body(&p.report));
+                out.push_str(&profile_final_line(p));
+            }
+            out.push('\n');
+            out.push_str(&profiles_final_lines(report));
+            out
+        }
+        Format::Markdown => {
+            let mut out = scoring_markdown_line(report.scoring);
+            for p in &report.profiles {
+                out.push_str(&format!(
+                    "## Profile {} (`{}`)\n\n",
+                    p.profile,
+                    p.dir.display()
+                ));
+                out.push_str(&markdown_body(&p.report));
+                out.push('\n');
+                out.push_str(&profile_final_line(p));
+                out.push('\n');
+            }
+            out.push_str(&profiles_final_lines(report));
+            out
+        }
+        Format::Json => {
+            let mut failures: serde_json::Map<String, Value> = Failure::ALL
+                .iter()
+                .map(|f| (f.name().to_owned(), json!(report.failed_by(*f))))
+                .collect();
+            let unknown: usize = report
+                .profiles
+                .iter()
+                .map(|p| p.report.unknown_xfails.len())
+                .sum();
+            failures.insert("unknown_xfail".into(), json!(unknown));
+            let profiles: serde_json::Map<String, Value> = report
+                .profiles
+                .iter()
+                .map(|p| {
+                    let mut doc = serde_json::Map::new();
+                    doc.insert("vectors".into(), p.dir.display().to_string().into());
+                    doc.extend(json_body(&p.report));
+                    (p.profile.as_str().to_owned(), Value::Object(doc))
+                })
+                .collect();
+            let doc = json!({
+                "scoring": report.scoring.name(),
+                "ok": report.ok(),
+                "passed": report.passed(),
+                "failed": report.failed(),
+                "failures": failures,
+                "skipped": report.skipped(),
+                "xfail": report.xfailed(),
+                "profiles": profiles,
+            });
+            serde_json::to_string_pretty(&doc).expect("serializes") + "\n"
+        }
+    }
+}
+
+/// The last lines of a profile's section: the no-pass line when nothing passed, then
+/// `<profile>: N passed, N failed[, N skipped]`.
+fn profile_final_line(p: &ProfileReport) -> String {
+    let mut out = String::new();
+    if p.report.passed() == 0 {
+        out.push_str(&format!("{}: no case passed: the run fails\n", p.profile));
+    }
+    out.push_str(&format!("{}: {}\n", p.profile, p.report.summary()));
+    out
+}
+
+/// The last lines of a run over several profiles: which profiles ran and which failed, then
+/// the total `N passed, N failed[, N skipped]`.
+fn profiles_final_lines(report: &ProfilesReport) -> String {
+    let names: Vec<&str> = report.profiles.iter().map(|p| p.profile.as_str()).collect();
+    let failing: Vec<&str> = report
+        .profiles
+        .iter()
+        .filter(|p| !p.report.ok())
+        .map(|p| p.profile.as_str())
+        .collect();
+    let verdict = if failing.is_empty() {
+        "every profile passes".to_owned()
+    } else {
+        format!("failing: {}", failing.join(", "))
+    };
+    format!(
+        "profiles: {} ({verdict}); total:\n{}\n",
+        names.join(", "),
+        report.summary()
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "ect",
     version,
-    about = "Create and verify WIMSE Execution Context Tokens (profile draft-00)"
+    about = "Create and verify WIMSE Execution Context Tokens (profiles draft-00 and draft-01)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -57,6 +57,10 @@ pub enum Command {
         /// Maximum `par` length; default $ECT_MAX_PAR or 100.
         #[arg(long)]
         max_par: Option<usize>,
+        /// The draft revision the token is checked under (SPEC.md §10): draft-00 or draft-01;
+        /// default $ECT_PROFILE or draft-00.
+        #[arg(long)]
+        profile: Option<String>,
         /// Shared replay cache (ECT-RPL-1), a redis:// URL; default $ECT_REPLAY. Without it a
         /// single verification keeps no replay record, and --stream keeps one in memory.
         #[arg(long)]
@@ -115,6 +119,11 @@ pub struct CreateArgs {
     /// Private JWK file (from `ect keygen`).
     #[arg(long)]
     pub key: PathBuf,
+    /// The draft revision to write (SPEC.md §10): draft-00 (`typ` wimse-exec+jwt, `par`,
+    /// `ext`, top-level `pol`) or draft-01 (`typ` exec+jwt, `pred`, `ect_ext` holding the
+    /// policy members); default $ECT_PROFILE or draft-00.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Issuer (`iss`).
     #[arg(long)]
     pub iss: String,
@@ -124,8 +133,8 @@ pub struct CreateArgs {
     /// Action performed (`exec_act`).
     #[arg(long)]
     pub exec_act: String,
-    /// Parent task id (`par`); repeat for several.
-    #[arg(long)]
+    /// Parent task id (`par`, `pred` in draft-01); repeat for several.
+    #[arg(long, visible_alias = "pred")]
     pub par: Vec<String>,
     /// Token/task id (`jti`); default a random UUID v4.
     #[arg(long)]
@@ -148,10 +157,10 @@ pub struct CreateArgs {
     /// `out_hash` (base64url SHA-256).
     #[arg(long)]
     pub out_hash: Option<String>,
-    /// `ext` as a JSON object.
-    #[arg(long)]
+    /// `ext` (`ect_ext` in draft-01) as a JSON object.
+    #[arg(long, visible_alias = "ect-ext")]
     pub ext: Option<String>,
-    /// Policy id (`pol`); requires --pol-decision.
+    /// Policy id (`pol`; in draft-01 a member of `ect_ext`); requires --pol-decision.
     #[arg(long, requires = "pol_decision")]
     pub pol: Option<String>,
     /// `pol_decision`: approved, rejected or pending_human_review.
@@ -162,14 +171,20 @@ pub struct CreateArgs {
 /// The arguments of `ect conformance`.
 #[derive(Args, Debug)]
 pub struct ConformanceArgs {
-    /// The vectors directory.
+    /// The vectors directory: draft-00's files in it, draft-01's in its `draft-01/`.
     #[arg(long, default_value = "vectors")]
     pub vectors: PathBuf,
-    /// The implementation's command, run with `sh -c`; without it, the reference.
+    /// Run one profile's vectors only (draft-00 or draft-01); default every profile, each
+    /// reported on its own, then the total. $ECT_PROFILE is not read here.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The implementation's command, run with `sh -c` (started afresh for each profile);
+    /// without it, the reference.
     #[arg(long = "impl")]
     pub implementation: Option<String>,
-    /// Expected failures `{"xfails": {"<id>": "<reason>"}}`; strict: a listed vector that
-    /// passes fails the run.
+    /// Expected failures: `{"xfails": {"<id>": "<reason>"}}` (draft-00's) and/or
+    /// `{"profiles": {"draft-01": {"<id>": "<reason>"}}}`; strict: a listed vector that passes
+    /// fails the run.
     #[arg(long)]
     pub xfails: Option<PathBuf>,
     /// Output format.
@@ -256,6 +271,10 @@ pub enum LedgerCommand {
         /// The ledger: a file path, sqlite:PATH or a postgres:// URL; default $ECT_LEDGER.
         #[arg(long)]
         ledger: Option<String>,
+        /// The profile the ledger's tokens are read under (SPEC.md §10): draft-00 or draft-01;
+        /// default $ECT_PROFILE or draft-00.
+        #[arg(long)]
+        profile: Option<String>,
         /// Output: one JSON object per entry, or a Graphviz digraph.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
@@ -286,6 +305,10 @@ pub struct TokenPolicyArgs {
     /// Maximum `par` length; default $ECT_MAX_PAR or 100.
     #[arg(long)]
     pub max_par: Option<usize>,
+    /// The draft revision tokens (and ledgers) are read under (SPEC.md §10): draft-00 or
+    /// draft-01; default $ECT_PROFILE or draft-00.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// The DAG settings common to accepting and auditing.

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wimse_ect::{ConfigError, DagMode, Error, KeySet, Policy, SigningKey, Verifier};
+use wimse_ect::{ConfigError, DagMode, Error, KeySet, Policy, Profile, SigningKey, Verifier};
 
 use crate::args::{AcceptArgs, DagArgs, TokenPolicyArgs};
 use crate::dot::{DotNode, NodeStatus};
@@ -18,6 +18,42 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit status: usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
+
+/// The variable `--profile` falls back to (`create`, `verify`, `dag`, `ledger`).
+pub const ENV_PROFILE: &str = "ECT_PROFILE";
+
+/// The profile of `--profile` (`draft-00` or `draft-01`), else `$ECT_PROFILE`, else
+/// `draft-00`. An unknown name, from either, is a usage error; an empty `$ECT_PROFILE` counts
+/// as unset, as the tool's other variables (`$ECT_LEDGER`, `$ECT_REPLAY`) do.
+pub fn profile(arg: Option<&str>) -> Result<Profile, ConfigError> {
+    profile_from(arg, std::env::var_os(ENV_PROFILE))
+}
+
+/// [`profile`] with the variable's value given.
+fn profile_from(
+    arg: Option<&str>,
+    var: Option<std::ffi::OsString>,
+) -> Result<Profile, ConfigError> {
+    let (source, name) = match arg {
+        Some(name) => ("--profile".to_owned(), name.to_owned()),
+        None => match var.filter(|v| !v.is_empty()) {
+            None => return Ok(wimse_ect::DRAFT_00),
+            Some(v) => (
+                ENV_PROFILE.to_owned(),
+                v.into_string()
+                    .map_err(|_| ConfigError::new(format!("{ENV_PROFILE} is not valid UTF-8")))?,
+            ),
+        },
+    };
+    // Names are compared exactly, as vectors spell them (`draft-01`, not `Draft-01`).
+    Profile::from_name(&name).ok_or_else(|| {
+        let known: Vec<&str> = wimse_ect::PROFILES.iter().map(|p| p.name).collect();
+        ConfigError::new(format!(
+            "{source} {name:?}: unknown profile (use {})",
+            known.join(" or ")
+        ))
+    })
+}
 
 /// An error writing the output (or reading the input) of a command.
 pub fn io_error(e: std::io::Error) -> ConfigError {
@@ -101,6 +137,7 @@ fn strip_one_newline(bytes: &mut Vec<u8>) {
 pub fn token_policy(args: &TokenPolicyArgs) -> Result<Policy, ConfigError> {
     // Flags win over ECT_* variables, which win over SPEC.md's defaults.
     let mut policy = Policy::from_env(args.audience.as_deref())?;
+    policy.profile = profile(args.profile.as_deref())?;
     if let Some(v) = args.leeway {
         policy.leeway_seconds = v;
     }
@@ -162,6 +199,32 @@ pub fn accepted_node(ect: &wimse_ect::StoredEct) -> DotNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flag_wins_over_the_variable_which_wins_over_draft_00() {
+        let var = |v: &str| Some(std::ffi::OsString::from(v));
+        let name =
+            |r: Result<Profile, ConfigError>| r.map(|p| p.name).map_err(|e| e.message().to_owned());
+        assert_eq!(name(profile_from(None, None)), Ok("draft-00"));
+        assert_eq!(name(profile_from(None, var(""))), Ok("draft-00"));
+        assert_eq!(name(profile_from(None, var("draft-01"))), Ok("draft-01"));
+        assert_eq!(
+            name(profile_from(Some("draft-00"), var("draft-01"))),
+            Ok("draft-00")
+        );
+        assert_eq!(
+            name(profile_from(Some("draft-01"), var("nonsense"))),
+            Ok("draft-01")
+        );
+        assert_eq!(
+            name(profile_from(Some("Draft-01"), None)),
+            Err("--profile \"Draft-01\": unknown profile (use draft-00 or draft-01)".to_owned())
+        );
+        assert_eq!(
+            name(profile_from(None, var("draft-02"))),
+            Err("ECT_PROFILE \"draft-02\": unknown profile (use draft-00 or draft-01)".to_owned())
+        );
+    }
 
     #[test]
     fn newline_stripping() {

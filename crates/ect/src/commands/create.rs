@@ -1,17 +1,20 @@
-//! `ect create`: builds and signs an ECT from the flags and prints the compact token.
+//! `ect create`: builds and signs an ECT from the flags and prints the compact token, under
+//! the profile of `--profile` (else `$ECT_PROFILE`, else `draft-00`): in `draft-01` the
+//! builder writes `typ` `exec+jwt`, `pred`, and `ect_ext` holding `pol` and `pol_decision`.
 
 use std::io::Write;
 
 use serde_json::Value;
-use wimse_ect::{ConfigError, EctBuilder, PolicyDecision, random_uuid};
+use wimse_ect::{ConfigError, EctBuilder, PolicyClaimsAt, PolicyDecision, random_uuid};
 
 use crate::args::CreateArgs;
-use crate::io::{EXIT_OK, io_error, load_signing_key};
+use crate::io::{self, EXIT_OK, io_error, load_signing_key};
 
 /// `ect create`.
 pub fn run(args: CreateArgs, out: &mut dyn Write) -> Result<u8, ConfigError> {
     let CreateArgs {
         key,
+        profile,
         iss,
         aud,
         exec_act,
@@ -27,6 +30,7 @@ pub fn run(args: CreateArgs, out: &mut dyn Write) -> Result<u8, ConfigError> {
         pol,
         pol_decision,
     } = args;
+    let profile = io::profile(profile.as_deref())?;
     let signing_key = load_signing_key(&key)?;
     let iat = match iat {
         Some(iat) => iat,
@@ -36,6 +40,7 @@ pub fn run(args: CreateArgs, out: &mut dyn Write) -> Result<u8, ConfigError> {
             .as_secs(),
     };
     let mut b = EctBuilder::new(iss, exec_act)
+        .profile(profile)
         .jti(match jti {
             Some(jti) => jti,
             None => random_uuid()?,
@@ -61,8 +66,27 @@ pub fn run(args: CreateArgs, out: &mut dyn Write) -> Result<u8, ConfigError> {
     }
     if let Some(ext) = ext {
         match serde_json::from_str::<Value>(&ext) {
-            Ok(Value::Object(map)) => b = b.ext(map),
-            _ => return Err(ConfigError::new("--ext must be a JSON object")),
+            Ok(Value::Object(map)) => {
+                // In draft-01 --pol writes members of `ect_ext` (ECT-P01-4): the same members
+                // given in --ext too would be overwritten silently, so both is refused.
+                let names = &profile.claims;
+                if pol.is_some()
+                    && profile.policy_claims == PolicyClaimsAt::InExtension
+                    && (map.contains_key(names.pol) || map.contains_key(names.pol_decision))
+                {
+                    return Err(ConfigError::new(format!(
+                        "--pol and an --ext holding {} or {}: give the policy once",
+                        names.pol, names.pol_decision
+                    )));
+                }
+                b = b.ext(map)
+            }
+            _ => {
+                return Err(ConfigError::new(format!(
+                    "--ext ({}) must be a JSON object",
+                    profile.claims.ext
+                )));
+            }
         }
     }
     if let (Some(pol), Some(decision)) = (pol, pol_decision) {

@@ -72,7 +72,8 @@ pub fn run(
         Box::new(BufReader::new(file))
     };
     let max = verifier.policy().max_token_bytes;
-    let ledger = MemoryLedger::new();
+    // The ledger reads its tokens under the verifier's profile (`--profile`).
+    let ledger = MemoryLedger::with_profile(verifier.policy().profile);
     let mut status = EXIT_OK;
     let mut nodes = Vec::new();
     let mut number = 0;

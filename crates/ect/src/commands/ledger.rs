@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use wimse_ect::{
     Accepted, AuditReport, ChainHash, ConfigError, Error, FileLedger, KeyResolver, LedgerAudit,
-    LedgerEntry, Tail, Verifier, audit_file,
+    LedgerEntry, Profile, Tail, Verifier, audit_file,
 };
 
 use crate::args::{AcceptArgs, DagArgs, Format, TokenPolicyArgs};
@@ -78,7 +78,7 @@ pub fn append(
     };
     // A file or SQLite ledger is created by the first accepted token, not before: a rejected
     // token, or an error before the append, leaves no file behind.
-    let opened = location.open_for_append()?;
+    let opened = location.open_for_append(verifier.policy().profile)?;
     let ledger = opened.ledger();
     // What followed a ledger file's last `\n` is repaired by the first accepted append only
     // (`wimse_ect::_documentation::crash_recovery`): said once, when that append happens, or
@@ -224,7 +224,7 @@ fn audit_database(
     policy: &wimse_ect::Policy,
     keys: Option<&dyn KeyResolver>,
 ) -> Result<AuditReport, ConfigError> {
-    let ledger = location.open_database()?;
+    let ledger = location.open_database(policy.profile)?;
     let report = ledger.validate_all(policy, keys);
     if let Some(f) = report
         .findings
@@ -240,43 +240,50 @@ fn audit_database(
 /// whose chain verifies.
 fn read_entries(
     location: &LedgerLocation,
+    profile: Profile,
     err: &mut dyn Write,
 ) -> Result<Vec<std::sync::Arc<LedgerEntry>>, ConfigError> {
     match location {
         LedgerLocation::File(path) => {
-            let (ledger, tail) = FileLedger::read(path).map_err(|e| location.error(&e))?;
+            let (ledger, tail) =
+                FileLedger::read_profile(path, profile).map_err(|e| location.error(&e))?;
             warn_tail(err, path, tail, false)?;
             Ok(ledger.entries())
         }
         _ => {
-            let ledger = location.open_database()?;
+            let ledger = location.open_database(profile)?;
             ledger.verify_chain().map_err(|e| location.error(&e))?;
             ledger.entries().map_err(|e| location.error(&e))
         }
     }
 }
 
-/// `ect ledger show`.
+/// `ect ledger show`: the entries read under the profile of `--profile` (else
+/// `$ECT_PROFILE`, else `draft-00`); each JSON line names the parents as the profile does
+/// (`par`, or `pred` in draft-01).
 pub fn show(
     location: &LedgerLocation,
+    profile: Option<&str>,
     format: Format,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ConfigError> {
-    let entries = read_entries(location, err)?;
+    let profile = crate::io::profile(profile)?;
+    let entries = read_entries(location, profile, err)?;
     match format {
         Format::Json => {
+            let names = &profile.claims;
             for e in &entries {
                 let c = e.ect().claims();
-                let line = json!({
-                    "seq": e.seq(),
-                    "at": e.accepted_at(),
-                    "hash": e.hash().to_string(),
-                    "jti": c.jti,
-                    "wid": c.wid,
-                    "exec_act": c.exec_act,
-                    "par": c.par,
-                });
+                let mut line = serde_json::Map::new();
+                line.insert("seq".into(), e.seq().into());
+                line.insert("at".into(), e.accepted_at().into());
+                line.insert("hash".into(), e.hash().to_string().into());
+                line.insert(names.jti.into(), c.jti.clone().into());
+                line.insert(names.wid.into(), json!(c.wid));
+                line.insert(names.exec_act.into(), c.exec_act.clone().into());
+                line.insert(names.par.into(), json!(c.par));
+                let line = Value::Object(line);
                 writeln!(out, "{line}").map_err(io_error)?;
             }
         }

@@ -66,6 +66,7 @@ where
             leeway,
             max_iat_age,
             max_par,
+            profile,
             replay,
             stream,
             token,
@@ -76,6 +77,7 @@ where
                 leeway,
                 max_iat_age,
                 max_par,
+                profile,
             },
             now,
             replay.as_deref(),
@@ -116,8 +118,12 @@ where
                     err,
                 )
             }),
-            LedgerCommand::Show { ledger, format } => LedgerLocation::from_arg(ledger.as_deref())
-                .and_then(|location| ledger::show(&location, format, out, err)),
+            LedgerCommand::Show {
+                ledger,
+                profile,
+                format,
+            } => LedgerLocation::from_arg(ledger.as_deref())
+                .and_then(|location| ledger::show(&location, profile.as_deref(), format, out, err)),
         },
         Command::Demo { http: false } => demo::run(out),
         Command::Demo { http: true } => demo::run_http(out),

@@ -30,6 +30,7 @@ fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
         "ECT_ANCESTOR_BUDGET",
         "ECT_LEDGER",
         "ECT_REPLAY",
+        "ECT_PROFILE",
     ] {
         cmd.env_remove(var);
     }

@@ -80,6 +80,7 @@ fn spawn(args: &[&str]) -> Process {
         .env_remove("ECT_LEDGER")
         .env_remove("ECT_REPLAY")
         .env_remove("ECT_AUDIENCE")
+        .env_remove("ECT_PROFILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
