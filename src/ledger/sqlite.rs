@@ -459,7 +459,8 @@ fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
     }
     if version != SCHEMA_VERSION && version != 1 {
         return Ok(Kind::Other(format!(
-            "schema version (user_version) {version}, this library reads version {SCHEMA_VERSION}"
+            "schema version (user_version) {version}, this library reads version {SCHEMA_VERSION} \
+             (and upgrades version 1)"
         )));
     }
     let tables: i64 = conn

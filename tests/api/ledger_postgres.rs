@@ -894,7 +894,8 @@ fn the_documented_grants_are_enough() {
         .client()
         .batch_execute(&format!(
             "GRANT USAGE ON SCHEMA {0} TO {1}; GRANT USAGE ON SCHEMA {2} TO {1}; \
-             GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents TO {1}; \
+             GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents, ect_ledger_parent_scopes \
+             TO {1}; \
              GRANT SELECT, UPDATE ON ect_ledger_head TO {1}",
             schema.name, role.name, empty.name
         ))
@@ -953,4 +954,64 @@ fn a_ledger_dropped_on_an_async_worker_does_not_panic() {
         assert!(Instant::now() < deadline, "the connection is still open");
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A ledger created before profile `draft-01` (no `ect_ledger_parent_scopes`, no
+/// `ect_ledger_entries_by_jti`) gets them when its owner connects, filled from the existing
+/// parent rows, and then answers the workflow-consistency lookups (ECT-P01-5) exactly.
+#[test]
+fn an_older_schema_is_upgraded_when_its_owner_connects() {
+    use wimse_ect::{DRAFT_01, EctStore};
+    let Some(schema) = Schema::new("upgrade") else {
+        return;
+    };
+    let (w1, w2) = (wid(1), wid(2));
+    let sign01 = |jti: &str, w: &str, pred: &[&str]| {
+        let b = pred
+            .iter()
+            .fold(ect(jti, T0).profile(DRAFT_01).wid(w), |b, p| b.parent(*p));
+        sign(&b)
+    };
+    let mut policy = partial_policy();
+    policy.profile = DRAFT_01;
+    let v = verifier_with(policy);
+    {
+        let ledger = schema.ledger_in(DRAFT_01);
+        accept_ok(&v, &ledger, &sign01(&id(1), &w1, &[]), NOW);
+        // Names a parent held nowhere yet (partial mode).
+        accept_ok(&v, &ledger, &sign01(&id(2), &w2, &[&id(3)]), NOW);
+    }
+    schema
+        .client()
+        .batch_execute("DROP TABLE ect_ledger_parent_scopes; DROP INDEX ect_ledger_entries_by_jti;")
+        .expect("make it look like an older ledger");
+    let ledger = schema.ledger_in(DRAFT_01);
+    let rows: i64 = schema
+        .client()
+        .query_one("SELECT count(*) FROM ect_ledger_parent_scopes", &[])
+        .expect("the table is back")
+        .get(0);
+    assert_eq!(rows, 1);
+    let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
+    assert_eq!(
+        ledger.get_elsewhere(Some(&w2), &id(1)).map(jti),
+        Ok(Some(id(1)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(&w1), &id(3)).map(jti),
+        Ok(Some(id(2)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(&w2), &id(3)).map(jti),
+        Ok(None)
+    );
+    assert_eq!(
+        v.accept(sign01(&id(3), &w1, &[]), NOW, &ledger).map(|_| ()),
+        Err(Error::LateWorkflowMismatch {
+            child: id(2),
+            child_wid: Some(w2.clone()),
+        })
+    );
+    assert_eq!(ledger.len(), Ok(2));
+    ledger.verify_chain().unwrap();
 }

@@ -670,13 +670,14 @@ fn files_that_are_not_ledgers_are_refused_unchanged() {
     drop(SqliteLedger::open(&newer).unwrap());
     rusqlite::Connection::open(&newer)
         .unwrap()
-        .pragma_update(None, "user_version", 2)
+        .pragma_update(None, "user_version", 3)
         .unwrap();
     let err = SqliteLedger::open(&newer).unwrap_err();
     assert_eq!(err.code(), "ledger.io");
     assert!(
-        err.message()
-            .contains("schema version (user_version) 2, this library reads version 1"),
+        err.message().contains(
+            "schema version (user_version) 3, this library reads version 2 (and upgrades version 1)"
+        ),
         "{err}"
     );
 
@@ -770,4 +771,78 @@ fn handles_racing_to_create_the_file_share_one_ledger() {
         let reopened = SqliteLedger::open(&path).unwrap();
         assert_eq!(reopened.len(), Ok(12), "round {round}");
     }
+}
+
+/// A ledger written before profile `draft-01` (schema version 1: no `ect_entries_by_jti`, no
+/// `ect_parent_scopes`) is upgraded when opened, its existing parent rows indexed, and then
+/// answers the workflow-consistency lookups (ECT-P01-5) exactly.
+#[test]
+fn a_version_1_ledger_is_upgraded_when_opened() {
+    use wimse_ect::{DRAFT_01, Profile};
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let (w1, w2) = (
+        "77777777-0000-4000-8000-000000000001",
+        "77777777-0000-4000-8000-000000000002",
+    );
+    let sign = |jti: &str, wid: &str, pred: &[&str]| {
+        let mut b = EctBuilder::new(ISS_A, EXEC_ACT)
+            .profile(DRAFT_01)
+            .audience(AUD)
+            .jti(jti)
+            .wid(wid)
+            .issued_at(T0)
+            .expires_at(T0 + 600);
+        for p in pred {
+            b = b.parent(*p);
+        }
+        b.sign(&KEY).unwrap()
+    };
+    let mut policy = partial_policy();
+    policy.profile = DRAFT_01;
+    let v = verifier_with(policy);
+    let open =
+        |profile: Profile| SqliteLedger::open_profile(&path, CreateMode::OnOpen, profile).unwrap();
+    {
+        let ledger = open(DRAFT_01);
+        v.accept(sign(&id(1), w1, &[]), NOW, &ledger).unwrap();
+        // Names a parent held nowhere yet (partial mode).
+        v.accept(sign(&id(2), w2, &[&id(3)]), NOW, &ledger).unwrap();
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE ect_parent_scopes; DROP INDEX ect_entries_by_jti; \
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let ledger = open(DRAFT_01);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
+    assert_eq!(
+        ledger.get_elsewhere(Some(w2), &id(1)).map(jti),
+        Ok(Some(id(1)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(w1), &id(3)).map(jti),
+        Ok(Some(id(2)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(w2), &id(3)).map(jti),
+        Ok(None)
+    );
+    assert_eq!(
+        v.accept(sign(&id(3), w1, &[]), NOW, &ledger).map(|_| ()),
+        Err(Error::LateWorkflowMismatch {
+            child: id(2),
+            child_wid: Some(w2.into()),
+        })
+    );
+    assert_eq!(ledger.len(), Ok(2));
+    ledger.verify_chain().unwrap();
 }
