@@ -91,35 +91,14 @@ impl LedgerLocation {
                 FileLedger::open_profile(p, CreateMode::OnFirstAppend, profile)
                     .map(|l| OpenLedger::File(Box::new(l)))
             }
-            LedgerLocation::Sqlite(p) => SqliteLedger::open_with(p, CreateMode::OnFirstAppend)
-                .map(|l| OpenLedger::Other(Box::new(l))),
-            LedgerLocation::Postgres(url) => {
-                PostgresLedger::connect(url).map(|l| OpenLedger::Other(Box::new(l)))
+            LedgerLocation::Sqlite(p) => {
+                SqliteLedger::open_profile(p, CreateMode::OnFirstAppend, profile)
+                    .map(|l| OpenLedger::Other(Box::new(l)))
             }
+            LedgerLocation::Postgres(url) => PostgresLedger::connect_profile(url, profile)
+                .map(|l| OpenLedger::Other(Box::new(l))),
         };
-        let opened = opened.map_err(|e| self.error(&e))?;
-        self.require_profile(opened.ledger(), profile)?;
-        Ok(opened)
-    }
-
-    /// A ledger of another profile than the verifier's is refused before any token is
-    /// presented (a verifier would refuse every append with `ledger.profile`: an operational
-    /// error, exit 2, not a verdict on the token).
-    ///
-    // TODO(issue 17): the SQLite and PostgreSQL ledgers are opened under draft-00 only until
-    // the library has `SqliteLedger::open_profile` and `PostgresLedger::connect_profile`; until
-    // then `--profile draft-01` with such a ledger stops here.
-    fn require_profile(&self, ledger: &dyn Ledger, profile: Profile) -> Result<(), ConfigError> {
-        if ledger.profile() == profile {
-            return Ok(());
-        }
-        Err(ConfigError::new(format!(
-            "ledger {}: a {} ledger, but the profile is {} (SQLite and PostgreSQL ledgers are \
-             draft-00 only for now)",
-            self.display(),
-            ledger.profile().name,
-            profile.name
-        )))
+        opened.map_err(|e| self.error(&e))
     }
 
     /// Opens an existing ledger database to read (`ledger verify|show`) under `profile`; a
@@ -131,16 +110,13 @@ impl LedgerLocation {
             }
             LedgerLocation::Sqlite(p) => {
                 require_regular_file(p).map_err(|e| self.error(&e))?;
-                SqliteLedger::open_with(p, CreateMode::OnFirstAppend)
+                SqliteLedger::open_profile(p, CreateMode::OnFirstAppend, profile)
                     .map(|l| Box::new(l) as Box<dyn Ledger>)
             }
-            LedgerLocation::Postgres(url) => {
-                PostgresLedger::connect(url).map(|l| Box::new(l) as Box<dyn Ledger>)
-            }
+            LedgerLocation::Postgres(url) => PostgresLedger::connect_profile(url, profile)
+                .map(|l| Box::new(l) as Box<dyn Ledger>),
         };
-        let opened = opened.map_err(|e| self.error(&e))?;
-        self.require_profile(opened.as_ref(), profile)?;
-        Ok(opened)
+        opened.map_err(|e| self.error(&e))
     }
 }
 

@@ -681,22 +681,70 @@ fn ledger_append_verify_and_show_a_draft_01_ledger_file() {
     assert_eq!(std::fs::read(&ledger).unwrap(), before);
 }
 
-/// Until the library opens SQLite and PostgreSQL ledgers under a profile
-/// (`SqliteLedger::open_profile`), such a ledger is draft-00's: `--profile draft-01` with one
-/// stops before any token is checked (exit 2), and creates nothing.
+/// An SQLite ledger under draft-01: appended, audited and shown with the profile's names.
 #[test]
-fn a_draft_00_database_ledger_is_refused_under_draft_01() {
+fn an_sqlite_ledger_under_draft_01() {
     let f = Fixture::new();
-    let db = f.path("ledger.db");
-    let location = format!("sqlite:{db}");
-    let root = f.token(ROOT, &["--profile", "draft-01"]);
-    let o = f.append(&location, &["--profile", "draft-01"], &root, &[]);
-    assert_usage(
-        &o,
-        &format!(
-            "ect: ledger {location}: a draft-00 ledger, but the profile is draft-01 (SQLite and \
-             PostgreSQL ledgers are draft-00 only for now)\n"
-        ),
+    let location = format!("sqlite:{}", f.path("ledger.db"));
+    let root = f.token(ROOT, &["--profile", "draft-01", "--wid", WID]);
+    let child = f.token(
+        CHILD,
+        &["--profile", "draft-01", "--wid", WID, "--pred", ROOT],
     );
-    assert!(!std::path::Path::new(&db).exists());
+    let stray = f.token(
+        STRAY,
+        &["--profile", "draft-01", "--wid", OTHER_WID, "--pred", ROOT],
+    );
+    let d01 = [("ECT_PROFILE", "draft-01")];
+    for (token, seq) in [(&root, 0), (&child, 1)] {
+        let o = f.append(&location, &[], token, &d01);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(json_line(&o)["seq"], seq);
+    }
+    let o = f.append(&location, &["--profile", "draft-01"], &stray, &[]);
+    assert_eq!(error(&o).1["code"], "dag.workflow_mismatch");
+    let o = ect(
+        &[
+            "ledger",
+            "verify",
+            "--ledger",
+            &location,
+            "--audience",
+            AUD,
+            "--jwks",
+            &f.jwks(),
+        ],
+        None,
+        &d01,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(json_line(&o)["entries"], 2);
+    let o = ect(
+        &[
+            "ledger",
+            "show",
+            "--ledger",
+            &location,
+            "--profile",
+            "draft-01",
+        ],
+        None,
+        &[],
+    );
+    let shown: Vec<(Value, Value)> = json_lines(&o)
+        .iter()
+        .map(|l| (l["jti"].clone(), l["pred"].clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        [(json!(ROOT), json!([])), (json!(CHILD), json!([ROOT]))]
+    );
+    // Read under draft-00 the stored tokens do not parse: exit 2.
+    let o = ect(&["ledger", "show", "--ledger", &location], None, &[]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (Some(2), ""),
+        "{}",
+        stderr(&o)
+    );
 }
