@@ -3,15 +3,25 @@
 //! numbers them, fills in intermediate values, and checks each against the reference
 //! implementation, so a vector whose declared result the reference does not produce is a
 //! generation error, never a committed file.
+//!
+//! Every file is generated once per profile (SPEC.md §10). While a profile's files are
+//! generated, [`profile`] names it: [`header`] writes that profile's `typ`, and [`sign`] (and
+//! [`to_profile`], for the raw texts some areas sign) writes the claims under that profile's
+//! names (`par` as `pred`, `ext` as `ect_ext`, top-level `pol`/`pol_decision` moved into
+//! `ect_ext` in `draft-01`), so one area module describes the vectors of both profiles; where
+//! a rule's verdict differs between profiles the area asks [`profile`], and [`finish`] applies
+//! the profile-wide differences (ECT-HDR-1 read as ECT-P01-1, ECT-CLM-12 limits MUST, policy
+//! claims flagged `ExtPolicy`).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::reference::evaluate;
 use super::vector::{
-    AnswerResult, Case, DagModeSetting, FORMAT, Intermediate, Kind, Mode, Settings, Vector,
-    VectorFile, Verdict,
+    AnswerResult, Case, DagModeSetting, FORMAT, Intermediate, Kind, Mode, ProfileName, Settings,
+    Vector, VectorFile, Verdict,
 };
 use super::{NOTES, files};
 use wimse_ect::SigningKey;
@@ -28,8 +38,95 @@ pub const ISS_A: &str = "spiffe://example.org/agent-a";
 pub const ISS_B: &str = "spiffe://example.org/agent-b";
 /// The `exec_act` of generated tokens.
 pub const EXEC_ACT: &str = "fetch_data";
-/// The `typ` of generated tokens.
+/// The `typ` of generated `draft-00` tokens (and the legacy `typ` of `draft-01`).
 pub const TYP: &str = "wimse-exec+jwt";
+/// The `typ` of generated `draft-01` tokens (ECT-P01-1).
+pub const TYP_01: &str = "exec+jwt";
+/// What the `tcId` of a `draft-01` vector adds to the `tcId` of the `draft-00` vector of the
+/// same id (and to the number a `draft-01`-only vector's position gives it), so that `tcId`s
+/// are unique across both profiles' files and stable.
+pub const DRAFT_01_TC_OFFSET: u32 = 100_000;
+
+thread_local! {
+    static PROFILE: Cell<ProfileName> = const { Cell::new(ProfileName::Draft00) };
+}
+
+/// The profile whose vectors are being generated (`draft-00` outside [`generate`]).
+pub fn profile() -> ProfileName {
+    PROFILE.with(Cell::get)
+}
+
+/// Whether the vectors being generated are `draft-01`'s.
+pub fn draft01() -> bool {
+    profile() == ProfileName::Draft01
+}
+
+/// Runs `f` with [`profile`] set to `p`, restoring the previous profile afterwards.
+pub fn with_profile<T>(p: ProfileName, f: impl FnOnce() -> T) -> T {
+    struct Restore(ProfileName);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PROFILE.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(PROFILE.with(|c| c.replace(p)));
+    f()
+}
+
+/// The `typ` the current profile's builder writes: [`TYP`] or [`TYP_01`].
+pub fn typ() -> &'static str {
+    profile().profile().typ
+}
+
+/// The current profile's name of the parents claim (`par` or `pred`).
+pub fn par_name() -> &'static str {
+    profile().profile().claims.par
+}
+
+/// The current profile's name of the extension claim (`ext` or `ect_ext`).
+pub fn ext_name() -> &'static str {
+    profile().profile().claims.ext
+}
+
+/// `payload` (written with `draft-00`'s names) under the current profile's names: in
+/// `draft-01`, `par` becomes `pred`, `ext` becomes `ect_ext`, and top-level `pol` and
+/// `pol_decision` move into `ect_ext` (created when absent; ECT-P01-2..4). Unchanged in
+/// `draft-00`. A payload that already has `pred` or `ect_ext` is taken as written for
+/// `draft-01` and returned unchanged. Panics when policy claims would have to move into an
+/// `ext` that is not an object (no vector does that).
+pub fn to_profile(payload: &Map<String, Value>) -> Map<String, Value> {
+    if !draft01() || payload.contains_key("pred") || payload.contains_key("ect_ext") {
+        return payload.clone();
+    }
+    let mut out = payload.clone();
+    if let Some(par) = out.remove("par") {
+        out.insert("pred".into(), par);
+    }
+    let ext = out.remove("ext");
+    let pol = out.remove("pol");
+    let decision = out.remove("pol_decision");
+    match (ext, pol.is_some() || decision.is_some()) {
+        (None, false) => {}
+        (Some(ext), false) => {
+            out.insert("ect_ext".into(), ext);
+        }
+        (ext, true) => {
+            let mut inner = match ext {
+                None => Map::new(),
+                Some(Value::Object(m)) => m,
+                Some(other) => panic!("policy claims beside a non-object ext {other}"),
+            };
+            if let Some(p) = pol {
+                inner.insert("pol".into(), p);
+            }
+            if let Some(d) = decision {
+                inner.insert("pol_decision".into(), d);
+            }
+            out.insert("ect_ext".into(), Value::Object(inner));
+        }
+    }
+    out
+}
 
 /// Agent A's key (`kid` `agent-a`, scalar 0x01 repeated), trusted for [`ISS_A`].
 pub fn key_a() -> SigningKey {
@@ -66,7 +163,7 @@ pub fn jwks() -> Value {
 /// SPEC.md's default settings at [`NOW`] for [`AUD`].
 pub fn settings() -> Settings {
     Settings {
-        profile: crate::vector::ProfileName::Draft00,
+        profile: profile(),
         now: NOW,
         audience: AUD.into(),
         leeway: 30,
@@ -93,13 +190,14 @@ pub fn obj(value: Value) -> Map<String, Value> {
     }
 }
 
-/// The header generated tokens carry: `{"alg":"ES256","kid":kid,"typ":"wimse-exec+jwt"}`.
+/// The header generated tokens carry: `{"alg":"ES256","kid":kid,"typ":typ}` with the current
+/// profile's [`typ`] (`wimse-exec+jwt` in `draft-00`, `exec+jwt` in `draft-01`).
 pub fn header(kid: &str) -> Map<String, Value> {
-    obj(json!({"alg": "ES256", "typ": TYP, "kid": kid}))
+    obj(json!({"alg": "ES256", "typ": typ(), "kid": kid}))
 }
 
 /// Valid claims of agent A for task `jti`: issued 60 s before [`NOW`], expiring 600 s after,
-/// no parents.
+/// no parents. Written with `draft-00`'s names ([`sign`] renames them, [`to_profile`]).
 pub fn claims(jti: &str) -> Map<String, Value> {
     obj(json!({
         "iss": ISS_A,
@@ -120,8 +218,18 @@ pub fn child(jti: &str, par: &[&str], iat: u64) -> Map<String, Value> {
     c
 }
 
-/// Signs JSON objects (compact, sorted members).
+/// Signs JSON objects (compact, sorted members), the payload under the current profile's
+/// claim names ([`to_profile`]).
 pub fn sign(header: &Map<String, Value>, payload: &Map<String, Value>, key: &SigningKey) -> String {
+    sign_as_is(header, &to_profile(payload), key)
+}
+
+/// Signs JSON objects (compact, sorted members) exactly as given, whatever the profile.
+pub fn sign_as_is(
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    key: &SigningKey,
+) -> String {
     sign_raw(
         &serde_json::to_vec(header).expect("serializes"),
         &serde_json::to_vec(payload).expect("serializes"),
@@ -151,6 +259,11 @@ pub struct V {
     reference: Option<Verdict>,
     flags: Vec<String>,
     case: Case,
+    /// Not part of the current profile's files (its position, and so its `tcId`, stays
+    /// reserved).
+    skip: bool,
+    /// Taken exactly as written in `draft-01` (no profile-wide adaptation, [`adapt`]).
+    exact: bool,
 }
 
 impl V {
@@ -175,7 +288,40 @@ impl V {
                 field_lines: Vec::new(),
                 ledger: None,
             },
+            skip: false,
+            exact: false,
         }
+    }
+
+    /// Only in profile `p`'s files: in the other profile's the vector is left out, its
+    /// position (and so its `tcId`) reserved.
+    pub fn only(mut self, p: ProfileName) -> Self {
+        self.skip |= profile() != p;
+        self
+    }
+
+    /// Taken exactly as written in `draft-01`: rules, verdict, flags and description are not
+    /// adapted to the profile (for the vectors written for `draft-01` itself).
+    pub fn exact(mut self) -> Self {
+        self.exact = true;
+        self
+    }
+
+    /// `f(self)`: a per-profile choice written inline.
+    pub fn pipe(self, f: impl FnOnce(V) -> V) -> V {
+        f(self)
+    }
+
+    /// Replaces the rules.
+    pub fn rules(mut self, rules: &[&str]) -> Self {
+        self.rules = rules.iter().map(|r| (*r).to_owned()).collect();
+        self
+    }
+
+    /// Replaces the description.
+    pub fn describe(mut self, description: &str) -> Self {
+        self.description = description.into();
+        self
     }
 
     /// A `token` case, mode `verify`, default keys and settings, expected valid.
@@ -290,6 +436,85 @@ fn intermediate(token: &str) -> Option<Intermediate> {
     })
 }
 
+/// `text` with the whole word `from` replaced by `to` (a word: not preceded by a letter,
+/// digit, `_`, `-` or `:`, nor followed by a letter, digit, `_`, `-` or `=`).
+fn replace_word(text: &str, from: &str, to: &str) -> String {
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | ':');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(from) {
+        out.push_str(&rest[..at]);
+        let before = out.chars().last();
+        let after = rest[at + from.len()..].chars().next();
+        if before.is_some_and(word)
+            || after.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '='))
+        {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The profile-wide differences of `draft-01` (SPEC.md §10), applied to a vector written for
+/// both profiles:
+///
+/// * ECT-HDR-1 is replaced by ECT-P01-1 (the `typ` rule of `draft-01`).
+/// * ECT-CLM-8/9/10 read `pred` (ECT-P01-2 added).
+/// * ECT-CLM-12's limits are MUST (ECT-P01-3 added): an `acceptable` `ExtLimits` rejection is
+///   `invalid`.
+/// * ECT-CLM-13 and ECT-DAG-6 read the policy claims inside `ect_ext` (ECT-P01-4 added): a
+///   rejection with `claims.pol` or `dag.parent_policy` is `acceptable`, flag `ExtPolicy`
+///   (SPEC.md §10: the policy claims moved to a companion draft), the reference rejecting.
+/// * The description names the claims as `draft-01` spells them (`pred`, `ect_ext`).
+fn adapt(mut v: V) -> V {
+    if !draft01() || v.exact {
+        return v;
+    }
+    let has = |v: &V, r: &str| v.rules.iter().any(|x| x == r);
+    let mut extra = Vec::new();
+    for r in &mut v.rules {
+        if r == "ECT-HDR-1" {
+            *r = "ECT-P01-1".into();
+        }
+    }
+    if ["ECT-CLM-8", "ECT-CLM-9", "ECT-CLM-10"]
+        .iter()
+        .any(|r| has(&v, r))
+    {
+        extra.push("ECT-P01-2");
+    }
+    if has(&v, "ECT-CLM-12") {
+        extra.push("ECT-P01-3");
+        if v.result == Verdict::Acceptable && v.flags.iter().any(|f| f == "ExtLimits") {
+            v.result = Verdict::Invalid;
+            v.reference = None;
+            v.flags.retain(|f| f != "ExtLimits");
+        }
+    }
+    if has(&v, "ECT-CLM-13") || has(&v, "ECT-DAG-6") {
+        extra.push("ECT-P01-4");
+        if v.result == Verdict::Invalid
+            && matches!(v.code.as_deref(), Some("claims.pol" | "dag.parent_policy"))
+        {
+            v.result = Verdict::Acceptable;
+            v.reference = Some(Verdict::Invalid);
+            v.flags.push("ExtPolicy".into());
+        }
+    }
+    for r in extra {
+        if !has(&v, r) {
+            v.rules.push(r.into());
+        }
+    }
+    let d = replace_word(&v.description, "par", "pred");
+    v.description = replace_word(&d, "ext", "ect_ext");
+    v
+}
+
 /// Turns a declared vector into a [`Vector`], checking it against the reference.
 fn finish(v: V, tc_id: u32) -> Result<Vector, String> {
     let outcome = evaluate(&v.case).map_err(|e| format!("{}: broken case: {e}", v.id))?;
@@ -355,9 +580,33 @@ fn finish(v: V, tc_id: u32) -> Result<Vector, String> {
     })
 }
 
-/// Every vector file: `(file name, content)`, in a fixed order. File `k` (from 0) numbers its
-/// vectors from `1000 * (k + 1) + 1`, so adding a vector to one file never renumbers another.
+/// Every vector file of every profile: `(path relative to `vectors/`, content)`, in a fixed
+/// order: `draft-00`'s files (`claims.json`, ...), then `draft-01`'s (`draft-01/claims.json`,
+/// ..., [`crate::profile_dir`]). File `k` (from 0) numbers its vectors from
+/// `1000 * (k + 1) + 1`, so adding a vector to one file never renumbers another; `draft-01`
+/// adds [`DRAFT_01_TC_OFFSET`], so a vector id present in both profiles has `tcId`s
+/// 100000 apart. A vector left out of one profile ([`V::only`]) keeps its position; a file
+/// with no vector in a profile is not written for it.
 pub fn generate() -> Result<Vec<(String, VectorFile)>, String> {
+    let mut out = Vec::new();
+    for p in ProfileName::ALL {
+        let prefix = match p {
+            ProfileName::Draft00 => String::new(),
+            ProfileName::Draft01 => "draft-01/".to_owned(),
+        };
+        for (name, file) in with_profile(p, generate_profile)? {
+            out.push((format!("{prefix}{name}"), file));
+        }
+    }
+    Ok(out)
+}
+
+/// The files of the current [`profile`].
+fn generate_profile() -> Result<Vec<(String, VectorFile)>, String> {
+    let offset = match profile() {
+        ProfileName::Draft00 => 0,
+        ProfileName::Draft01 => DRAFT_01_TC_OFFSET,
+    };
     let keys: BTreeMap<String, Map<String, Value>> = signing_keys()
         .into_iter()
         .map(|(k, iss)| {
@@ -369,11 +618,17 @@ pub fn generate() -> Result<Vec<(String, VectorFile)>, String> {
         })
         .collect();
     let mut out = Vec::new();
+    // Every vector is checked, and every failure reported at once.
+    let mut errors = Vec::new();
     for (k, (name, description, vectors)) in files().into_iter().enumerate() {
-        let base = 1000 * (k as u32 + 1);
+        let base = offset + 1000 * (k as u32 + 1);
         let mut notes = BTreeMap::new();
         let mut finished = Vec::new();
         for (i, v) in vectors().into_iter().enumerate() {
+            if v.skip {
+                continue;
+            }
+            let v = adapt(v);
             for flag in &v.flags {
                 let note = NOTES
                     .iter()
@@ -381,14 +636,20 @@ pub fn generate() -> Result<Vec<(String, VectorFile)>, String> {
                     .ok_or(format!("{}: flag {flag} has no note", v.id))?;
                 notes.insert(flag.clone(), note.1.to_owned());
             }
-            finished.push(finish(v, base + i as u32 + 1)?);
+            match finish(v, base + i as u32 + 1) {
+                Ok(v) => finished.push(v),
+                Err(e) => errors.push(format!("{}: {e}", profile())),
+            }
+        }
+        if finished.is_empty() {
+            continue;
         }
         out.push((
             format!("{name}.json"),
             VectorFile {
                 format: FORMAT.into(),
-                spec: wimse_ect::DRAFT_00.spec.into(),
-                profile: wimse_ect::DRAFT_00.name.into(),
+                spec: profile().profile().spec.into(),
+                profile: profile().profile().name.into(),
                 description: description.into(),
                 notes,
                 keys: keys.clone(),
@@ -396,5 +657,9 @@ pub fn generate() -> Result<Vec<(String, VectorFile)>, String> {
             },
         ));
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors.join("\n"))
+    }
 }

@@ -37,7 +37,7 @@ fn raw(name: &str, text: &str) -> String {
     const MARK: &str = "@@raw@@";
     let mut c = claims(&uuid(1));
     c.insert(name.into(), MARK.into());
-    let payload = serde_json::to_string(&c)
+    let payload = serde_json::to_string(&to_profile(&c))
         .expect("serializes")
         .replace(&format!("\"{MARK}\""), text);
     sign_raw(
@@ -63,6 +63,17 @@ fn pol(p: &str, decision: &str) -> String {
         c.insert("pol".into(), p.into());
         c.insert("pol_decision".into(), decision.into());
     })
+}
+
+/// A policy claim of the wrong JSON type: `claims.type` (ECT-CLM-2) in `draft-00`; in
+/// `draft-01` the claim is a member of `ect_ext`, where a non-string is ECT-CLM-13's
+/// `claims.pol` (SPEC.md §10, ECT-P01-4; `acceptable`, flag `ExtPolicy`, once adapted).
+fn policy_type(v: V) -> V {
+    if draft01() {
+        v.rules(&["ECT-CLM-13"]).invalid("claims.pol")
+    } else {
+        v.invalid("claims.type")
+    }
 }
 
 /// A trusted key set with agent A's key bound to no issuer (so ECT-KEY-2 passes any `iss`).
@@ -380,7 +391,7 @@ pub fn vectors() -> Vec<V> {
                 c.insert("pol_decision".into(), "approved".into());
             }),
         )
-        .invalid("claims.type"),
+        .pipe(policy_type),
         V::token(
             "claims/type/pol-decision-bool",
             "pol_decision is true (pol policy-1)",
@@ -390,7 +401,7 @@ pub fn vectors() -> Vec<V> {
                 c.insert("pol_decision".into(), true.into());
             }),
         )
-        .invalid("claims.type"),
+        .pipe(policy_type),
         V::token(
             "claims/type/before-issuer",
             "iss a number under a bound key: ECT-CLM-2 comes before ECT-KEY-2",

@@ -80,6 +80,28 @@ fn other_action(n: u32) -> String {
     sign_a(&c)
 }
 
+/// A parent held only under another scope than the child's (another `wid`, or a `wid` on one
+/// side only): missing in `draft-00` (ECT-DAG-2, `dag.parent_missing`), in the wrong workflow
+/// in `draft-01` (ECT-P01-5, `dag.workflow_mismatch`).
+fn other_workflow(v: V) -> V {
+    if draft01() {
+        v.rules(&["ECT-DAG-2", "ECT-P01-5"])
+            .invalid("dag.workflow_mismatch")
+    } else {
+        v.invalid("dag.parent_missing")
+    }
+}
+
+/// A parent in the child's own scope: valid in both profiles (in `draft-01`, the valid side of
+/// ECT-P01-5 too).
+fn same_workflow(v: V) -> V {
+    if draft01() {
+        v.rules(&["ECT-DAG-2", "ECT-P01-5"]).valid()
+    } else {
+        v.valid()
+    }
+}
+
 /// The vectors, in order.
 pub fn vectors() -> Vec<V> {
     let d1 = ["ECT-DAG-1"];
@@ -138,16 +160,16 @@ pub fn vectors() -> Vec<V> {
         // ECT-DAG-2: the parent is looked up in the child's scope only.
         V::token("dag/scope/parent-in-other-wid", "the parent exists only with wid 100; the child has wid 101", &d2, task_in(101, 2, &[1]))
             .ledger_after(vec![task_in(100, 1, &[])])
-            .invalid("dag.parent_missing"),
+            .pipe(other_workflow),
         V::token("dag/scope/parent-only-with-wid", "the parent exists only with wid 100; the child has no wid", &d2, task(2, &[1], IAT))
             .ledger_after(vec![task_in(100, 1, &[])])
-            .invalid("dag.parent_missing"),
+            .pipe(other_workflow),
         V::token("dag/scope/parent-only-without-wid", "the parent exists only without wid; the child has wid 100", &d2, task_in(100, 2, &[1]))
             .ledger_after(vec![task(1, &[], IAT)])
-            .invalid("dag.parent_missing"),
+            .pipe(other_workflow),
         V::token("dag/scope/parent-same-wid", "parent and child both in wid 100", &d2, task_in(100, 2, &[1]))
             .ledger_after(vec![task_in(100, 1, &[])])
-            .valid(),
+            .pipe(same_workflow),
         // ECT-DAG-1: uniqueness of the jti in its scope.
         V::token("dag/duplicate/same-token", "the same token accepted twice into a ledger (DAG-1 comes before RPL-1)", &d1, task(1, &[], IAT))
             .ledger_after(vec![task(1, &[], IAT)])

@@ -36,8 +36,10 @@ fn task(n: u32, par: &[u32]) -> String {
 fn accepted(tokens: &[String]) -> Vec<RawEntry> {
     let jwks = serde_json::to_vec(&jwks()).expect("serializes");
     let keys = KeySet::from_jwks_json(&jwks).expect("the default keys load");
-    let verifier = Verifier::new(keys, Policy::new(AUD)).expect("default policy");
-    let ledger = MemoryLedger::new();
+    let mut policy = Policy::new(AUD);
+    policy.profile = profile().profile();
+    let verifier = Verifier::new(keys, policy).expect("default policy");
+    let ledger = MemoryLedger::with_profile(profile().profile());
     for (i, t) in tokens.iter().enumerate() {
         verifier
             .accept(t, NOW + i as u64, &ledger)

@@ -111,11 +111,11 @@ pub fn vectors() -> Vec<V> {
     flipped[10] ^= 0x01;
     let mut tampered = claims(&uuid(1));
     tampered.insert("exec_act".into(), "delete_data".into());
-    let other_header = obj(json!({"alg": "ES256", "typ": TYP, "kid": "agent-a", "x": 1}));
+    let other_header = obj(json!({"alg": "ES256", "typ": typ(), "kid": "agent-a", "x": 1}));
     let raw_input = [
         serde_json::to_vec(&header("agent-a")).expect("serializes"),
         b".".to_vec(),
-        serde_json::to_vec(&claims(&uuid(1))).expect("serializes"),
+        serde_json::to_vec(&to_profile(&claims(&uuid(1)))).expect("serializes"),
     ]
     .concat();
     let mut n_minus_1 = n;
