@@ -1,20 +1,38 @@
 //! One property per mutation, named after the rule it breaks: the mutated workflow is
 //! rejected at the expected step with exactly the expected code and rule, every earlier step
 //! is accepted, and the rejection leaves the ledger and the replay cache unchanged.
+//!
+//! Profiles (SPEC.md §10): each property case is a pair of mutated workflows, one in each
+//! profile the mutation applies in (`Mutation::profiles`: both, or twice the one), so every
+//! mutation is checked in every profile on every run, and the number of workflows per
+//! mutation stays what it was before `draft-01` (12 pairs: 24 workflows).
 
 use proptest::prelude::*;
-use wimse_ect_conformance::testing::{Case, Mutation, Stage, case};
+use wimse_ect::Profile;
+use wimse_ect_conformance::testing::{Case, Mutation, Stage, case_in};
 
 use crate::config;
 
-/// Default cases per mutation (each runs a workflow of up to 12 tokens, plus what the mutation
-/// adds).
-const CASES: u32 = 24;
+/// Default cases per mutation: pairs of workflows of up to 12 tokens each, plus what the
+/// mutation adds.
+const CASES: u32 = 12;
+
+/// A case of `m` in each profile it applies in, or two in its only one.
+fn cases(m: Mutation) -> impl Strategy<Value = Vec<Case>> {
+    let ps: &[Profile] = m.profiles();
+    let (a, b) = (ps[0], *ps.last().expect("a mutation applies somewhere"));
+    (case_in(m, a), case_in(m, b)).prop_map(|(a, b)| vec![a, b])
+}
 
 /// Checks one mutated case; every failure message starts with the rule that was not enforced.
 fn check(case: &Case) -> Result<(), TestCaseError> {
     let m = case.mutation;
-    let what = format!("{} ({}) not enforced as expected", m.rule(), m.code());
+    let what = format!(
+        "{} ({}) not enforced as expected in {}",
+        m.rule(),
+        m.code(),
+        case.workflow.policy.profile
+    );
     let report = case
         .workflow
         .run()
@@ -64,8 +82,10 @@ macro_rules! mutation_properties {
             #![proptest_config(config(CASES))]
             $(
                 #[test]
-                fn $name(case in case(Mutation::$m)) {
-                    check(&case)?;
+                fn $name(cases in cases(Mutation::$m)) {
+                    for case in &cases {
+                        check(case)?;
+                    }
                 }
             )*
         }
@@ -124,4 +144,10 @@ mutation_properties! {
     ect_led_4_tampered_ledger_is_detected => LedgerChain,
     ect_http_3_malformed_field_is_rejected => HttpMalformed,
     ect_http_4_oversized_field_is_rejected => HttpTooLarge,
+    ect_p01_1_typ_neither_exec_jwt_nor_legacy_is_rejected => P01Typ,
+    ect_p01_2_par_instead_of_pred_is_a_missing_claim => P01Pred,
+    ect_p01_3_ect_ext_over_4096_bytes_is_invalid => P01ExtSize,
+    ect_p01_3_ect_ext_deeper_than_5_is_invalid => P01ExtDepth,
+    ect_p01_4_bad_policy_member_in_ect_ext_is_rejected => P01ExtPolicy,
+    ect_p01_5_pred_of_another_workflow_is_refused => P01WorkflowMismatch,
 }

@@ -40,7 +40,7 @@ mod workflow;
 
 pub use crate::fixtures::{P256_ORDER, der_signature, high_s_twin, sub_be};
 pub use json::{render_json, with_raw_member};
-pub use mutation::{Case, Expected, Mutation, Tamper, case};
+pub use mutation::{Case, Expected, Mutation, Tamper, case, case_in};
 pub use run::{AcceptedStep, EachReport, Rejection, RunReport, Stage, chained};
 pub use workflow::{
     Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig, valid_token, valid_workflow,

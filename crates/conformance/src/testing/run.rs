@@ -12,7 +12,7 @@ use wimse_ect::KeySet;
 use wimse_ect::MemoryReplayCache;
 use wimse_ect::TokenStore;
 use wimse_ect::http::{DEFAULT_MAX_FIELD_BYTES, parse_field_values};
-use wimse_ect::{ChainHash, FileLedger, Ledger, LedgerAudit, MemoryLedger, RawEntry};
+use wimse_ect::{ChainHash, CreateMode, FileLedger, Ledger, LedgerAudit, MemoryLedger, RawEntry};
 use wimse_ect::{ReplayProtection, Verifier};
 
 /// Where a workflow was rejected.
@@ -172,13 +172,16 @@ impl Workflow {
         let mut store = TokenStore::new();
         let mut kept: Vec<(String, u64)> = Vec::new();
         let sink = match self.delivery {
-            Delivery::Ledger(LedgerKind::Memory) => Sink::Memory(MemoryLedger::new()),
+            Delivery::Ledger(LedgerKind::Memory) => {
+                Sink::Memory(MemoryLedger::with_profile(self.policy.profile))
+            }
             Delivery::Ledger(LedgerKind::File) => {
                 let dir = tempfile::Builder::new()
                     .prefix("wimse-ect-workflow-")
                     .tempdir()
                     .map_err(|e| format!("temporary directory: {e}"))?;
-                let ledger = FileLedger::open(dir.path().join("ledger.jsonl"))
+                let ledger = self
+                    .open_ledger(&dir.path().join("ledger.jsonl"))
                     .map_err(|e| format!("opening a new ledger: {e}"))?;
                 Sink::File(ledger, dir)
             }
@@ -248,7 +251,7 @@ impl Workflow {
                     std::fs::write(&path, &bytes).map_err(|e| format!("writing: {e}"))?;
                 }
                 let before = read(&path)?;
-                match FileLedger::open(&path) {
+                match self.open_ledger(&path) {
                     Ok(reopened) => {
                         if (reopened.len(), reopened.head()) != (len, head) {
                             return Err(format!(
@@ -307,12 +310,12 @@ impl Workflow {
                     .tempdir()
                     .map_err(|e| format!("temporary directory: {e}"))?;
                 let path = dir.path().join("ledger.jsonl");
-                let memory = MemoryLedger::new();
+                let memory = MemoryLedger::with_profile(self.policy.profile);
                 let mut file = None;
                 let ledger: &dyn Ledger = match kind {
                     LedgerKind::Memory => &memory,
                     LedgerKind::File => file.insert(
-                        FileLedger::open(&path)
+                        self.open_ledger(&path)
                             .map_err(|e| format!("opening a new ledger: {e}"))?,
                     ),
                 };
@@ -345,7 +348,8 @@ impl Workflow {
                             ledger.head().map_err(|e| format!("ledger head: {e}"))?,
                         );
                         drop(file.take());
-                        let reopened = FileLedger::open(&path)
+                        let reopened = self
+                            .open_ledger(&path)
                             .map_err(|e| format!("reopening the ledger: {e}"))?;
                         if (reopened.len(), reopened.head()) != (len, head) {
                             return Err(format!(
@@ -386,6 +390,12 @@ impl Workflow {
             changed,
             audit,
         })
+    }
+
+    /// Opens (or creates) the ledger file at `path` under the workflow's profile (a ledger
+    /// reads its tokens back under its own profile's claim names).
+    fn open_ledger(&self, path: &Path) -> wimse_ect::Result<FileLedger> {
+        FileLedger::open_profile(path, CreateMode::OnOpen, self.policy.profile)
     }
 
     /// The `Execution-Context` field lines of step `i` for [`Delivery::Inline`]: the step's

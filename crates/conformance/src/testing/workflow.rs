@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use super::mutation::{Tamper, flip_case};
 use super::{AUDIENCE, MAX_NUMERIC_DATE, NOW, agent_iss, agent_key, sign_json, uuid};
 use wimse_ect::SigningKey;
-use wimse_ect::{Audience, Claims, PolicyClaims, PolicyDecision, sha256_b64url};
+use wimse_ect::{Audience, Claims, PolicyClaims, PolicyClaimsAt, PolicyDecision, sha256_b64url};
+use wimse_ect::{DRAFT_00, DRAFT_01, PROFILES, Profile};
 use wimse_ect::{LEEWAY_RANGE, MAX_IAT_AGE_RANGE, Policy};
 
 /// One issuing agent: its identifier (`iss`) and its signing key, trusted for that issuer only.
@@ -106,6 +107,42 @@ impl Workflow {
         )
     }
 
+    /// The same workflow under `profile` (SPEC.md §10): every step's claims written under
+    /// the profile's names (the policy members moved into or out of the extension object,
+    /// whose padding shrinks to keep it within 4096 bytes), its `typ` the profile's, re-signed.
+    /// In `draft-01` a task cannot join a workflow after a token of another named it
+    /// (ECT-P01-5), so the workflow ends before the first step that would: every step of the
+    /// result is still accepted in order.
+    pub fn in_profile(&self, profile: Profile) -> Workflow {
+        let mut wf = self.clone();
+        let from = wf.policy.profile;
+        wf.policy.profile = profile;
+        for i in 0..wf.steps.len() {
+            let step = &wf.steps[i];
+            let named_elsewhere = profile.workflow_consistency
+                && wf.steps[..i].iter().any(|s| {
+                    !same_wid(s.claims.wid.as_deref(), step.claims.wid.as_deref())
+                        && s.claims
+                            .par
+                            .iter()
+                            .any(|p| p.eq_ignore_ascii_case(&step.claims.jti))
+                });
+            if named_elsewhere {
+                wf.steps.truncate(i);
+                break;
+            }
+            let step = &mut wf.steps[i];
+            let pol = step.claims.pol.clone();
+            set_policy(&mut step.claims, &from, None);
+            set_policy(&mut step.claims, &profile, pol);
+            step.header.insert("typ".into(), profile.typ.into());
+            step.field_lines = None;
+            let token = wf.sign(wf.steps[i].agent, &wf.steps[i].header, &wf.steps[i].claims);
+            wf.steps[i].token = token;
+        }
+        wf
+    }
+
     /// The index of the step holding `jti` in scope `wid`, if any, comparing both UUIDs ASCII
     /// case-insensitively (ECT-CLM-5).
     pub fn find(&self, wid: Option<&str>, jti: &str) -> Option<usize> {
@@ -129,6 +166,10 @@ pub struct WorkflowConfig {
     pub max_agents: usize,
     /// Maximum number of scopes, i.e. distinct `wid` values or none (default 3).
     pub max_scopes: usize,
+    /// The profile (SPEC.md §10) the tokens are built and verified under: `None` (the default)
+    /// draws `draft-00` or `draft-01` for each workflow, so the profile is part of the
+    /// generated case.
+    pub profile: Option<Profile>,
 }
 
 impl Default for WorkflowConfig {
@@ -137,6 +178,7 @@ impl Default for WorkflowConfig {
             tokens: 1..=64,
             max_agents: 4,
             max_scopes: 3,
+            profile: None,
         }
     }
 }
@@ -168,6 +210,7 @@ struct Settings {
     scopes: usize,
     first_scope_has_wid: bool,
     base: u128,
+    profile: Profile,
 }
 
 /// Choices for one token.
@@ -207,6 +250,10 @@ fn settings(cfg: &WorkflowConfig) -> impl Strategy<Value = Settings> + use<> {
     let max_age = prop_oneof![3 => Just(900u64), 1 => MAX_IAT_AGE_RANGE];
     let skew = prop_oneof![3 => Just(30u64), 1 => Just(0u64), 1 => 0..=3_600u64];
     let max_par = prop_oneof![3 => Just(100usize), 1 => 1..=4usize];
+    let profile = match cfg.profile {
+        Some(p) => Just(p).boxed(),
+        None => proptest::sample::select(&PROFILES[..]).boxed(),
+    };
     let shape = prop_oneof![
         1 => Just(Shape::Chain),
         1 => Just(Shape::FanOut),
@@ -220,19 +267,23 @@ fn settings(cfg: &WorkflowConfig) -> impl Strategy<Value = Settings> + use<> {
         prop_oneof![3 => Just(1usize), 1 => 1..=cfg.max_scopes.max(1)],
         any::<bool>(),
         any::<u128>(),
+        profile,
     )
         .prop_map(
-            |((leeway, max_age, skew, max_par, shape), agents, scopes, wid, base)| Settings {
-                leeway,
-                // TIME-2 mutations need room for `iat < exp <= now - leeway` within max age.
-                max_age: max_age.max(leeway + 2),
-                skew,
-                max_par,
-                shape,
-                agents,
-                scopes,
-                first_scope_has_wid: wid,
-                base,
+            |((leeway, max_age, skew, max_par, shape), agents, scopes, wid, base, profile)| {
+                Settings {
+                    leeway,
+                    // TIME-2 mutations need room for `iat < exp <= now - leeway` within max age.
+                    max_age: max_age.max(leeway + 2),
+                    skew,
+                    max_par,
+                    shape,
+                    agents,
+                    scopes,
+                    first_scope_has_wid: wid,
+                    base,
+                    profile,
+                }
             },
         )
 }
@@ -403,9 +454,10 @@ fn parent_indices(settings: &Settings, plans: &[TokenPlan], scope_of: &[usize]) 
 }
 
 /// The `ext` claim of `plan`: depth exactly `plan.depth`, compact size exactly `plan.size` when
-/// the members fit in it.
-fn build_ext(plan: &ExtPlan) -> Map<String, Value> {
-    let mut ext = Map::new();
+/// the members fit in it, `extra` members included (the policy members of `ect_ext` in
+/// `draft-01`, ECT-P01-4, which count towards its limits).
+fn build_ext(plan: &ExtPlan, extra: &Map<String, Value>) -> Map<String, Value> {
+    let mut ext = extra.clone();
     for (k, v) in &plan.members {
         ext.insert(k.clone(), v.clone());
     }
@@ -445,6 +497,7 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
         })
         .collect();
     let mut policy = Policy::new(AUDIENCE);
+    policy.profile = settings.profile;
     policy.leeway_seconds = settings.leeway;
     policy.max_iat_age_seconds = settings.max_age;
     policy.max_par = settings.max_par;
@@ -491,10 +544,20 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
                 .zip(&scope_of)
                 .any(|(s, &sc)| sc == scope && s.claims.jti.eq_ignore_ascii_case(jti))
         };
+        // ECT-P01-5 (draft-01), the late direction: a jti that a token of another workflow
+        // already names as a parent cannot be accepted in this one, so it is not reused.
+        let named_elsewhere = |jti: &str| {
+            policy.profile.workflow_consistency
+                && steps.iter().zip(&scope_of).any(|(s, &sc)| {
+                    sc != scope && s.claims.par.iter().any(|p| p.eq_ignore_ascii_case(jti))
+                })
+        };
         let reusable: Vec<&str> = steps
             .iter()
             .zip(&scope_of)
-            .filter(|&(s, &sc)| sc != scope && !used_here(&s.claims.jti))
+            .filter(|&(s, &sc)| {
+                sc != scope && !used_here(&s.claims.jti) && !named_elsewhere(&s.claims.jti)
+            })
             .map(|(s, _)| s.claims.jti.as_str())
             .collect();
         let jti = match plan.reuse {
@@ -519,7 +582,15 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
             },
         });
         let hash = |h: Option<u8>| h.map(|b| sha256_b64url(&[b]));
-        let claims = Claims {
+        // In draft-01 the policy members are part of `ect_ext` and count towards its limits.
+        let ext = plan.ext.as_ref().map(|e| {
+            let mut extra = Map::new();
+            if let (Some(p), PolicyClaimsAt::InExtension) = (&pol, policy.profile.policy_claims) {
+                extra = policy_members(&policy.profile, p);
+            }
+            build_ext(e, &extra)
+        });
+        let mut claims = Claims {
             iss: agents[plan.agent % agents.len()].iss.clone(),
             aud,
             iat,
@@ -541,11 +612,12 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
             wid: wids[scope].clone(),
             inp_hash: hash(plan.hashes.0),
             out_hash: hash(plan.hashes.1),
-            ext: plan.ext.as_ref().map(build_ext),
-            pol,
+            ext,
+            pol: None,
         };
+        set_policy(&mut claims, &policy.profile, pol);
         let agent = plan.agent % agents.len();
-        let header = header_for(&agents[agent].key, plan.header);
+        let header = header_for(&agents[agent].key, plan.header, &policy.profile);
         let token = sign_json(
             &header,
             &claims.to_json(&policy.profile),
@@ -570,13 +642,26 @@ fn build(settings: &Settings, plans: &[TokenPlan]) -> Workflow {
     }
 }
 
-/// A valid header for `key`: `typ` in one of its accepted spellings, sometimes with header
-/// parameters a verifier must ignore.
-fn header_for(key: &SigningKey, (typ, extra): (u8, bool)) -> Map<String, Value> {
-    let typ = match typ % 8 {
-        0 => "application/wimse-exec+jwt",
-        1 => "WIMSE-EXEC+JWT",
-        _ => "wimse-exec+jwt",
+/// A valid header for `key` under `profile`: `typ` in one of its accepted spellings
+/// (ECT-HDR-1; in `draft-01` ECT-P01-1: `exec+jwt` mostly, the legacy `wimse-exec+jwt`
+/// sometimes), sometimes with header parameters a verifier must ignore.
+fn header_for(key: &SigningKey, (typ, extra): (u8, bool), profile: &Profile) -> Map<String, Value> {
+    let typ = if *profile == DRAFT_01 {
+        match typ % 10 {
+            0 => "application/exec+jwt",
+            1 => "EXEC+JWT",
+            2 => "wimse-exec+jwt",
+            3 => "application/wimse-exec+jwt",
+            4 => "Wimse-Exec+JWT",
+            _ => "exec+jwt",
+        }
+    } else {
+        debug_assert_eq!(*profile, DRAFT_00);
+        match typ % 8 {
+            0 => "application/wimse-exec+jwt",
+            1 => "WIMSE-EXEC+JWT",
+            _ => "wimse-exec+jwt",
+        }
     };
     let mut h = Map::new();
     h.insert("alg".into(), "ES256".into());
@@ -691,14 +776,15 @@ fn with_late_parents(mut wf: Workflow, plans: &[LatePlan]) -> Workflow {
         let mut claims = wf.steps[i].claims.clone();
         match change {
             LateBreak::Policy(rejected) => {
-                claims.pol = Some(PolicyClaims {
+                let pol = PolicyClaims {
                     pol: "late-policy".into(),
                     decision: if rejected {
                         PolicyDecision::Rejected
                     } else {
                         PolicyDecision::PendingHumanReview
                     },
-                });
+                };
+                set_policy(&mut claims, &policy.profile, Some(pol));
             }
             LateBreak::TooNew => {
                 let earliest = children[i]
@@ -756,4 +842,51 @@ fn with_late_parents(mut wf: Workflow, plans: &[LatePlan]) -> Workflow {
     let steps = std::mem::take(&mut wf.steps);
     wf.steps = order.into_iter().map(|i| steps[i].clone()).collect();
     wf
+}
+
+/// The policy members `pol` and `pol_decision` as `profile` names them.
+fn policy_members(profile: &Profile, p: &PolicyClaims) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(profile.claims.pol.into(), p.pol.clone().into());
+    m.insert(
+        profile.claims.pol_decision.into(),
+        p.decision.as_str().into(),
+    );
+    m
+}
+
+/// Sets `claims.pol` to `pol` so that the claims stay exactly what a verifier of `profile`
+/// reads back from the token they sign to: in `draft-01` (ECT-P01-4) the policy members are
+/// also members of `ect_ext` ([`Claims::ext`] holds them), so the old ones are removed from it
+/// and the new ones inserted, an `ext` padding member (`pad`, as the generator writes it)
+/// shrinking so that `ect_ext` stays within its 4096 bytes (ECT-CLM-12, ECT-P01-3).
+pub(crate) fn set_policy(claims: &mut Claims, profile: &Profile, pol: Option<PolicyClaims>) {
+    if profile.policy_claims == PolicyClaimsAt::InExtension {
+        let n = &profile.claims;
+        if let Some(ext) = &mut claims.ext {
+            ext.remove(n.pol);
+            ext.remove(n.pol_decision);
+        }
+        if let Some(p) = &pol {
+            let ext = claims.ext.get_or_insert_with(Map::new);
+            ext.extend(policy_members(profile, p));
+            let size = serde_json::to_vec(&*ext).expect("serializes").len();
+            if size > wimse_ect::MAX_EXT_BYTES
+                && let Some(Value::String(pad)) = ext.get_mut("pad")
+            {
+                let keep = pad.len().saturating_sub(size - wimse_ect::MAX_EXT_BYTES);
+                pad.truncate(keep);
+            }
+        }
+    }
+    claims.pol = pol;
+}
+
+/// Whether two scopes (`wid`s, `None` for none) are the same, ASCII case-insensitively.
+fn same_wid(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => false,
+    }
 }

@@ -6,10 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Mutation, Mutator, OTHER_AUDIENCE, REQUIRED_CLAIMS, flip_case, set_unused_bits};
+use super::{Mutation, Mutator, OTHER_AUDIENCE, flip_case, required_claims, set_unused_bits};
 use crate::testing::json::{Rng, with_raw_member};
 use crate::testing::{AUDIENCE, Agent, NOW, Stage, Step, agent_iss, agent_key, to_bytes, uuid};
-use wimse_ect::{Audience, PolicyDecision, sha256_b64url};
+use wimse_ect::{Audience, MAX_EXT_BYTES, PolicyClaimsAt, PolicyDecision, sha256_b64url};
 
 /// Ways of spelling a UUID that are not RFC 9562 text form.
 fn bad_uuid(rng: &mut Rng, good: &str) -> String {
@@ -29,7 +29,7 @@ fn bad_uuid(rng: &mut Rng, good: &str) -> String {
 impl Mutator {
     /// Like [`Mutator::edit_claims`] for changes only raw JSON members can express (a claim
     /// removed, of another type, half a pair).
-    fn edit_payload(
+    pub(super) fn edit_payload(
         &mut self,
         edit: impl FnOnce(&mut Rng, &mut Map<String, Value>) -> String,
     ) -> Stage {
@@ -42,16 +42,19 @@ impl Mutator {
     }
 
     pub(super) fn claim_missing(&mut self) -> Stage {
+        let required = required_claims(&self.profile);
         self.edit_payload(|rng, payload| {
-            let name = *rng.pick(&REQUIRED_CLAIMS);
+            let name = *rng.pick(&required);
             payload.remove(name);
             format!("no {name}")
         })
     }
 
     pub(super) fn claim_type(&mut self) -> Stage {
+        let n = self.profile.claims;
+        let top_level_policy = self.profile.policy_claims == PolicyClaimsAt::TopLevel;
         self.edit_payload(|rng, payload| {
-            let choices: Vec<(&str, Value)> = vec![
+            let mut choices: Vec<(&str, Value)> = vec![
                 ("iss", json!(42)),
                 ("aud", json!(42)),
                 ("aud", json!([AUDIENCE, 42])),
@@ -61,17 +64,20 @@ impl Mutator {
                 ("exp", json!(true)),
                 ("jti", json!(12)),
                 ("exec_act", json!(["act"])),
-                ("par", json!("parent")),
-                ("par", json!([1])),
-                ("par", json!({})),
+                (n.par, json!("parent")),
+                (n.par, json!([1])),
+                (n.par, json!({})),
                 ("wid", json!(5)),
                 ("inp_hash", json!(5)),
                 ("out_hash", json!([])),
-                ("ext", json!([])),
-                ("ext", json!("ext")),
-                ("pol", json!(1)),
-                ("pol_decision", json!(true)),
+                (n.ext, json!([])),
+                (n.ext, json!("ext")),
             ];
+            // In draft-01 top-level policy claims are unknown, ignored (ECT-P01-4).
+            if top_level_policy {
+                choices.push(("pol", json!(1)));
+                choices.push(("pol_decision", json!(true)));
+            }
             let (name, value) = rng.pick(&choices).clone();
             payload.insert(name.into(), value.clone());
             // The pair is checked together: give the other half a valid value.
@@ -279,7 +285,8 @@ impl Mutator {
 
     pub(super) fn ext(&mut self, m: Mutation) -> Stage {
         self.edit_claims(|this, t| {
-            let mut ext = Map::new();
+            // In draft-01 the policy members are part of `ect_ext` and count (ECT-P01-4).
+            let mut ext = this.policy_members(t);
             let what = if m == Mutation::ExtSize {
                 // Depth at most 5, compact size 4097 to 4100 bytes.
                 let size = 4097 + this.rng.below(4);
@@ -307,6 +314,7 @@ impl Mutator {
     }
 
     pub(super) fn pol(&mut self) -> Stage {
+        let profile = self.profile;
         self.edit_payload(|rng, payload| {
             let (variant, pol, decision) = *rng.pick(&[
                 ("pol without pol_decision", Some("policy"), None),
@@ -316,15 +324,65 @@ impl Mutator {
                 ("decision APPROVED", Some("policy"), Some("APPROVED")),
                 ("decision empty", Some("policy"), Some("")),
             ]);
-            payload.remove("pol");
-            payload.remove("pol_decision");
+            // ECT-CLM-13 at the top level (draft-00), or for the members of `ect_ext`
+            // (draft-01, ECT-P01-4).
+            let n = &profile.claims;
+            let target = policy_target(payload, &profile);
+            target.remove(n.pol);
+            target.remove(n.pol_decision);
             if let Some(p) = pol {
-                payload.insert("pol".into(), p.into());
+                target.insert(n.pol.into(), p.into());
             }
             if let Some(d) = decision {
-                payload.insert("pol_decision".into(), d.into());
+                target.insert(n.pol_decision.into(), d.into());
             }
+            fit_ext(payload, &profile);
             variant.to_owned()
         })
+    }
+
+    /// Step `t`'s policy members as `ect_ext` holds them in draft-01 (ECT-P01-4); empty in
+    /// draft-00, where they are top-level claims.
+    pub(super) fn policy_members(&self, t: usize) -> Map<String, Value> {
+        let n = &self.profile.claims;
+        let mut m = Map::new();
+        if self.profile.policy_claims == PolicyClaimsAt::InExtension
+            && let Some(p) = &self.wf.steps[t].claims.pol
+        {
+            m.insert(n.pol.into(), p.pol.clone().into());
+            m.insert(n.pol_decision.into(), p.decision.as_str().into());
+        }
+        m
+    }
+}
+
+/// The object the policy members of `payload` live in under `profile`: the payload itself
+/// (draft-00), or its extension object, created if absent (draft-01, ECT-P01-4).
+pub(super) fn policy_target<'a>(
+    payload: &'a mut Map<String, Value>,
+    profile: &wimse_ect::Profile,
+) -> &'a mut Map<String, Value> {
+    match profile.policy_claims {
+        PolicyClaimsAt::TopLevel => payload,
+        PolicyClaimsAt::InExtension => payload
+            .entry(profile.claims.ext)
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("a valid token's extension claim is an object"),
+    }
+}
+
+/// Shortens the generator's padding member (`pad`) of `payload`'s extension object so that it
+/// stays within ECT-CLM-12's 4096 bytes after a policy member was added to it (draft-01),
+/// so that the edit breaks only the rule it is about.
+pub(super) fn fit_ext(payload: &mut Map<String, Value>, profile: &wimse_ect::Profile) {
+    if let Some(Value::Object(ext)) = payload.get_mut(profile.claims.ext) {
+        let size = to_bytes(ext).len();
+        if size > MAX_EXT_BYTES
+            && let Some(Value::String(pad)) = ext.get_mut("pad")
+        {
+            let keep = pad.len().saturating_sub(size - MAX_EXT_BYTES);
+            pad.truncate(keep);
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! needs beforehand.
 
 use super::{Mutator, flip_case};
+use crate::testing::workflow::set_policy;
 use crate::testing::{NOW, Stage};
 use wimse_ect::DagMode;
 use wimse_ect::{PolicyClaims, PolicyDecision};
@@ -38,7 +39,9 @@ impl Mutator {
     pub(super) fn parent_missing(&mut self) -> Stage {
         self.edit_claims(|this, t| {
             let scope = this.wf.steps[t].claims.wid.clone();
-            // A jti held only in another scope, or one nobody holds.
+            // A jti held only in another scope, or one nobody holds. In draft-01 only the
+            // latter: one held in another workflow is ECT-P01-5 there (P01WorkflowMismatch).
+            let consistency = this.profile.workflow_consistency;
             let elsewhere: Vec<String> = this.wf.steps[..t]
                 .iter()
                 .filter(|s| s.claims.wid != scope)
@@ -48,7 +51,7 @@ impl Mutator {
                         && !j.eq_ignore_ascii_case(&this.wf.steps[t].claims.jti)
                 })
                 .collect();
-            let missing = if !elsewhere.is_empty() && this.rng.below(2) == 0 {
+            let missing = if !consistency && !elsewhere.is_empty() && this.rng.below(2) == 0 {
                 this.rng.pick(&elsewhere).clone()
             } else {
                 this.fresh_uuid()
@@ -163,10 +166,11 @@ impl Mutator {
             PolicyDecision::PendingHumanReview
         };
         let p = self.derive_root(j);
-        self.wf.steps[p].claims.pol = Some(PolicyClaims {
+        let pol = PolicyClaims {
             pol: "policy".into(),
             decision,
-        });
+        };
+        set_policy(&mut self.wf.steps[p].claims, &self.profile, Some(pol));
         self.resign(p);
         let jti = self.fresh_uuid();
         let parent = vec![self.wf.steps[p].claims.jti.clone()];

@@ -11,6 +11,25 @@ impl Mutator {
     pub(super) fn header_param(&mut self, m: Mutation) -> Stage {
         let t = self.target();
         let (name, values): (&str, Vec<Option<Value>>) = match m {
+            // ECT-P01-1: neither exec+jwt nor the legacy wimse-exec+jwt, in any form.
+            Mutation::P01Typ => (
+                "typ",
+                vec![
+                    None,
+                    Some(json!("JWT")),
+                    Some(json!(42)),
+                    Some(json!(["exec+jwt"])),
+                    Some(json!("application/jwt")),
+                    Some(json!("")),
+                    Some(json!("exec+jwt; charset=utf-8")),
+                    Some(json!("exec+jwt ")),
+                    Some(json!("wimse+jwt")),
+                    Some(json!("exec-jwt")),
+                    Some(json!("application/application/exec+jwt")),
+                    Some(json!("text/exec+jwt")),
+                    Some(json!("wimse-exec")),
+                ],
+            ),
             Mutation::Typ => (
                 "typ",
                 vec![

@@ -2,7 +2,7 @@
 //! just over a lowered `max_token_bytes`), ECT-JWS-2 (`Malformed`), ECT-JWS-3 (`Base64`),
 //! ECT-JWS-4 (`Json`: header or payload not a JSON object) and ECT-JWS-5 (`DuplicateMember`).
 
-use super::{Mutator, REQUIRED_CLAIMS, set_unused_bits};
+use super::{Mutator, required_claims, set_unused_bits};
 use crate::testing::json::with_raw_member;
 use crate::testing::{Stage, to_bytes};
 use wimse_ect::base64url::encoded_len as b64_len;
@@ -161,7 +161,7 @@ impl Mutator {
                 )
             }
             1 => {
-                let name = self.rng.pick(&REQUIRED_CLAIMS).to_string();
+                let name = self.rng.pick(&required_claims(&self.profile)).to_string();
                 let raw = payload[&name].to_string();
                 (
                     format!("payload {name}"),

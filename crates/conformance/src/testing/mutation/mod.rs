@@ -18,18 +18,26 @@
 //! `signature` (§4 for tokens, ECT-KEY-1..2, ECT-SIG-1..2), `keys` (ECT-KEY-3), `claims`
 //! (§5, ECT-CLM-1..13 and ECT-TIME-5), `time` (§6, ECT-TIME-1..4, ECT-TIME-6, ECT-AUD-1),
 //! `replay` (ECT-RPL-1), `dag` (§7, ECT-DAG-1..6), `ledger` (§8, ECT-LED-3..4, with
-//! [`Tamper`]) and `http` (§9, ECT-HTTP-3..4).
+//! [`Tamper`]), `http` (§9, ECT-HTTP-3..4) and `profile` (§10, ECT-P01-1..5).
+//!
+//! Profiles (SPEC.md §10). A case is built and verified under one profile, its workflow's
+//! ([`Workflow::policy`]`.profile`); [`Mutation::profiles`] says where a mutation applies. Every
+//! mutation of §2–§9 runs under both profiles, reading and writing the claims under the
+//! profile's names (`pred`, `ect_ext`, the policy members inside `ect_ext`), except ECT-HDR-1
+//! (`Mutation::Typ`), which `draft-01` replaces by ECT-P01-1 (`Mutation::P01Typ`: its values
+//! include `exec+jwt`, valid there). The ECT-P01 mutations apply in `draft-01` only.
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::json::Rng;
 use super::run::Stage;
-use super::workflow::{Delivery, LedgerKind, Workflow, WorkflowConfig};
+use super::workflow::{Delivery, LedgerKind, Workflow, WorkflowConfig, set_policy};
 use super::{NOW, to_bytes, uuid};
 use wimse_ect::Audience;
 use wimse_ect::http::DEFAULT_MAX_FIELD_BYTES;
 use wimse_ect::sign_raw;
+use wimse_ect::{DRAFT_00, DRAFT_01, PROFILES, Profile};
 
 mod claims;
 mod dag;
@@ -38,6 +46,7 @@ mod http;
 mod jws;
 mod keys;
 mod ledger;
+mod profile;
 mod replay;
 mod signature;
 mod time;
@@ -197,6 +206,26 @@ mutations! {
     HttpMalformed => "ECT-HTTP-3", "http.malformed";
     /// An `Execution-Context` field one byte over the limit (trailing whitespace).
     HttpTooLarge => "ECT-HTTP-4", "http.too_large";
+    /// `draft-01`: `typ` missing, not a string, or neither `exec+jwt` nor `wimse-exec+jwt`
+    /// (with or without `application/`, any case).
+    P01Typ => "ECT-P01-1", "header.typ";
+    /// `draft-01`: `pred` renamed `par` (or another near name): a required claim is missing.
+    /// ECT-P01-2 has no code of its own; it renames the claim of ECT-CLM-1.
+    P01Pred => "ECT-P01-2", "claims.missing";
+    /// `draft-01`: `ect_ext` of 4097 to 4100 bytes compact, its policy members counted, a
+    /// valid top-level `ext` (an unknown claim) sometimes next to it.
+    P01ExtSize => "ECT-P01-3", "claims.ext_size";
+    /// `draft-01`: `ect_ext` nested 6 deep, sometimes with its policy members, a valid
+    /// top-level `ext` sometimes next to it.
+    P01ExtDepth => "ECT-P01-3", "claims.ext_depth";
+    /// `draft-01`: a bad policy member inside `ect_ext` (unknown `pol_decision`, a member of
+    /// another JSON type, empty `pol`, half a pair), sometimes next to a valid or an invalid
+    /// top-level pair, which is ignored.
+    P01ExtPolicy => "ECT-P01-4", "claims.pol";
+    /// `draft-01`: a `pred` element naming a task held only under another workflow (another
+    /// `wid`, or a `wid` on one side only), in strict or partial mode; or, the other way, a
+    /// task arriving in one workflow after a token of another named it.
+    P01WorkflowMismatch => "ECT-P01-5", "dag.workflow_mismatch";
 }
 
 impl Mutation {
@@ -205,14 +234,45 @@ impl Mutation {
     pub fn reported_rule(self) -> &'static str {
         match self {
             Mutation::EmbeddedKey => "ECT-SIG-2",
+            // Codes and rule ids of errors are profile-independent (SPEC.md §10): the rules
+            // ECT-P01-1..4 rename or tighten report as the rule they change.
+            Mutation::P01Typ => "ECT-HDR-1",
+            Mutation::P01Pred => "ECT-CLM-1",
+            Mutation::P01ExtSize | Mutation::P01ExtDepth => "ECT-CLM-12",
+            Mutation::P01ExtPolicy => "ECT-CLM-13",
             m => m.rule(),
         }
     }
 
+    /// The profiles the mutation applies in: both, except ECT-HDR-1 (`draft-00` only: its
+    /// rule is replaced by ECT-P01-1 in `draft-01`, where some of its values, `exec+jwt`, are
+    /// valid) and the ECT-P01 mutations (`draft-01` only).
+    pub fn profiles(self) -> &'static [Profile] {
+        use Mutation::*;
+        match self {
+            Typ => &[DRAFT_00],
+            P01Typ | P01Pred | P01ExtSize | P01ExtDepth | P01ExtPolicy | P01WorkflowMismatch => {
+                &[DRAFT_01]
+            }
+            _ => &PROFILES,
+        }
+    }
+
+    /// Whether the mutation applies in `profile`.
+    pub fn applies_in(self, profile: &Profile) -> bool {
+        self.profiles().contains(profile)
+    }
+
     /// Applies the mutation to `wf`, with every choice (which step, which variant) taken from
-    /// `seed`.
+    /// `seed`, under `wf`'s profile. A mutation that does not apply in that profile
+    /// ([`Mutation::profiles`]) is applied to `wf` moved to the first profile it applies in
+    /// ([`Workflow::in_profile`]).
     pub fn apply(self, wf: &Workflow, seed: u64) -> Case {
+        if !self.applies_in(&wf.policy.profile) {
+            return self.apply(&wf.in_profile(self.profiles()[0]), seed);
+        }
         let mut m = Mutator {
+            profile: wf.policy.profile,
             wf: wf.clone(),
             rng: Rng::new(seed),
             description: String::new(),
@@ -231,11 +291,20 @@ impl Mutation {
     }
 }
 
-/// Cases of mutation `m`: valid workflows of 1 to 12 tokens, mutated.
+/// Cases of mutation `m`: valid workflows of 1 to 12 tokens under one of the profiles `m`
+/// applies in, mutated.
 pub fn case(m: Mutation) -> impl Strategy<Value = Case> {
+    proptest::sample::select(m.profiles()).prop_flat_map(move |profile| case_in(m, profile))
+}
+
+/// Cases of mutation `m` under `profile` (which `m` must apply in): valid workflows of 1 to
+/// 12 tokens of that profile, mutated.
+pub fn case_in(m: Mutation, profile: Profile) -> impl Strategy<Value = Case> {
+    assert!(m.applies_in(&profile), "{m:?} does not apply in {profile}");
     (
         super::valid_workflow_with(WorkflowConfig {
             tokens: 1..=12,
+            profile: Some(profile),
             ..WorkflowConfig::default()
         }),
         any::<u64>(),
@@ -260,8 +329,12 @@ fn set_unused_bits(b64: &mut String) {
     b64.push(BASE64URL[(v & !mask) | 1] as char);
 }
 
-/// The claims every token must carry (ECT-CLM-1).
-const REQUIRED_CLAIMS: [&str; 7] = ["iss", "aud", "iat", "exp", "jti", "exec_act", "par"];
+/// The claims every token must carry (ECT-CLM-1), as `profile` names them (`pred` in
+/// `draft-01`, ECT-P01-2).
+fn required_claims(profile: &Profile) -> [&'static str; 7] {
+    let n = &profile.claims;
+    [n.iss, n.aud, n.iat, n.exp, n.jti, n.exec_act, n.par]
+}
 
 /// An `aud` value other than the verifier's identifier.
 const OTHER_AUDIENCE: &str = "spiffe://example.org/other";
@@ -283,6 +356,8 @@ pub(crate) fn flip_case(id: &str) -> String {
 /// A workflow being mutated, the generator every choice is drawn from, and what was done so
 /// far (the [`Case::description`]).
 struct Mutator {
+    /// The workflow's profile.
+    profile: Profile,
     wf: Workflow,
     rng: Rng,
     description: String,
@@ -341,6 +416,8 @@ impl Mutator {
             LedgerDuplicate | LedgerChain => return Delivery::Ledger(LedgerKind::File),
             _ => {}
         }
+        // A workflow mismatch needs the store to hold the other workflow's token, which the
+        // inline parents (same workflow) never are.
         let ledger_only = matches!(
             m,
             Malformed
@@ -351,6 +428,7 @@ impl Mutator {
                 | DuplicateJti
                 | Cycle
                 | AncestorBudget
+                | P01WorkflowMismatch
         );
         match self.rng.below(4) {
             0 if !ledger_only && self.inline_prefix() == self.wf.steps.len() => Delivery::Inline,
@@ -426,7 +504,7 @@ impl Mutator {
         step.claims.exp = step.claims.exp.max(iat + 1);
         // nbf never after iat, so that no `now` that accepts iat refuses nbf (ECT-TIME-6).
         step.claims.nbf = step.claims.nbf.map(|nbf| nbf.min(iat));
-        step.claims.pol = None;
+        set_policy(&mut step.claims, &self.profile, None);
         step.now = NOW;
         step.field_lines = None;
         self.wf.steps.push(step);
@@ -504,6 +582,12 @@ impl Mutator {
             // §8 ledger (ledger.rs), §9 HTTP (http.rs).
             LedgerDuplicate | LedgerChain => self.ledger_file(m),
             HttpMalformed | HttpTooLarge => self.http(m),
+            // §10 profile draft-01 (profile.rs).
+            P01Typ => self.header_param(m),
+            P01Pred => self.p01_pred(),
+            P01ExtSize | P01ExtDepth => self.p01_ext(m),
+            P01ExtPolicy => self.p01_ext_policy(),
+            P01WorkflowMismatch => self.p01_workflow_mismatch(),
         };
         self.wf.delivery = self.delivery_for(m);
         stage
