@@ -1,6 +1,7 @@
 //! The library's API tests, one module per concern (one test binary, so the suite links once):
 //!
 //! * [`rules`]: a passing and an exactly failing case for every rule id of SPEC.md §2–§6 and §9;
+//! * [`draft_01`]: profile `draft-01` (SPEC.md §10), each ECT-P01 rule passing and failing;
 //! * [`dag`] and [`ledger`]: SPEC.md §7 and §8 through `Verifier::accept` and the audit;
 //! * [`ledger_file`]: the file ledger's crash, corruption and locking cases;
 //! * [`replay_race`]: exactly one of N concurrent presentations of a token is accepted;
@@ -19,6 +20,7 @@ mod common;
 mod contracts;
 mod dag;
 mod differential;
+mod draft_01;
 #[cfg(feature = "axum")]
 mod http_layer;
 mod inline;
