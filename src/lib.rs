@@ -1,8 +1,9 @@
 //! # wimse-ect
 //!
-//! Reference implementation of Execution Context Tokens (ECTs), profile `draft-00` of
-//! `draft-nennemann-wimse-ect`. An ECT is an ES256-signed JWT recording one task done by one
-//! agent; its `par` claim names the parent tasks, so a workflow's tokens form a DAG.
+//! Reference implementation of Execution Context Tokens (ECTs), profiles `draft-00` (the
+//! default) and `draft-01` of `draft-nennemann-wimse-ect` ([Profiles](#profiles)). An ECT is an
+//! ES256-signed JWT recording one task done by one agent; its `par` claim (`pred` in
+//! `draft-01`) names the parent tasks, so a workflow's tokens form a DAG.
 //!
 //! Every check cites its rule id from the project's SPEC.md; every [`Error`] has SPEC.md's
 //! [`Error::code`] and [`Error::rule`]. The verifier never reads a clock: `now` is a parameter.
@@ -193,6 +194,53 @@
 //! `par` links. BENCHMARKS.md has the measurements, including the adversarial partial-mode stream
 //! (`cargo bench -p wimse-ect --bench partial`).
 //!
+//! # Profiles
+//!
+//! A [`Profile`] names the claims and `typ` values of one revision of the draft and switches its
+//! rules (SPEC.md §10); no rule's code is written twice. [`DRAFT_00`] is the default;
+//! [`DRAFT_01`] writes `typ` `exec+jwt` (and accepts the legacy `wimse-exec+jwt`), names the
+//! parents `pred` and the extension object `ect_ext`, keeps `pol` and `pol_decision` inside
+//! `ect_ext`, and refuses a parent held only under another workflow
+//! (`dag.workflow_mismatch`, ECT-P01-5). A verifier, a builder and a ledger each have one
+//! profile; a ledger refuses a verifier of another (`ledger.profile`).
+//!
+//! ```
+//! use wimse_ect::{DRAFT_01, EctBuilder, KeySet, MemoryLedger, Policy, SigningKey, Verifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = 1_772_000_000;
+//! let key = SigningKey::from_scalar_bytes("agent-a", &[1; 32])?;
+//! let keys = KeySet::from_keys([key.trusted(Some("spiffe://example.org/a"))])?;
+//! let mut policy = Policy::new("spiffe://example.org/b");
+//! policy.profile = DRAFT_01;
+//! let verifier = Verifier::new(keys, policy)?;
+//! let ledger = MemoryLedger::with_profile(DRAFT_01);
+//!
+//! let task = |jti: &str, wid: &str| {
+//!     EctBuilder::new("spiffe://example.org/a", "step")
+//!         .profile(DRAFT_01) // typ exec+jwt, pred, ect_ext
+//!         .audience("spiffe://example.org/b")
+//!         .jti(jti)
+//!         .wid(wid)
+//!         .issued_at(now)
+//!         .expires_at(now + 600)
+//! };
+//! let (w1, w2) = (
+//!     "0b5c3a1e-7d2f-4c1a-9e8b-2f6d4a3c1b01",
+//!     "0b5c3a1e-7d2f-4c1a-9e8b-2f6d4a3c1b02",
+//! );
+//! let root = task("6ba7b810-9dad-11d1-80b4-00c04fd430c8", w1).sign(&key)?;
+//! verifier.accept(&root, now, &ledger)?;
+//! // A task of another workflow naming the root as its predecessor (ECT-P01-5).
+//! let other = task("6ba7b811-9dad-11d1-80b4-00c04fd430c8", w2)
+//!     .parent("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+//!     .sign(&key)?;
+//! let err = verifier.accept(&other, now, &ledger).unwrap_err();
+//! assert_eq!((err.code(), err.rule()), ("dag.workflow_mismatch", "ECT-P01-5"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Policy and environment
 //!
 //! [`Policy::new`]`(audience)` has SPEC.md's defaults; fields can be changed and
@@ -210,6 +258,7 @@
 //! | `dag.mode` | `DagMode::Strict` | `Strict`, `Partial` | — (CLI `--partial`) |
 //! | `dag.skew_seconds` | 30 | 0..=3600 | `ECT_SKEW_SECONDS` |
 //! | `dag.ancestor_budget` | 10000 | 1..=10000000 | `ECT_ANCESTOR_BUDGET` |
+//! | `profile` | [`DRAFT_00`] | [`DRAFT_00`], [`DRAFT_01`] | — (CLI `--profile`, `ECT_PROFILE`) |
 //!
 //! [`Policy::from_env`]`(audience)` applies the variables that are set; an unparsable or
 //! out-of-range value is a [`ConfigError`] naming the variable, never a silent default. The CLI
