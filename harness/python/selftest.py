@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Development driver: runs ect_impl.py over the harness protocol against a vector directory.
 
-Usage: ``python3 selftest.py [VECTOR_DIR] [--xfails FILE] [--impl CMD]``
-(default directory ``/tmp/vectors-wip``, default implementation this directory's
-``ect_impl.py``). Every ``*.json`` file but ``schema.json`` is loaded; each vector becomes one
-case line (its id and case fields), sent to one long-running implementation process, one line
-in, one line out. Judged as the Rust harness does in strict scoring: ``valid`` must be
+Usage: ``python3 selftest.py [VECTORS_DIR] [--profile NAME] [--xfails FILE] [--impl CMD]``
+(default directory the repository's ``vectors``, default every profile, default implementation
+this directory's ``ect_impl.py``). Each profile's vectors are in its own directory: draft-00's
+in ``VECTORS_DIR``, draft-01's in ``VECTORS_DIR/draft-01``. Every ``*.json`` file but
+``schema.json`` of that directory is loaded; each vector becomes one case line (its id and case
+fields), sent to one long-running implementation process (started afresh for each profile: the
+profiles share vector ids), one line in, one line out. Judged as the Rust harness does in strict scoring: ``valid`` must be
 answered valid (a valid ``http`` case with the vector's ``tokens``, in order); ``invalid``
 invalid with the vector's ``code`` or one of its ``alt_codes``; ``acceptable`` valid, or
 invalid with one of those codes; ``unmapped`` is a failure; ``skip`` is a failure here. Listed
-expected failures (``--xfails``, default ``xfails.json`` next to this file) must fail, or the
-run fails. Exit status 0 when nothing failed unexpectedly. (Simpler than the Rust harness:
+expected failures (``--xfails``, default ``xfails.json`` next to this file: ``"xfails"`` lists
+draft-00's, ``"profiles": {"draft-01": {...}}`` any profile's, as ``ect conformance --xfails``
+reads them) must fail, or the run fails. Exit status 0 when nothing failed unexpectedly and
+every profile had vectors. (Simpler than the Rust harness:
 answers are read one line per case, with no timeout and no matching by id.)
 """
 
@@ -26,6 +30,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
+#: Every profile, and where its vector files are under the vectors directory.
+PROFILE_DIRS = {"draft-00": ".", "draft-01": "draft-01"}
 #: The members of a vector that form its case (``Case`` in crates/conformance/src/vector.rs).
 CASE_FIELDS = ("kind", "jwks", "settings", "token", "mode", "before", "store", "field_lines", "ledger")
 
@@ -123,19 +129,27 @@ class Implementation:
             self.proc.wait(timeout=10)
 
 
-def main(argv: list[str]) -> int:
-    """Runs the vectors and prints failures and a summary."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", nargs="?", default="/tmp/vectors-wip")
-    parser.add_argument("--xfails", default=str(HERE / "xfails.json"))
-    parser.add_argument("--impl", dest="impl", default=f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'ect_impl.py'))}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every case")
-    args = parser.parse_args(argv)
+def load_xfails(path: Path) -> dict[str, dict[str, str]]:
+    """Expected failures by profile: ``"xfails"`` is draft-00's, ``"profiles"`` any profile's
+    (draft-00 in both forms is refused, as by ``ect conformance``)."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, dict[str, str]] = {}
+    if "xfails" in data:
+        out["draft-00"] = data["xfails"]
+    for name, listed in data.get("profiles", {}).items():
+        if name not in PROFILE_DIRS:
+            raise SystemExit(f"{path}: unknown profile {name!r}")
+        if name in out:
+            raise SystemExit(f"{path}: {name}'s expected failures are given twice")
+        out[name] = listed
+    return out
 
-    vectors = load_vectors(Path(args.directory))
-    xfails_path = Path(args.xfails)
-    xfails: dict[str, str] = json.loads(xfails_path.read_text())["xfails"] if xfails_path.exists() else {}
-    imp = Implementation(shlex.split(args.impl))
+
+def run_profile(profile: str, vectors: list[Loaded], xfails: dict[str, str], command: list[str], verbose: bool) -> int:
+    """Runs one profile's vectors; prints its failures and summary; returns the failures."""
+    imp = Implementation(command)
     counts = {"pass": 0, "fail": 0, "xfail": 0, "skip": 0}
     notes = 0
     try:
@@ -161,19 +175,43 @@ def main(argv: list[str]) -> int:
                 status = "fail"
             counts[status] += 1
             notes += status == "pass" and why is not None
-            if status == "fail" or args.verbose or (status == "pass" and why):
-                print(f"{status.upper():5} {loaded.file} {v['id']} (tcId {v.get('tcId')}, {', '.join(v.get('rules', []))}): {why or ''}")
+            if status == "fail" or verbose or (status == "pass" and why):
+                print(f"{status.upper():5} {profile} {loaded.file} {v['id']} (tcId {v.get('tcId')}, {', '.join(v.get('rules', []))}): {why or ''}")
     finally:
         imp.close()
     ids = {l.vector["id"] for l in vectors}
     unknown = sorted(set(xfails) - ids)
     for x in unknown:
-        print(f"FAIL  listed as expected failure, but no such vector: {x}")
+        print(f"FAIL  {profile}: listed as expected failure, but no such vector: {x}")
     failed = counts["fail"] + len(unknown)
+    if not vectors:
+        print(f"FAIL  {profile}: no vectors")
+        failed += 1
     print(
-        f"{len(vectors)} vectors in {len({l.file for l in vectors})} files: {counts['pass']} passed "
+        f"{profile}: {len(vectors)} vectors in {len({l.file for l in vectors})} files: {counts['pass']} passed "
         f"({notes} with notes), {failed} failed, {counts['xfail']} expected failures, {counts['skip']} skipped"
     )
+    return failed
+
+
+def main(argv: list[str]) -> int:
+    """Runs the vectors of every profile (or ``--profile``'s) and prints failures and summaries."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", nargs="?", default=str(HERE.parent.parent / "vectors"))
+    parser.add_argument("--profile", choices=sorted(PROFILE_DIRS), help="run one profile only")
+    parser.add_argument("--xfails", default=str(HERE / "xfails.json"))
+    parser.add_argument("--impl", dest="impl", default=f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'ect_impl.py'))}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every case")
+    args = parser.parse_args(argv)
+
+    xfails = load_xfails(Path(args.xfails))
+    profiles = [args.profile] if args.profile else list(PROFILE_DIRS)
+    failed = 0
+    for profile in profiles:
+        directory = Path(args.directory) / PROFILE_DIRS[profile]
+        vectors = load_vectors(directory) if directory.is_dir() else []
+        failed += run_profile(profile, vectors, xfails.get(profile, {}), shlex.split(args.impl), args.verbose)
+    print(f"{len(profiles)} profile(s): {failed} failed")
     return 0 if failed == 0 else 1
 
 
