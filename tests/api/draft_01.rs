@@ -427,3 +427,93 @@ fn profiles_by_name() {
     assert_eq!(Profile::from_name("draft-02"), None);
     assert_eq!(DRAFT_01.to_string(), "draft-01");
 }
+
+/// SPEC.md §7 "Cost" under `draft-01`: accepting a token makes one `get` for ECT-DAG-1 and one
+/// per `pred` element, one `get_elsewhere` per element the scope does not hold, one
+/// `referrers` and one `referrer_elsewhere`: O(|pred|) lookups, whatever the store holds.
+#[test]
+fn workflow_consistency_keeps_acceptance_o_of_pred_lookups() {
+    use std::cell::Cell;
+    use std::sync::Arc;
+    use wimse_ect::{EctStore, Result, StoredEct};
+
+    struct Counting {
+        inner: TokenStore,
+        calls: Cell<[usize; 4]>,
+    }
+    impl Counting {
+        fn bump(&self, i: usize) {
+            let mut c = self.calls.get();
+            c[i] += 1;
+            self.calls.set(c);
+        }
+    }
+    impl EctStore for Counting {
+        fn get(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+            self.bump(0);
+            EctStore::get(&self.inner, wid, jti)
+        }
+        fn referrers(
+            &self,
+            wid: Option<&str>,
+            jti: &str,
+            limit: usize,
+        ) -> Result<Vec<Arc<StoredEct>>> {
+            self.bump(1);
+            EctStore::referrers(&self.inner, wid, jti, limit)
+        }
+        fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
+            self.bump(2);
+            EctStore::get_elsewhere(&self.inner, wid, jti)
+        }
+        fn referrer_elsewhere(
+            &self,
+            wid: Option<&str>,
+            jti: &str,
+        ) -> Result<Option<Arc<StoredEct>>> {
+            self.bump(3);
+            EctStore::referrer_elsewhere(&self.inner, wid, jti)
+        }
+    }
+
+    // 10 roots in workflow 0, and 400 tokens in 40 other workflows naming missing tasks.
+    let stateless = stateless01();
+    let partial = {
+        let mut policy = policy_with(DagValidator::partial());
+        policy.profile = DRAFT_01;
+        policy.replay = wimse_ect::ReplayProtection::Disabled;
+        verifier_with(policy)
+    };
+    let mut inner = TokenStore::new();
+    let w0 = wid(0);
+    for r in 0..10 {
+        inner.insert(
+            stateless
+                .verify(ect01(&id(r), T0).wid(&w0).sign(&key_a()).unwrap(), NOW)
+                .unwrap(),
+        );
+    }
+    for n in 0..400u64 {
+        let w = wid(1 + n % 40);
+        let t = ect01(&id(1000 + n), T0 + 1)
+            .wid(&w)
+            .parent(id(9000 + n))
+            .sign(&key_a())
+            .unwrap();
+        inner.insert(partial.verify(t, NOW).unwrap());
+    }
+    let store = Counting {
+        inner,
+        calls: Cell::new([0; 4]),
+    };
+    // Five parents in its own workflow 0 and five it does not hold (missing everywhere).
+    let mut b = ect01(&id(5000), T0 + 2).wid(&w0);
+    for p in (0..5).map(id).chain((20..25).map(id)) {
+        b = b.parent(p);
+    }
+    let (_, outcome) = partial
+        .verify_in(b.sign(&key_a()).unwrap(), NOW, &store)
+        .unwrap();
+    assert_eq!(outcome.missing_parents.len(), 5);
+    assert_eq!(store.calls.get(), [1 + 10, 1, 5, 1]);
+}
