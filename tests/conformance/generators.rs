@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::Value;
-use wimse_ect::{Audience, Claims};
+use wimse_ect::{Audience, Claims, DRAFT_00, DRAFT_01};
 use wimse_ect_conformance::testing::{AUDIENCE, NOW, Workflow, valid_token, valid_workflow};
 
 /// `n` values of `strategy` from a fixed seed.
@@ -138,12 +138,42 @@ fn generators_reach_every_documented_boundary_and_shape() {
         if wf.steps.iter().any(|s| s.header.contains_key("x5t")) {
             seen.insert("ignored header parameters");
         }
-        if wf
+        let typs: BTreeSet<String> = wf
             .steps
             .iter()
-            .any(|s| s.header["typ"] == "application/wimse-exec+jwt")
-        {
+            .map(|s| {
+                s.header["typ"]
+                    .as_str()
+                    .expect("a string typ")
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        if typs.iter().any(|t| t.starts_with("application/")) {
             seen.insert("typ with application/");
+        }
+        // SPEC.md §10: the profile is part of the generated case.
+        if wf.policy.profile == DRAFT_00 {
+            seen.insert("profile draft-00");
+        } else {
+            seen.insert("profile draft-01");
+            if typs
+                .iter()
+                .any(|t| t.ends_with("/exec+jwt") || t == "exec+jwt")
+            {
+                seen.insert("draft-01 typ exec+jwt");
+            }
+            if typs.iter().any(|t| t.contains("wimse-exec+jwt")) {
+                seen.insert("draft-01 legacy typ wimse-exec+jwt");
+            }
+            if wf.steps.iter().any(|s| {
+                let json = s.claims.to_json(&DRAFT_01);
+                json.contains_key("pred")
+                    && json
+                        .get("ect_ext")
+                        .is_some_and(|e| e.get("pol_decision").is_some())
+            }) {
+                seen.insert("draft-01 policy inside ect_ext");
+            }
         }
     }
     let expected: BTreeSet<&str> = [
@@ -179,6 +209,11 @@ fn generators_reach_every_documented_boundary_and_shape() {
         "three or more issuers",
         "ignored header parameters",
         "typ with application/",
+        "profile draft-00",
+        "profile draft-01",
+        "draft-01 typ exec+jwt",
+        "draft-01 legacy typ wimse-exec+jwt",
+        "draft-01 policy inside ect_ext",
     ]
     .into_iter()
     .collect();

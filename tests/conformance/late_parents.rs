@@ -11,15 +11,24 @@
 //! * every refusal left the store (length, head, file bytes) and the replay cache unchanged;
 //! * the three deliveries give every step the same verdict, and so does the independent model
 //!   (`wimse_ect_conformance::model::ModelLedger`), code for code.
+//!
+//! In both profiles (SPEC.md §10): each case is a pair of workflows, one per profile (12 pairs
+//! by default, the 24 workflows of before `draft-01`). The workflows cross workflows too
+//! (late parents presented under another `wid`, parents naming a task of another
+//! workflow), so in `draft-01` ECT-P01-5 (`dag.workflow_mismatch`) refuses tokens in both
+//! directions, and the audit, under the same profile, must still find nothing.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use wimse_ect::{DagMode, Error, Policy};
+use wimse_ect::{DRAFT_00, DRAFT_01, DagMode, Error, Policy};
 use wimse_ect_conformance::model::{ModelLedger, ModelSettings, keys_from_jwks};
-use wimse_ect_conformance::testing::{Delivery, LedgerKind, Workflow, workflow_with_late_parents};
+use wimse_ect_conformance::testing::{
+    Delivery, LedgerKind, Workflow, workflow_with_late_parents_in,
+};
+use wimse_ect_conformance::vector::ProfileName;
 
 use crate::config;
 
@@ -33,6 +42,7 @@ fn model_settings(policy: &Policy, now: u64) -> ModelSettings {
     s.skew = policy.dag.skew_seconds;
     s.ancestor_budget = policy.dag.ancestor_budget;
     s.partial = policy.dag.mode == DagMode::Partial;
+    s.profile = ProfileName::parse(policy.profile.name).expect("a known profile");
     s
 }
 
@@ -102,31 +112,52 @@ fn check(mut wf: Workflow, mode: DagMode) -> Result<Vec<Error>, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(24))]
+    #![proptest_config(config(12))]
 
     #[test]
-    fn ect_dag_late_parents_keep_the_ledger_auditable(wf in workflow_with_late_parents()) {
-        check(wf.clone(), DagMode::Partial)?;
-        check(wf, DagMode::Strict)?;
+    fn ect_dag_late_parents_keep_the_ledger_auditable(
+        wf00 in workflow_with_late_parents_in(DRAFT_00),
+        wf01 in workflow_with_late_parents_in(DRAFT_01),
+    ) {
+        for wf in [wf00, wf01] {
+            check(wf.clone(), DagMode::Partial)?;
+            check(wf, DagMode::Strict)?;
+        }
     }
 }
 
 /// The generator does produce what the property is about: in partial mode, over a fixed
-/// sample, late parents refused for each of ECT-DAG-3, -4 and -6 against their stored
-/// children, and tokens accepted with missing parents.
+/// sample of each profile, late parents refused for each of ECT-DAG-3, -4 and -6 against their
+/// stored children, and tokens accepted with missing parents; in `draft-01`, tokens refused by
+/// ECT-P01-5 in both directions, in partial and in strict mode.
 #[test]
 fn late_parent_workflows_exercise_every_reverse_rule() {
+    for profile in [DRAFT_00, DRAFT_01] {
+        exercised_in(profile);
+    }
+}
+
+fn exercised_in(profile: wimse_ect::Profile) {
     let mut runner = TestRunner::deterministic();
-    let strategy = workflow_with_late_parents();
+    let strategy = workflow_with_late_parents_in(profile);
     let mut seen = BTreeSet::new();
     for _ in 0..40 {
         let wf = strategy.new_tree(&mut runner).expect("a value").current();
+        assert_eq!(wf.policy.profile, profile);
+        let strict = check(wf.clone(), DagMode::Strict).expect("the invariant holds");
+        for e in strict {
+            if let Error::WorkflowMismatch { .. } = e {
+                seen.insert("strict P01-5");
+            }
+        }
         let refusals = check(wf.clone(), DagMode::Partial).expect("the invariant holds");
         for e in refusals {
             seen.insert(match e {
                 Error::LateParentTemporalOrder { .. } => "late DAG-3",
                 Error::Cycle(_) => "DAG-4",
                 Error::LateParentPolicy { .. } => "late DAG-6",
+                Error::WorkflowMismatch { .. } => "P01-5",
+                Error::LateWorkflowMismatch { .. } => "late P01-5",
                 _ => "other",
             });
         }
@@ -142,12 +173,23 @@ fn late_parent_workflows_exercise_every_reverse_rule() {
             seen.insert("missing parent accepted");
         }
     }
-    for what in [
+    let mut expected = vec![
         "late DAG-3",
         "DAG-4",
         "late DAG-6",
         "missing parent accepted",
-    ] {
-        assert!(seen.contains(what), "never seen: {what} (seen {seen:?})");
+    ];
+    if profile.workflow_consistency {
+        expected.extend(["P01-5", "late P01-5", "strict P01-5"]);
+    } else {
+        for never in ["P01-5", "late P01-5", "strict P01-5"] {
+            assert!(!seen.contains(never), "{profile}: {never} (seen {seen:?})");
+        }
+    }
+    for what in expected {
+        assert!(
+            seen.contains(what),
+            "{profile}: never seen: {what} (seen {seen:?})"
+        );
     }
 }

@@ -1,18 +1,44 @@
-//! The simple model (`wimse_ect_conformance::model`) against every `token` vector of `vectors/`:
+//! The simple model (`wimse_ect_conformance::model`) against every `token` vector of both
+//! profiles (`vectors/` for `draft-00`, `vectors/draft-01/` for `draft-01`,
+//! `wimse_ect_conformance::profile_dir`), each under the profile its settings name:
 //! the model must give each vector's expected result (for an `acceptable` vector, the
 //! reference's choice) with exactly its code, and for an accepted token exactly the claims the
 //! reference returns. The fuzzers compare the model with the verifier, so any disagreement
 //! here is a bug in one of them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use wimse_ect_conformance::harness::load;
+use wimse_ect_conformance::harness::{Loaded, load};
 use wimse_ect_conformance::model::{
     ModelLedger, ModelSettings, ModelVerifier, keys_from_jwks, verify_in_store,
 };
+use wimse_ect_conformance::profile_dir;
 use wimse_ect_conformance::reference::evaluate;
-use wimse_ect_conformance::vector::{Case, Kind, Mode, Vector, Verdict};
+use wimse_ect_conformance::vector::{Case, Kind, Mode, ProfileName, Vector, Verdict};
+
+/// Each profile's vector directory and its loaded vectors. A profile whose directory is
+/// missing or holds no vector fails the test: it is never skipped.
+fn every_profile() -> Vec<(ProfileName, PathBuf, Vec<Loaded>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    ProfileName::ALL
+        .into_iter()
+        .map(|p| {
+            let dir = profile_dir(&root, p);
+            assert!(dir.is_dir(), "{p}: {} is missing", dir.display());
+            let vectors = load(&dir).unwrap_or_else(|e| panic!("{p}: {e}"));
+            assert!(!vectors.is_empty(), "{p}: no vectors in {}", dir.display());
+            for l in &vectors {
+                assert_eq!(
+                    l.vector.case.settings.profile, p,
+                    "{}: in {}'s directory",
+                    l.vector.id, p
+                );
+            }
+            (p, dir, vectors)
+        })
+        .collect()
+}
 
 /// Runs a token vector's case through the model in the vector's mode: the claims of the
 /// accepted token, or the error code. `Err(Err(why))` when a `before` token is refused.
@@ -66,7 +92,12 @@ fn expected(v: &Vector) -> Option<&str> {
 
 #[test]
 fn model_agrees_with_every_token_vector() {
-    let vectors = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")).unwrap();
+    for (profile, dir, vectors) in every_profile() {
+        model_agrees_with(profile, &dir, &vectors);
+    }
+}
+
+fn model_agrees_with(profile: ProfileName, dir: &Path, vectors: &[Loaded]) {
     let mut disagreements = Vec::new();
     let mut checked = 0;
     for loaded in vectors.iter().filter(|l| l.vector.case.kind == Kind::Token) {
@@ -102,11 +133,15 @@ fn model_agrees_with_every_token_vector() {
             )),
         }
     }
-    assert!(checked > 400, "only {checked} token vectors");
+    assert!(
+        checked > 400,
+        "{profile}: only {checked} token vectors in {}",
+        dir.display()
+    );
     assert_eq!(
         disagreements.len(),
         0,
-        "{} of {checked} token vectors disagree:\n{}",
+        "{profile}: {} of {checked} token vectors disagree:\n{}",
         disagreements.len(),
         disagreements.join("\n")
     );
@@ -114,11 +149,14 @@ fn model_agrees_with_every_token_vector() {
 
 #[test]
 fn model_keys_follow_the_key_set_rules() {
-    let vectors = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")).unwrap();
     // Every key set of a token vector loads; the `jwks` vectors the reference accepts load,
     // the ones it refuses do not.
     let mut disagreements = Vec::new();
-    for loaded in &vectors {
+    let all: Vec<Loaded> = every_profile()
+        .into_iter()
+        .flat_map(|(_, _, v)| v)
+        .collect();
+    for loaded in &all {
         let v = &loaded.vector;
         let loads = keys_from_jwks(&v.case.jwks).is_some();
         let want = match v.case.kind {

@@ -35,6 +35,17 @@
 //!   when it has a stored child.
 //! * A replay entry lives until `exp + leeway` and is forgotten at the first replay check whose
 //!   `now` has reached that time.
+//!
+//! Profiles (SPEC.md §10): [`ModelSettings::profile`] says which. `draft-01` differs in exactly
+//! the places §10 lists, written out here with their own names rather than taken from the
+//! library's profile values: `typ` `exec+jwt` or `wimse-exec+jwt` (ECT-P01-1); the parents
+//! under `pred` (ECT-P01-2) and the extension object under `ect_ext` (ECT-P01-3), the other
+//! names unknown claims; `pol` and `pol_decision` read from inside `ect_ext` only, with
+//! ECT-CLM-13 applied to them there (a member of another JSON type is `claims.pol`, the
+//! reference's decision; ECT-P01-4); and workflow consistency (ECT-P01-5): in the DAG-2 loop a
+//! parent the scope lacks but any other scope holds is `dag.workflow_mismatch` in both modes,
+//! and right after the loop a stored token of another scope naming the new `jti` is
+//! `dag.workflow_mismatch` too (the reference's decision for a late parent).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -43,6 +54,8 @@ use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use crate::vector::ProfileName;
 
 /// A trusted key as the model sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +89,8 @@ pub struct ModelSettings {
     pub ancestor_budget: usize,
     /// Partial DAG mode.
     pub partial: bool,
+    /// The profile (SPEC.md §10).
+    pub profile: ProfileName,
 }
 
 impl From<&crate::vector::Settings> for ModelSettings {
@@ -91,6 +106,7 @@ impl From<&crate::vector::Settings> for ModelSettings {
             skew: s.skew,
             ancestor_budget: s.ancestor_budget,
             partial: s.dag == crate::vector::DagModeSetting::Partial,
+            profile: s.profile,
         }
     }
 }
@@ -98,7 +114,7 @@ impl From<&crate::vector::Settings> for ModelSettings {
 impl ModelSettings {
     /// SPEC.md's defaults at time `now` for the verifier `audience`: leeway 30 s, maximum
     /// `iat` age 900 s, `max_par` 100, `max_token_bytes` 65536, skew 30 s, ancestor budget
-    /// 10 000, strict DAG mode.
+    /// 10 000, strict DAG mode, profile `draft-00`.
     pub fn defaults(now: u64, audience: &str) -> Self {
         ModelSettings {
             now,
@@ -110,6 +126,7 @@ impl ModelSettings {
             skew: 30,
             ancestor_budget: 10_000,
             partial: false,
+            profile: ProfileName::Draft00,
         }
     }
 }
@@ -123,7 +140,8 @@ const N: [u8; 32] = [
 /// Largest valid NumericDate, 2^53 - 1 (ECT-TIME-5).
 const MAX_NUMERIC_DATE: u64 = (1 << 53) - 1;
 
-/// The claims SPEC.md §5 defines, in the order a verified token's claims are returned.
+/// The claims SPEC.md §5 defines, in the order a verified token's claims are returned
+/// (profile `draft-00`).
 const KNOWN_CLAIMS: [&str; 14] = [
     "iss",
     "aud",
@@ -140,6 +158,42 @@ const KNOWN_CLAIMS: [&str; 14] = [
     "pol",
     "pol_decision",
 ];
+
+/// The claims of profile `draft-01` (SPEC.md §10): `par` is `pred`, `ext` is `ect_ext`, and
+/// `pol`, `pol_decision` are no longer claims.
+const KNOWN_CLAIMS_01: [&str; 12] = [
+    "iss", "aud", "iat", "exp", "nbf", "jti", "exec_act", "pred", "wid", "inp_hash", "out_hash",
+    "ect_ext",
+];
+
+/// What differs between the profiles, as the model reads a token.
+struct Names {
+    /// The parents claim.
+    par: &'static str,
+    /// The extension claim.
+    ext: &'static str,
+    /// The policy members are inside the extension object, not top-level claims.
+    policy_in_ext: bool,
+    /// The claims a verified token's claims are made of.
+    known: &'static [&'static str],
+}
+
+fn names(profile: ProfileName) -> Names {
+    match profile {
+        ProfileName::Draft00 => Names {
+            par: "par",
+            ext: "ext",
+            policy_in_ext: false,
+            known: &KNOWN_CLAIMS,
+        },
+        ProfileName::Draft01 => Names {
+            par: "pred",
+            ext: "ect_ext",
+            policy_in_ext: true,
+            known: &KNOWN_CLAIMS_01,
+        },
+    }
+}
 
 /// SPEC.md §2–§6 except ECT-RPL-1, in SPEC.md's order: the token's claims, or the error code.
 ///
@@ -184,9 +238,12 @@ pub fn verify(
     // ECT-JWS-4, ECT-JWS-5: the header is a JSON object without repeated member names.
     let header = json_object(&header_bytes)?;
 
-    // ECT-HDR-1: `typ` is the media type wimse-exec+jwt.
+    let names = names(s.profile);
+
+    // ECT-HDR-1: `typ` is the media type wimse-exec+jwt; in draft-01 (ECT-P01-1) exec+jwt or
+    // the legacy wimse-exec+jwt.
     match header.get("typ") {
-        Some(Value::String(typ)) if typ_is_ect(typ) => {}
+        Some(Value::String(typ)) if typ_is_ect(typ, s.profile) => {}
         _ => return Err("header.typ"),
     }
     // ECT-HDR-2: `alg` is in the allowlist, which is exactly ["ES256"] (case-sensitive).
@@ -228,7 +285,7 @@ pub fn verify(
     let payload = json_object(&payload_bytes)?;
 
     // ECT-CLM-1: every required claim is present.
-    for name in ["iss", "aud", "iat", "exp", "jti", "exec_act", "par"] {
+    for name in ["iss", "aud", "iat", "exp", "jti", "exec_act", names.par] {
         if !payload.contains_key(name) {
             return Err("claims.missing");
         }
@@ -264,7 +321,7 @@ pub fn verify(
     let Value::String(exec_act) = &payload["exec_act"] else {
         return Err("claims.type");
     };
-    let Value::Array(par_values) = &payload["par"] else {
+    let Value::Array(par_values) = &payload[names.par] else {
         return Err("claims.type");
     };
     let mut par: Vec<&str> = Vec::new();
@@ -277,13 +334,20 @@ pub fn verify(
     let wid = optional_string(&payload, "wid")?;
     let inp_hash = optional_string(&payload, "inp_hash")?;
     let out_hash = optional_string(&payload, "out_hash")?;
-    let ext = match payload.get("ext") {
+    let ext = match payload.get(names.ext) {
         None => None,
         Some(Value::Object(ext)) => Some(ext),
         Some(_) => return Err("claims.type"),
     };
-    let pol = optional_string(&payload, "pol")?;
-    let pol_decision = optional_string(&payload, "pol_decision")?;
+    // draft-00: top-level strings. draft-01: read from `ect_ext` at ECT-CLM-13 below.
+    let (pol, pol_decision) = if names.policy_in_ext {
+        (None, None)
+    } else {
+        (
+            optional_string(&payload, "pol")?,
+            optional_string(&payload, "pol_decision")?,
+        )
+    };
 
     // ECT-KEY-2: a key bound to an issuer verifies only that issuer's tokens.
     if let Some(bound) = &key.iss
@@ -350,7 +414,18 @@ pub fn verify(
         }
     }
     // ECT-CLM-13: `pol` and `pol_decision` together or not at all; `pol` non-empty; a known
-    // decision.
+    // decision. In draft-01 (ECT-P01-4) the members of `ect_ext`, any other JSON type than a
+    // string being `claims.pol`.
+    let (pol, pol_decision) = if names.policy_in_ext {
+        let member = |name: &str| match ext.and_then(|e| e.get(name)) {
+            None => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err("claims.pol"),
+        };
+        (member("pol")?, member("pol_decision")?)
+    } else {
+        (pol, pol_decision)
+    };
     match (pol, pol_decision) {
         (None, None) => {}
         (Some(pol), Some(decision)) => {
@@ -394,7 +469,7 @@ pub fn verify(
 
     // Passed: the claims SPEC.md defines, unknown ones left out.
     let mut claims = Map::new();
-    for name in KNOWN_CLAIMS {
+    for &name in names.known {
         if let Some(value) = payload.get(name) {
             claims.insert(name.to_owned(), value.clone());
         }
@@ -424,7 +499,7 @@ impl ModelVerifier {
         s: &ModelSettings,
     ) -> Result<Map<String, Value>, &'static str> {
         let claims = verify(token, keys, s)?;
-        let node = Node::of(token, &claims);
+        let node = Node::of(token, &claims, s.profile);
         replay_check_and_record(&mut self.replay, &node, s)?;
         Ok(claims)
     }
@@ -453,7 +528,7 @@ impl ModelLedger {
         s: &ModelSettings,
     ) -> Result<(), &'static str> {
         let claims = verify(token, keys, s)?;
-        let node = Node::of(token, &claims);
+        let node = Node::of(token, &claims, s.profile);
         // SPEC.md §7 against everything accepted so far.
         check_dag(&node, &self.accepted, s)?;
         // ECT-RPL-1, last of the checks.
@@ -500,14 +575,14 @@ pub fn verify_in_store(
     let mut held: Vec<Node> = Vec::new();
     for parent in store {
         if let Ok(claims) = verify(parent, keys, s) {
-            let node = Node::of(parent, &claims);
+            let node = Node::of(parent, &claims, s.profile);
             if find(&held, node.wid.as_deref(), &node.jti).is_none() {
                 held.push(node);
             }
         }
     }
     let claims = verify(token, keys, s)?;
-    check_dag(&Node::of(token, &claims), &held, s)?;
+    check_dag(&Node::of(token, &claims, s.profile), &held, s)?;
     Ok(claims)
 }
 
@@ -586,8 +661,10 @@ struct Node {
 }
 
 impl Node {
-    /// Reads the fields of a token's verified claims (they have the types [`verify`] checked).
-    fn of(token: &[u8], claims: &Map<String, Value>) -> Node {
+    /// Reads the fields of a token's verified claims (they have the types [`verify`] checked)
+    /// under `profile`'s names.
+    fn of(token: &[u8], claims: &Map<String, Value>, profile: ProfileName) -> Node {
+        let names = names(profile);
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let number = |name: &str| claims.get(name).and_then(Value::as_u64).unwrap_or(0);
         Node {
@@ -595,7 +672,7 @@ impl Node {
             jti: text("jti").unwrap_or_default(),
             wid: text("wid"),
             par: claims
-                .get("par")
+                .get(names.par)
                 .and_then(Value::as_array)
                 .map(|all| {
                     all.iter()
@@ -606,7 +683,15 @@ impl Node {
                 .unwrap_or_default(),
             iat: number("iat"),
             exp: number("exp"),
-            pol_decision: text("pol_decision"),
+            pol_decision: if names.policy_in_ext {
+                claims
+                    .get(names.ext)
+                    .and_then(|e| e.get("pol_decision"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            } else {
+                text("pol_decision")
+            },
         }
     }
 }
@@ -644,13 +729,27 @@ fn check_dag(child: &Node, store: &[Node], s: &ModelSettings) -> Result<(), &'st
 
     // ECT-DAG-2: every parent is in the store (strict); partial mode lets a missing one pass
     // without ever treating it as verified.
+    // ECT-P01-5 (draft-01), element by element with DAG-2: a parent the scope lacks but any
+    // other scope holds is in the wrong workflow, in both modes.
+    let consistency = s.profile == ProfileName::Draft01;
     let mut parents: Vec<&Node> = Vec::new();
     for p in &child.par {
         match find(store, scope, p) {
             Some(parent) => parents.push(parent),
+            None if consistency && store.iter().any(|t| same_id(&t.jti, p)) => {
+                return Err("dag.workflow_mismatch");
+            }
             None if s.partial => {}
             None => return Err("dag.parent_missing"),
         }
+    }
+    // ECT-P01-5 the other way: a stored token of another scope already names the new jti.
+    if consistency
+        && store.iter().any(|t| {
+            !same_scope(t.wid.as_deref(), scope) && t.par.iter().any(|p| same_id(p, &child.jti))
+        })
+    {
+        return Err("dag.workflow_mismatch");
     }
 
     // SPEC.md §7 "Late parents": the stored tokens of the scope naming the new jti as a
@@ -914,10 +1013,15 @@ impl<'de> Visitor<'de> for UniqueNamesVisitor {
 }
 
 /// ECT-HDR-1: `wimse-exec+jwt`, or `application/wimse-exec+jwt` (RFC 7515 §4.1.9), in any
-/// ASCII letter case (media types are case-insensitive; flag TypCase). Nothing else.
-fn typ_is_ect(typ: &str) -> bool {
+/// ASCII letter case (media types are case-insensitive; flag TypCase). Nothing else. In
+/// `draft-01` (ECT-P01-1) `exec+jwt` too, in the same forms.
+fn typ_is_ect(typ: &str, profile: ProfileName) -> bool {
     let typ = typ.to_ascii_lowercase();
-    typ == "wimse-exec+jwt" || typ == "application/wimse-exec+jwt"
+    let bare = typ.strip_prefix("application/").unwrap_or(&typ);
+    match profile {
+        ProfileName::Draft00 => bare == "wimse-exec+jwt",
+        ProfileName::Draft01 => bare == "wimse-exec+jwt" || bare == "exec+jwt",
+    }
 }
 
 /// ECT-CLM-5: RFC 9562 text form, 8-4-4-4-12 hex digits (either case), nothing else.
@@ -1042,9 +1146,18 @@ mod tests {
 
     #[test]
     fn small_readers() {
-        assert!(typ_is_ect("Application/WIMSE-exec+JWT"));
-        assert!(!typ_is_ect("application/application/wimse-exec+jwt"));
-        assert!(!typ_is_ect("exec+jwt"));
+        use ProfileName::{Draft00, Draft01};
+        assert!(typ_is_ect("Application/WIMSE-exec+JWT", Draft00));
+        assert!(!typ_is_ect(
+            "application/application/wimse-exec+jwt",
+            Draft00
+        ));
+        assert!(!typ_is_ect("exec+jwt", Draft00));
+        assert!(typ_is_ect("exec+jwt", Draft01));
+        assert!(typ_is_ect("Application/EXEC+jwt", Draft01));
+        assert!(typ_is_ect("wimse-exec+jwt", Draft01));
+        assert!(!typ_is_ect("application/application/exec+jwt", Draft01));
+        assert!(!typ_is_ect("jwt", Draft01));
         assert!(is_uuid("6BA7B810-9dad-11d1-80b4-00c04fd430c8"));
         assert!(!is_uuid("6ba7b810-9dad-11d1-80b4_00c04fd430c8"));
         assert_eq!(numeric_date(&json!(0)), Ok(0));
@@ -1135,6 +1248,128 @@ mod tests {
         assert_eq!(
             verify_in_store(under.as_bytes(), &[refused.as_bytes()], &keys, &s),
             Err("dag.parent_policy")
+        );
+    }
+
+    /// Profile draft-01: typ, pred, ect_ext with the policy inside, top-level names ignored,
+    /// workflow consistency both ways.
+    #[test]
+    fn draft_01() {
+        let (keys, mut s) = setup();
+        s.profile = ProfileName::Draft01;
+        let token01 = |typ: &str, jti: u128, wid: Option<u128>, pred: &[u128], extra: Value| {
+            let header = json!({"typ": typ, "alg": "ES256", "kid": "agent-0"});
+            let mut payload = json!({
+                "iss": agent_iss(0), "aud": AUDIENCE, "iat": NOW, "exp": NOW + 600,
+                "jti": uuid(jti), "exec_act": "act",
+                "pred": pred.iter().map(|&p| uuid(p)).collect::<Vec<_>>(),
+            });
+            if let Some(w) = wid {
+                payload["wid"] = json!(uuid(w));
+            }
+            for (k, v) in extra.as_object().unwrap() {
+                payload[k] = v.clone();
+            }
+            sign_json(
+                header.as_object().unwrap(),
+                payload.as_object().unwrap(),
+                &agent_key(0),
+            )
+        };
+        let code = |t: &String, s: &ModelSettings| verify(t.as_bytes(), &keys, s).map(|_| ());
+        for typ in ["exec+jwt", "application/EXEC+JWT", "wimse-exec+jwt"] {
+            assert_eq!(code(&token01(typ, 1, None, &[], json!({})), &s), Ok(()));
+        }
+        assert_eq!(
+            code(&token01("jwt", 1, None, &[], json!({})), &s),
+            Err("header.typ")
+        );
+        // A draft-00 token (legacy typ, accepted) lacks pred; a draft-01 one lacks par under
+        // draft-00.
+        assert_eq!(code(&token(1, &[], json!({})), &s), Err("claims.missing"));
+        let renamed = token01("exec+jwt", 1, None, &[], json!({"par": [], "pred": null}));
+        assert_eq!(code(&renamed, &s), Err("claims.type"));
+        let d00 = ModelSettings::defaults(NOW, AUDIENCE);
+        assert_eq!(
+            code(&token01("wimse-exec+jwt", 1, None, &[], json!({})), &d00),
+            Err("claims.missing")
+        );
+        // Top-level pol and ext are unknown claims; the policy inside ect_ext counts.
+        let ignored = token01(
+            "exec+jwt",
+            1,
+            None,
+            &[],
+            json!({"pol": 5, "pol_decision": "bogus", "ext": "x", "par": ["x"]}),
+        );
+        let claims = verify(ignored.as_bytes(), &keys, &s).unwrap();
+        assert_eq!(
+            claims.keys().collect::<Vec<_>>(),
+            ["aud", "exec_act", "exp", "iat", "iss", "jti", "pred"]
+        );
+        for (ext, want) in [
+            (json!({"pol": "p", "pol_decision": "approved"}), Ok(())),
+            (
+                json!({"pol": "p", "pol_decision": "approve"}),
+                Err("claims.pol"),
+            ),
+            (
+                json!({"pol": 1, "pol_decision": "approved"}),
+                Err("claims.pol"),
+            ),
+            (json!({"pol_decision": "approved"}), Err("claims.pol")),
+            (json!({"p": "x".repeat(4090)}), Err("claims.ext_size")),
+        ] {
+            let t = token01("exec+jwt", 1, None, &[], json!({ "ect_ext": ext }));
+            assert_eq!(code(&t, &s), want, "{ext}");
+        }
+        // ECT-DAG-6 reads ect_ext.pol_decision.
+        let refused = token01(
+            "exec+jwt",
+            5,
+            None,
+            &[],
+            json!({"ect_ext": {"pol": "p", "pol_decision": "rejected"}}),
+        );
+        let under = token01("exec+jwt", 6, None, &[5], json!({}));
+        assert_eq!(
+            verify_in_store(under.as_bytes(), &[refused.as_bytes()], &keys, &s).map(|_| ()),
+            Err("dag.parent_policy")
+        );
+        // ECT-P01-5: a parent held in another workflow, in strict and partial mode.
+        let other = token01("exec+jwt", 7, Some(100), &[], json!({}));
+        let child = token01("exec+jwt", 8, None, &[7], json!({}));
+        for partial in [false, true] {
+            s.partial = partial;
+            let mut ledger = ModelLedger::new();
+            assert_eq!(ledger.accept(other.as_bytes(), &keys, &s), Ok(()));
+            assert_eq!(
+                ledger.accept(child.as_bytes(), &keys, &s),
+                Err("dag.workflow_mismatch")
+            );
+        }
+        // The other way: 9 (wid 100) names 10, which then arrives without a wid.
+        s.partial = true;
+        let mut ledger = ModelLedger::new();
+        let namer = token01("exec+jwt", 9, Some(100), &[10], json!({}));
+        assert_eq!(ledger.accept(namer.as_bytes(), &keys, &s), Ok(()));
+        let late = token01("exec+jwt", 10, None, &[], json!({}));
+        assert_eq!(
+            ledger.accept(late.as_bytes(), &keys, &s),
+            Err("dag.workflow_mismatch")
+        );
+        let same = token01("exec+jwt", 10, Some(100), &[], json!({}));
+        assert_eq!(ledger.accept(same.as_bytes(), &keys, &s), Ok(()));
+        // Under draft-00 a parent elsewhere is only missing.
+        s.profile = ProfileName::Draft00;
+        s.partial = false;
+        let other = token(7, &[], json!({"wid": uuid(100)}));
+        let child = token(8, &[7], json!({}));
+        let mut ledger = ModelLedger::new();
+        assert_eq!(ledger.accept(other.as_bytes(), &keys, &s), Ok(()));
+        assert_eq!(
+            ledger.accept(child.as_bytes(), &keys, &s),
+            Err("dag.parent_missing")
         );
     }
 

@@ -44,7 +44,7 @@ pub use mutation::{Case, Expected, Mutation, Tamper, case, case_in};
 pub use run::{AcceptedStep, EachReport, Rejection, RunReport, Stage, chained};
 pub use workflow::{
     Agent, Delivery, LedgerKind, Step, Workflow, WorkflowConfig, valid_token, valid_workflow,
-    valid_workflow_with, workflow_with_late_parents,
+    valid_workflow_with, workflow_with_late_parents, workflow_with_late_parents_in,
 };
 
 use serde_json::{Map, Value};

@@ -699,6 +699,11 @@ enum LateBreak {
     TooNew,
     /// One of its children, or their descendants, added to its `par` (a cycle, ECT-DAG-4).
     Cycle(u16),
+    /// Presented in another workflow than its children's: another `wid` of the workflow, no
+    /// `wid`, or a new one (`n` picks). In `draft-01` its stored children then name a task of
+    /// another workflow (ECT-P01-5 the other way), and its own parents, if any, are held in
+    /// another workflow (ECT-P01-5); in `draft-00` they are missing.
+    OtherWorkflow(u16),
 }
 
 fn late_plan() -> impl Strategy<Value = LatePlan> {
@@ -712,6 +717,7 @@ fn late_plan() -> impl Strategy<Value = LatePlan> {
                 any::<bool>().prop_map(LateBreak::Policy),
                 Just(LateBreak::TooNew),
                 any::<u16>().prop_map(LateBreak::Cycle),
+                any::<u16>().prop_map(LateBreak::OtherWorkflow),
             ],
         ),
     )
@@ -724,26 +730,66 @@ fn late_plan() -> impl Strategy<Value = LatePlan> {
 }
 
 /// Workflows with missing and late parents (SPEC.md §7, "Late parents"): a valid workflow
-/// (2 to 32 tokens, [`valid_workflow_with`]) in which up to six tokens that have children are
+/// (2 to 32 tokens, [`valid_workflow_with`], either profile) in which up to six tokens that have children are
 /// either never presented (parents that never come) or presented after one or more of their
 /// children, some of those changed so that they break ECT-DAG-3 (issued more than `skew` after
 /// a child), ECT-DAG-4 (naming one of their descendants, a cycle) or ECT-DAG-6 (a
 /// `rejected` or `pending_human_review` decision) against the children presented before them.
 /// Changed tokens are re-signed and stay valid on their own (§2–§6 at their step's `now`).
 ///
+/// Across workflows (ECT-P01-5 in `draft-01`, a missing parent in `draft-00`): some late
+/// parents are presented in another workflow than their children ([`LateBreak`]'s
+/// `OtherWorkflow`), and up to two tokens get one more parent, the `jti` of a token of another
+/// workflow, presented before or after them.
+///
 /// The policy is the workflow's (strict mode); partial mode is what lets the early children
 /// in. Not every step is meant to be accepted: the property over these workflows is that
 /// whatever a verifier accepts one token at a time, its store still passes the whole-store
 /// audit under the same policy.
 pub fn workflow_with_late_parents() -> impl Strategy<Value = Workflow> {
+    late_parents_with(None)
+}
+
+/// [`workflow_with_late_parents`] under `profile`.
+pub fn workflow_with_late_parents_in(profile: Profile) -> impl Strategy<Value = Workflow> {
+    late_parents_with(Some(profile))
+}
+
+fn late_parents_with(profile: Option<Profile>) -> impl Strategy<Value = Workflow> {
     (
         valid_workflow_with(WorkflowConfig {
             tokens: 2..=32,
+            profile,
             ..WorkflowConfig::default()
         }),
         prop::collection::vec(late_plan(), 1..=6),
+        prop::collection::vec((any::<u16>(), any::<u16>()), 0..=2),
     )
-        .prop_map(|(wf, plans)| with_late_parents(wf, &plans))
+        .prop_map(|(wf, plans, links)| with_late_parents(with_foreign_parents(wf, &links), &plans))
+}
+
+/// Adds to step `a % n` one more parent, step `b % n`'s `jti`, for each `(a, b)` of `links`
+/// where step `b` is of another workflow, its `jti` is neither step `a`'s nor one step `a`'s
+/// workflow holds, and `max_par` leaves room; re-signed.
+fn with_foreign_parents(mut wf: Workflow, links: &[(u16, u16)]) -> Workflow {
+    let n = wf.steps.len();
+    for &(a, b) in links {
+        let (a, b) = (usize::from(a) % n, usize::from(b) % n);
+        let (sa, sb) = (&wf.steps[a].claims, &wf.steps[b].claims);
+        let jti = sb.jti.clone();
+        if same_wid(sa.wid.as_deref(), sb.wid.as_deref())
+            || sa.jti.eq_ignore_ascii_case(&jti)
+            || wf.find(sa.wid.as_deref(), &jti).is_some()
+            || sa.par.len() >= wf.policy.max_par
+        {
+            continue;
+        }
+        wf.steps[a].claims.par.push(jti);
+        let s = &wf.steps[a];
+        let token = wf.sign(s.agent, &s.header, &s.claims);
+        wf.steps[a].token = token;
+    }
+    wf
 }
 
 /// Applies `plans` to a valid workflow (see [`workflow_with_late_parents`]).
@@ -815,6 +861,21 @@ fn with_late_parents(mut wf: Workflow, plans: &[LatePlan]) -> Workflow {
                 if !claims.par.contains(&jti) {
                     claims.par.push(jti);
                 }
+            }
+            LateBreak::OtherWorkflow(k) => {
+                let own = claims.wid.clone();
+                let mut options: Vec<Option<String>> = Vec::new();
+                for s in &wf.steps {
+                    let w = s.claims.wid.clone();
+                    if !same_wid(w.as_deref(), own.as_deref()) && !options.contains(&w) {
+                        options.push(w);
+                    }
+                }
+                if own.is_some() && !options.contains(&None) {
+                    options.push(None);
+                }
+                options.push(Some(uuid(u128::from(k) << 64 | 0x0f0f)));
+                claims.wid = options[usize::from(k) % options.len()].clone();
             }
         }
         let step = &wf.steps[i];
