@@ -333,6 +333,13 @@ pub(crate) fn files() -> Vec<(&'static str, &'static str, fn() -> Vec<build::V>)
             "Values fixed by SPEC.md: hash known answers.",
             areas::known_answers::vectors,
         ),
+        (
+            "profile",
+            "Profile draft-01's own cases (SPEC.md §10, ECT-P01-1..5): both typ values, pred and \
+             par, ect_ext at and over its limits, the policy claims inside ect_ext, workflow \
+             consistency, a draft-00 token under a draft-01 verifier. Profile draft-01 only.",
+            areas::profile::vectors,
+        ),
     ]
 }
 

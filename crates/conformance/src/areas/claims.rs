@@ -1137,5 +1137,45 @@ pub fn vectors() -> Vec<V> {
         .alt_code("claims.jti")
         .flag("UppercaseUuid"),
     ]);
+    v.extend(draft01_tokens());
     v
+}
+
+/// `draft-01` tokens under a `draft-00` verifier (in `draft-00`'s files only; SPEC.md §10). The
+/// `typ` `exec+jwt` alone is already `acceptable` (`Draft01Typ`, `header/typ/draft-01`), so
+/// these carry the `typ` both profiles accept, `wimse-exec+jwt`, and differ in the claims.
+fn draft01_tokens() -> Vec<V> {
+    use crate::vector::ProfileName;
+    let draft01 = |edit: &dyn Fn(&mut Map<String, Value>)| {
+        let mut c = claims(&uuid(1));
+        c.remove("par");
+        c.insert("pred".into(), json!([]));
+        edit(&mut c);
+        sign_as_is(&header("agent-a"), &c, &key_a())
+    };
+    vec![
+        V::token(
+            "claims/profile/draft-01-token",
+            "a draft-01 token (pred [], no par) with typ wimse-exec+jwt under a draft-00 verifier: par is missing",
+            &["ECT-CLM-1"],
+            draft01(&|_| {}),
+        )
+        .invalid("claims.missing")
+        .only(ProfileName::Draft00),
+        V::token(
+            "claims/profile/draft-01-claims-beside-par",
+            "par [] beside draft-01's claims (pred [2], ect_ext of 5000 bytes holding pol without pol_decision): unknown claims, ignored by a draft-00 verifier",
+            &["ECT-CLM-1", "ECT-CLM-12", "ECT-CLM-13"],
+            draft01(&|c| {
+                c.insert("par".into(), json!([]));
+                c.insert("pred".into(), json!([uuid(2)]));
+                c.insert(
+                    "ect_ext".into(),
+                    json!({"pol": "policy-1", "k": "x".repeat(5000)}),
+                );
+            }),
+        )
+        .valid()
+        .only(ProfileName::Draft00),
+    ]
 }

@@ -8,6 +8,7 @@ pub mod jws;
 pub mod keys;
 pub mod known_answers;
 pub mod ledger;
+pub mod profile;
 pub mod replay;
 pub mod signature;
 pub mod time;
