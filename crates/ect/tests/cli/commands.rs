@@ -1586,29 +1586,88 @@ fn vectors_export_then_check_then_a_change_is_found() {
     assert!(text.contains("time.json differs"), "{text}");
 }
 
+/// The per-profile summary lines (`draft-00: N passed, 0 failed`) of a table: the passes of
+/// each profile, in order.
+fn profile_passes(text: &str) -> Vec<(String, usize)> {
+    text.lines()
+        .filter_map(|l| {
+            let (profile, rest) = l.split_once(": ")?;
+            let passed = rest.strip_suffix(" passed, 0 failed")?;
+            Some((profile.to_owned(), passed.parse().ok()?))
+        })
+        .collect()
+}
+
 #[test]
 fn conformance_of_the_reference_over_the_committed_vectors() {
     let o = ect(&["conformance"], None, &[]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let text = stdout(&o);
-    let last = text.lines().last().unwrap();
-    assert!(last.ends_with(" passed, 0 failed"), "{last}");
-    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 300);
-    // JSON: the same counts; Markdown: a matrix row per rule.
+    // Each profile's section ends with its line; then the profiles run, then the total.
+    let per_profile = profile_passes(&text);
+    let names: Vec<&str> = per_profile.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["draft-00", "draft-01"], "{text}");
+    assert!(
+        per_profile.iter().all(|(_, n)| *n >= 300),
+        "{per_profile:?}"
+    );
+    let total: usize = per_profile.iter().map(|(_, n)| n).sum();
+    let tail: Vec<&str> = text.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            format!("{total} passed, 0 failed").as_str(),
+            "profiles: draft-00, draft-01 (every profile passes); total:"
+        ]
+    );
+    // JSON: the same counts, per profile too; Markdown: a matrix row per rule.
     let o = ect(&["conformance", "--format", "json"], None, &[]);
     let doc = json_out(&o);
     assert_eq!(
         (doc["passed"].as_u64(), doc["failed"].as_u64()),
-        (Some(passed as u64), Some(0))
+        (Some(total as u64), Some(0))
     );
-    assert_eq!(doc["rules"]["ECT-SIG-1"]["failed"], json!(0));
+    for (profile, passed) in &per_profile {
+        let p = &doc["profiles"][profile.as_str()];
+        assert_eq!(
+            (
+                p["passed"].as_u64(),
+                &p["ok"],
+                &p["protocol_notes"]["count"]
+            ),
+            (Some(*passed as u64), &json!(true), &json!(0))
+        );
+        assert_eq!(p["rules"]["ECT-SIG-1"]["failed"], json!(0));
+    }
+    assert!(
+        doc["profiles"]["draft-01"]["rules"]["ECT-P01-5"]["passed"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{}",
+        doc["profiles"]["draft-01"]["rules"]
+    );
     assert_eq!(
-        (&doc["scoring"], &doc["ok"], &doc["protocol_notes"]["count"]),
-        (&json!("strict"), &json!(true), &json!(0))
+        (&doc["scoring"], &doc["ok"]),
+        (&json!("strict"), &json!(true))
     );
     let o = ect(&["conformance", "--format", "markdown"], None, &[]);
     assert!(stdout(&o).contains("| ECT-DAG-4 |"));
+    assert!(stdout(&o).contains("## Profile draft-01 (`vectors/draft-01`)"));
+    // --profile selects one; $ECT_PROFILE does not.
+    let o = ect(
+        &["conformance", "--profile", "draft-01"],
+        None,
+        &[("ECT_PROFILE", "draft-00")],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert_eq!(profile_passes(&text), [per_profile[1].clone()]);
+    assert_eq!(
+        text.lines().last().unwrap(),
+        format!("{} passed, 0 failed", per_profile[1].1)
+    );
+    let o = ect(&["conformance"], None, &[("ECT_PROFILE", "draft-01")]);
+    assert_eq!(profile_passes(&stdout(&o)), per_profile);
 }
 
 #[test]
@@ -1623,9 +1682,36 @@ fn conformance_xfails_are_strict() {
     .unwrap();
     let o = ect(&["conformance", "--xfails", &xfails], None, &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains(
-        "FAIL time/expired/at-boundary (ECT-TIME-2) [unexpected pass]: passed, but listed as an expected failure (claimed)\n"
+    let unexpected = "FAIL time/expired/at-boundary (ECT-TIME-2) [unexpected pass]: passed, but listed as an expected failure (claimed)\n";
+    assert_eq!(stdout(&o).matches(unexpected).count(), 1);
+    // That form names draft-00's: the draft-01 run alone passes.
+    let o = ect(
+        &["conformance", "--xfails", &xfails, "--profile", "draft-01"],
+        None,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    // Per profile: listed for draft-01, it fails draft-01 only.
+    std::fs::write(
+        &xfails,
+        r#"{"profiles": {"draft-01": {"time/expired/at-boundary": "claimed"}}}"#,
+    )
+    .unwrap();
+    let o = ect(&["conformance", "--xfails", &xfails], None, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).matches(unexpected).count(), 1);
+    let doc = json_out(&ect(
+        &["conformance", "--xfails", &xfails, "--format", "json"],
+        None,
+        &[],
     ));
+    assert_eq!(
+        (
+            &doc["profiles"]["draft-00"]["failed"],
+            &doc["profiles"]["draft-01"]["failures"]["unexpected_pass"]
+        ),
+        (&json!(0), &json!(1))
+    );
     // A reason is required; an unreadable file is a usage error.
     std::fs::write(&xfails, r#"{"xfails": {"time/expired/at-boundary": ""}}"#).unwrap();
     assert_eq!(

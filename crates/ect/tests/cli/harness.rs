@@ -6,7 +6,7 @@
 //! adapter answers from a file of answers the test writes, looked up by the case's `id`; every
 //! run is bounded by the harness's `--timeout` and kills the adapter when it ends.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
@@ -15,44 +15,81 @@ use wimse_ect_conformance::vector::{Vector, VectorFile, Verdict};
 /// A temporary directory holding a vectors directory, an answers file and adapter scripts.
 struct Kit {
     dir: tempfile::TempDir,
+    /// The draft-00 vectors of the kit.
     vectors: Vec<Vector>,
+    /// The draft-01 vectors of the kit (none for [`Kit::new`]).
+    draft01: Vec<Vector>,
+}
+
+/// The vector files of `from` (`*.json` but `schema.json`), in name order.
+fn vector_files(from: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(from)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name().is_some_and(|n| n != "schema.json")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Copies the vectors `ids` of the files in `from` into files of the same names in `to`;
+/// returns them.
+fn copy_vectors(from: &Path, to: &Path, ids: &[&str]) -> Vec<Vector> {
+    std::fs::create_dir_all(to).unwrap();
+    let mut vectors = Vec::new();
+    for path in vector_files(from) {
+        let mut file: VectorFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.vectors.retain(|v| ids.contains(&v.id.as_str()));
+        if file.vectors.is_empty() {
+            continue;
+        }
+        vectors.extend(file.vectors.iter().cloned());
+        std::fs::write(
+            to.join(path.file_name().unwrap()),
+            serde_json::to_string_pretty(&file).unwrap(),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        vectors.len(),
+        ids.len(),
+        "every id names a committed vector of {}",
+        from.display()
+    );
+    vectors
 }
 
 impl Kit {
-    /// A kit whose `vectors/` holds exactly the committed vectors `ids` (in their files).
+    /// A kit whose `vectors/` holds exactly the committed draft-00 vectors `ids` (in their
+    /// files), and no draft-01 directory.
     fn new(ids: &[&str]) -> Kit {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::create_dir(dir.path().join("vectors")).unwrap();
-        let mut vectors = Vec::new();
-        let mut names: Vec<PathBuf> = std::fs::read_dir(crate::repo_root().join("vectors"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "json")
-                    && p.file_name().is_some_and(|n| n != "schema.json")
-            })
-            .collect();
-        names.sort();
-        for path in names {
-            let mut file: VectorFile =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            file.vectors.retain(|v| ids.contains(&v.id.as_str()));
-            if file.vectors.is_empty() {
-                continue;
-            }
-            vectors.extend(file.vectors.iter().cloned());
-            std::fs::write(
-                dir.path().join("vectors").join(path.file_name().unwrap()),
-                serde_json::to_string_pretty(&file).unwrap(),
-            )
-            .unwrap();
-        }
-        assert_eq!(
-            vectors.len(),
-            ids.len(),
-            "every id names a committed vector"
+        let vectors = copy_vectors(
+            &crate::repo_root().join("vectors"),
+            &dir.path().join("vectors"),
+            ids,
         );
-        Kit { dir, vectors }
+        Kit {
+            dir,
+            vectors,
+            draft01: Vec::new(),
+        }
+    }
+
+    /// A kit with the committed vectors `ids` of both profiles: draft-00's in `vectors/`,
+    /// draft-01's in `vectors/draft-01/`.
+    fn both(ids: &[&str]) -> Kit {
+        let mut kit = Kit::new(ids);
+        kit.draft01 = copy_vectors(
+            &crate::repo_root().join("vectors/draft-01"),
+            &kit.path("vectors/draft-01"),
+            ids,
+        );
+        kit
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -72,28 +109,47 @@ impl Kit {
         std::fs::write(self.path("answers.jsonl"), text).unwrap();
     }
 
+    /// Writes the answers to the draft-01 cases (a case line naming profile draft-01 is
+    /// answered from these), one JSON answer per line, found by its `id`.
+    fn answers_draft01(&self, answers: &[Value]) {
+        let text: String = answers.iter().map(|a| format!("{a}\n")).collect();
+        std::fs::write(self.path("answers-draft-01.jsonl"), text).unwrap();
+    }
+
     /// An adapter script: `setup` runs first; then for each case line, with the case's id in
-    /// `$id`, `each` runs and the answer for `$id` is printed (`skip` when there is none).
+    /// `$id`, `each` runs and the answer for `$id` is printed (`skip` when there is none),
+    /// from the draft-01 answers for a case of profile draft-01.
     fn adapter(&self, setup: &str, each: &str) -> String {
         let answers = self.path("answers.jsonl");
+        let answers01 = self.path("answers-draft-01.jsonl");
         let script = format!(
             r#"answers='{}'
+answers01='{}'
 {setup}
 while IFS= read -r line; do
   id=$(printf '%s\n' "$line" | sed 's/^{{"id":"\([^"]*\)".*/\1/')
+  file=$answers
+  case "$line" in *'"profile":"draft-01"'*) file=$answers01;; esac
   {each}
-  grep -F "\"id\":\"$id\"" "$answers" || printf '{{"id":"%s","result":"skip"}}\n' "$id"
+  grep -F "\"id\":\"$id\"" "$file" 2>/dev/null || printf '{{"id":"%s","result":"skip"}}\n' "$id"
 done
 "#,
-            answers.display()
+            answers.display(),
+            answers01.display()
         );
         let path = self.path("adapter.sh");
         std::fs::write(&path, script).unwrap();
         format!("sh '{}'", path.display())
     }
 
-    /// `ect conformance --vectors <kit> --impl <command> <args>`.
+    /// `ect conformance --vectors <kit> --profile draft-00 --impl <command> <args>` (a kit
+    /// made by [`Kit::new`] holds draft-00 vectors only).
     fn run(&self, command: &str, args: &[&str]) -> Output {
+        self.run_all(command, &[&["--profile", "draft-00"], args].concat())
+    }
+
+    /// `ect conformance --vectors <kit> --impl <command> <args>`.
+    fn run_all(&self, command: &str, args: &[&str]) -> Output {
         let vectors = self.path("vectors");
         let mut all = vec![
             "conformance",
@@ -179,7 +235,10 @@ fn unmapped_codes_score_nothing_and_the_run_fails() {
         (&doc["passed"], &doc["failed"], &doc["failures"]["unmapped"]),
         (&json!(0), &json!(3), &json!(3))
     );
-    assert_eq!(doc["cases"][0]["failure"], json!("unmapped"));
+    assert_eq!(
+        doc["profiles"]["draft-00"]["cases"][0]["failure"],
+        json!("unmapped")
+    );
 }
 
 #[test]
@@ -214,9 +273,15 @@ fn stray_stdout_lines_are_reported_and_shift_no_answer() {
     let text = stdout(&o);
     assert!(text.contains("adapter starting"), "{text}");
     let doc = json_doc(&kit.run(&adapter, &["--format", "json"]));
-    assert_eq!(doc["protocol_notes"]["not_an_answer"], json!(2));
-    assert_eq!(doc["protocol_notes"]["other_id"], json!(0));
-    let lines: Vec<&Value> = doc["protocol_notes"]["notes"]
+    assert_eq!(
+        doc["profiles"]["draft-00"]["protocol_notes"]["not_an_answer"],
+        json!(2)
+    );
+    assert_eq!(
+        doc["profiles"]["draft-00"]["protocol_notes"]["other_id"],
+        json!(0)
+    );
+    let lines: Vec<&Value> = doc["profiles"]["draft-00"]["protocol_notes"]["notes"]
         .as_array()
         .unwrap()
         .iter()
@@ -246,8 +311,14 @@ fn answers_for_other_ids_are_reported_and_ignored() {
     let o = kit.run(&adapter, &["--format", "json"]);
     let doc = json_doc(&o);
     assert_eq!((&doc["passed"], &doc["failed"]), (&json!(4), &json!(0)));
-    assert_eq!(doc["protocol_notes"]["other_id"], json!(4 + 3));
-    assert_eq!(doc["protocol_notes"]["not_an_answer"], json!(0));
+    assert_eq!(
+        doc["profiles"]["draft-00"]["protocol_notes"]["other_id"],
+        json!(4 + 3)
+    );
+    assert_eq!(
+        doc["profiles"]["draft-00"]["protocol_notes"]["not_an_answer"],
+        json!(0)
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -355,7 +426,7 @@ fn an_alternative_code_passes_and_another_code_fails() {
     let doc = json_doc(&kit.run(&adapter, &["--format", "json"]));
     assert_eq!(doc["failures"]["wrong_code"], json!(1));
     assert_eq!(
-        doc["cases"][0]["detail"],
+        doc["profiles"]["draft-00"]["cases"][0]["detail"],
         json!("rejected with time.expired, expected claims.type or time.too_old")
     );
 }
@@ -433,4 +504,318 @@ fn a_timeout_that_is_no_duration_is_a_usage_error() {
             "--timeout {timeout}"
         );
     }
+}
+
+// Profiles: every profile's vectors, each a run of its own
+// ---------------------------------------------------------------------------------------------
+
+/// The lines of stdout that start with `prefix`.
+fn lines_starting(o: &Output, prefix: &str) -> Vec<String> {
+    stdout(o)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_profile_runs_by_default_each_reported_on_its_own_then_the_total() {
+    let kit = Kit::both(INVALID3);
+    kit.answers(&kit.vectors.iter().map(right).collect::<Vec<_>>());
+    // draft-01: one wrong code.
+    let wrong: Vec<Value> = kit
+        .draft01
+        .iter()
+        .map(|v| match v.id.as_str() {
+            id if id == INVALID3[1] => rejected(id, "claims.missing"),
+            _ => right(v),
+        })
+        .collect();
+    kit.answers_draft01(&wrong);
+    // The adapter notes each start: once per profile.
+    let starts = kit.path("starts");
+    let adapter = kit.adapter(&format!("echo start >> '{}'", starts.display()), "");
+    let o = kit.run_all(&adapter, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let dir = kit.path("vectors");
+    assert_eq!(
+        lines_starting(&o, "profile "),
+        [
+            format!("profile draft-00 (vectors in {})", dir.display()),
+            format!(
+                "profile draft-01 (vectors in {})",
+                dir.join("draft-01").display()
+            ),
+        ]
+    );
+    assert_eq!(
+        lines_starting(&o, "draft-0"),
+        [
+            "draft-00: 3 passed, 0 failed",
+            "draft-01: 2 passed, 1 failed"
+        ]
+    );
+    assert!(
+        stdout(&o).contains(
+            "FAIL time/expired/at-boundary (ECT-TIME-2) [wrong code]: rejected with claims.missing, expected time.expired\n"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let text = stdout(&o);
+    let tail: Vec<&str> = text.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            "5 passed, 1 failed",
+            "profiles: draft-00, draft-01 (failing: draft-01); total:"
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&starts).unwrap(), "start\nstart\n");
+    // JSON: the totals, and each profile's document by name.
+    let doc = json_doc(&kit.run_all(&adapter, &["--format", "json"]));
+    assert_eq!(
+        (
+            &doc["ok"],
+            &doc["passed"],
+            &doc["failed"],
+            &doc["failures"]["wrong_code"]
+        ),
+        (&json!(false), &json!(5), &json!(1), &json!(1))
+    );
+    let p01 = &doc["profiles"]["draft-01"];
+    assert_eq!(
+        (&p01["ok"], &p01["passed"], &p01["failed"], &p01["vectors"]),
+        (
+            &json!(false),
+            &json!(2),
+            &json!(1),
+            &json!(dir.join("draft-01").display().to_string())
+        )
+    );
+    let failures: Vec<(&Value, &Value)> = p01["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| (&c["id"], &c["failure"]))
+        .collect();
+    assert_eq!(failures, [(&json!(INVALID3[1]), &json!("wrong_code"))]);
+    assert_eq!(doc["profiles"]["draft-00"]["ok"], json!(true));
+    // Markdown: a section per profile.
+    let o = kit.run_all(&adapter, &["--format", "markdown"]);
+    assert_eq!(
+        lines_starting(&o, "## Profile"),
+        [
+            format!("## Profile draft-00 (`{}`)", dir.display()),
+            format!("## Profile draft-01 (`{}`)", dir.join("draft-01").display()),
+        ]
+    );
+    assert_eq!(last_line(&o), "5 passed, 1 failed");
+    // --profile selects one: draft-00 alone passes.
+    std::fs::remove_file(&starts).unwrap();
+    let o = kit.run_all(&adapter, &["--profile", "draft-00"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(lines_starting(&o, "profile draft-01"), Vec::<String>::new());
+    let text = stdout(&o);
+    let tail: Vec<&str> = text.lines().rev().take(4).collect();
+    assert_eq!(
+        tail,
+        [
+            "3 passed, 0 failed",
+            "profiles: draft-00 (every profile passes); total:",
+            "",
+            "draft-00: 3 passed, 0 failed"
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&starts).unwrap(), "start\n");
+    let o = kit.run_all(&adapter, &["--profile", "draft-01"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(last_line(&o), "2 passed, 1 failed");
+}
+
+#[test]
+fn a_profile_in_which_nothing_passed_fails_the_run() {
+    let kit = Kit::both(INVALID3);
+    kit.answers(&kit.vectors.iter().map(right).collect::<Vec<_>>());
+    kit.answers_draft01(&[]); // every draft-01 case: skip
+    let o = kit.run_all(&kit.adapter("", ""), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(
+        lines_starting(&o, "draft-01:"),
+        [
+            "draft-01: no case passed: the run fails",
+            "draft-01: 0 passed, 0 failed, 3 skipped"
+        ]
+    );
+    assert_eq!(last_line(&o), "3 passed, 0 failed, 3 skipped");
+}
+
+#[test]
+fn expected_failures_name_their_profile() {
+    let kit = Kit::both(INVALID3);
+    kit.answers(&kit.vectors.iter().map(right).collect::<Vec<_>>());
+    let wrong: Vec<Value> = kit
+        .draft01
+        .iter()
+        .map(|v| match v.id.as_str() {
+            id if id == INVALID3[0] => rejected(id, "unmapped"),
+            _ => right(v),
+        })
+        .collect();
+    kit.answers_draft01(&wrong);
+    let adapter = kit.adapter("", "");
+    let xfails = kit.path("xfails.json");
+    let xfails_arg = xfails.to_str().unwrap();
+    let id = INVALID3[0];
+    // Listed for draft-01: expected there; draft-00, which passes it, is unaffected.
+    std::fs::write(
+        &xfails,
+        json!({"profiles": {"draft-01": {id: "no code yet"}}}).to_string(),
+    )
+    .unwrap();
+    let o = kit.run_all(&adapter, &["--xfails", xfails_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        lines_starting(&o, "draft-0"),
+        [
+            "draft-00: 3 passed, 0 failed",
+            "draft-01: 2 passed, 0 failed"
+        ]
+    );
+    let doc = json_doc(&kit.run_all(&adapter, &["--xfails", xfails_arg, "--format", "json"]));
+    assert_eq!(
+        (
+            &doc["xfail"],
+            &doc["profiles"]["draft-01"]["cases"][0]["detail"]
+        ),
+        (&json!(1), &json!("no code yet"))
+    );
+    // The form without profiles lists draft-00's: there the case passes (an unexpected pass),
+    // and draft-01's failure is not expected.
+    std::fs::write(&xfails, json!({"xfails": {id: "no code yet"}}).to_string()).unwrap();
+    let o = kit.run_all(&adapter, &["--xfails", xfails_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        lines_starting(&o, "draft-0"),
+        [
+            "draft-00: 2 passed, 1 failed",
+            "draft-01: 2 passed, 1 failed"
+        ]
+    );
+    assert!(stdout(&o).contains(&format!(
+        "FAIL {id} (ECT-CLM-1) [unexpected pass]: passed, but listed as an expected failure (no code yet)\n"
+    )));
+    // Both forms together, each for its profile.
+    std::fs::write(
+        &xfails,
+        json!({"xfails": {}, "profiles": {"draft-01": {id: "no code yet"}}}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        kit.run_all(&adapter, &["--xfails", xfails_arg])
+            .status
+            .code(),
+        Some(0)
+    );
+    // An id a profile does not have is a failure of that profile.
+    std::fs::write(
+        &xfails,
+        json!({"profiles": {"draft-01": {id: "no code yet", "no/such/vector": "stale"}}})
+            .to_string(),
+    )
+    .unwrap();
+    let o = kit.run_all(&adapter, &["--xfails", xfails_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        lines_starting(&o, "draft-01:"),
+        ["draft-01: 2 passed, 1 failed"]
+    );
+    // Usage errors: draft-00 listed twice, an unknown profile, a missing reason.
+    let usage = |content: Value, message: String| {
+        std::fs::write(&xfails, content.to_string()).unwrap();
+        let o = kit.run_all(&adapter, &["--xfails", xfails_arg]);
+        assert_eq!(
+            (o.status.code(), stdout(&o).as_str(), stderr(&o)),
+            (
+                Some(2),
+                "",
+                format!("ect: {}: {message}\n", xfails.display())
+            )
+        );
+    };
+    usage(
+        json!({"xfails": {}, "profiles": {"draft-00": {}}}),
+        "draft-00's expected failures are given twice (\"xfails\" and \"profiles\".\"draft-00\"): keep one".to_owned(),
+    );
+    usage(
+        json!({"profiles": {"draft-02": {}}}),
+        "unknown profile \"draft-02\" (use draft-00 or draft-01)".to_owned(),
+    );
+    usage(
+        json!({"profiles": {"draft-01": {id: " "}}}),
+        format!("profile draft-01: {id} needs a reason"),
+    );
+    usage(
+        json!({"comment": "nothing listed"}),
+        "no \"xfails\" or \"profiles\" object".to_owned(),
+    );
+}
+
+#[test]
+fn missing_or_misplaced_profile_vectors_and_unknown_profiles_are_usage_errors() {
+    let kit = Kit::new(&INVALID3[..1]);
+    let adapter = kit.adapter("", "");
+    let dir = kit.path("vectors");
+    // Every profile by default: the kit has no draft-01 directory.
+    let o = kit.run_all(&adapter, &[]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str(), stderr(&o)),
+        (
+            Some(2),
+            "",
+            format!(
+                "ect: {}: No such file or directory (os error 2)\n",
+                dir.join("draft-01").display()
+            )
+        )
+    );
+    // An empty profile directory.
+    std::fs::create_dir(dir.join("draft-01")).unwrap();
+    let o = kit.run_all(&adapter, &[]);
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (
+            Some(2),
+            format!(
+                "ect: no draft-01 vectors in {}\n",
+                dir.join("draft-01").display()
+            )
+        )
+    );
+    // A draft-01 file among draft-00's.
+    let source = crate::repo_root().join("vectors/draft-01/claims.json");
+    std::fs::copy(&source, dir.join("zz-claims.json")).unwrap();
+    let o = kit.run_all(&adapter, &["--profile", "draft-00"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (
+            Some(2),
+            format!(
+                "ect: {}: a file of profile \"draft-01\", but {} holds the draft-00 vectors\n",
+                dir.join("zz-claims.json").display(),
+                dir.display()
+            )
+        )
+    );
+    // An unknown profile name.
+    let o = kit.run_all(&adapter, &["--profile", "draft-02"]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str(), stderr(&o).as_str()),
+        (
+            Some(2),
+            "",
+            "ect: --profile \"draft-02\": unknown profile (use draft-00 or draft-01)\n"
+        )
+    );
 }

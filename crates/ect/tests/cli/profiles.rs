@@ -50,12 +50,16 @@ fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
     }
     cmd.envs(envs.iter().copied());
     let mut child = cmd.spawn().expect("run ect");
-    child
+    // A command that stops before reading its input (a usage error) closes the pipe first.
+    match child
         .stdin
         .take()
         .unwrap()
         .write_all(stdin.unwrap_or_default())
-        .unwrap();
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    }
     child.wait_with_output().unwrap()
 }
 
