@@ -1636,6 +1636,119 @@ mod tests {
     }
 
     #[test]
+    fn expected_failures_files_name_profiles() {
+        let parse = |v: Value| ProfileXfails::parse(&v, "x.json");
+        let list = |pairs: &[(&str, &str)]| {
+            Xfails(
+                pairs
+                    .iter()
+                    .map(|(id, r)| ((*id).to_owned(), (*r).to_owned()))
+                    .collect(),
+            )
+        };
+        // The form from before profiles is draft-00's.
+        let x = parse(json!({"xfails": {"a/b": "why"}})).unwrap();
+        assert_eq!(x.get(ProfileName::Draft00), list(&[("a/b", "why")]));
+        assert_eq!(x.get(ProfileName::Draft01), Xfails::default());
+        // Per profile, with the old form beside it, other members ignored.
+        let x = parse(json!({"comment": 1, "xfails": {"a/b": "why"},
+                             "profiles": {"draft-01": {"c/d": "because"}}}))
+        .unwrap();
+        assert_eq!(x.get(ProfileName::Draft00), list(&[("a/b", "why")]));
+        assert_eq!(x.get(ProfileName::Draft01), list(&[("c/d", "because")]));
+        // Refused.
+        let refused = |v: Value| parse(v).unwrap_err();
+        assert_eq!(
+            refused(json!({"xfails": {}, "profiles": {"draft-00": {}}})),
+            "x.json: draft-00's expected failures are given twice (\"xfails\" and \
+             \"profiles\".\"draft-00\"): keep one"
+        );
+        assert_eq!(
+            refused(json!({"profiles": {"Draft-01": {}}})),
+            "x.json: unknown profile \"Draft-01\" (use draft-00 or draft-01)"
+        );
+        assert_eq!(
+            refused(json!({"profiles": []})),
+            "x.json: \"profiles\" is not an object of profile: {id: reason}"
+        );
+        assert_eq!(
+            refused(json!({"profiles": {"draft-01": {"c/d": 1}}})),
+            "x.json: profile draft-01: c/d needs a reason"
+        );
+        assert_eq!(
+            refused(json!({"xfails": []})),
+            "x.json: \"xfails\": not an object of id: reason"
+        );
+        assert_eq!(
+            refused(json!({})),
+            "x.json: no \"xfails\" or \"profiles\" object"
+        );
+    }
+
+    #[test]
+    fn a_run_over_profiles_passes_only_when_every_profile_passes() {
+        let case = |status: Status| CaseResult {
+            id: "a".into(),
+            file: "f.json".into(),
+            rules: vec!["ECT-JWS-1".into()],
+            status,
+        };
+        let report = |statuses: Vec<Status>| Report {
+            cases: statuses.into_iter().map(case).collect(),
+            ..Report::default()
+        };
+        let of = |reports: Vec<Report>| ProfilesReport {
+            scoring: Scoring::Strict,
+            profiles: reports
+                .into_iter()
+                .zip(ProfileName::ALL)
+                .map(|(report, profile)| ProfileReport {
+                    profile,
+                    dir: profile.as_str().into(),
+                    report,
+                })
+                .collect(),
+        };
+        let pass = || Status::Pass(None);
+        let all = of(vec![
+            report(vec![pass()]),
+            report(vec![pass(), Status::Skip]),
+        ]);
+        assert!(all.ok());
+        assert_eq!(all.summary(), "2 passed, 0 failed, 1 skipped");
+        // One profile with nothing passed fails the run, whatever the other did.
+        assert!(!of(vec![report(vec![pass()]), report(vec![Status::Skip])]).ok());
+        let failing = of(vec![
+            report(vec![pass()]),
+            report(vec![pass(), Status::Fail(Failure::WrongCode, "x".into())]),
+        ]);
+        assert!(!failing.ok());
+        assert_eq!(
+            (failing.failed(), failing.failed_by(Failure::WrongCode)),
+            (1, 1)
+        );
+        assert!(render_profiles(&failing, Format::Table).ends_with(
+            "profiles: draft-00, draft-01 (failing: draft-01); total:\n2 passed, 1 failed\n"
+        ));
+        // No profile at all is no pass.
+        assert!(!of(vec![]).ok());
+    }
+
+    #[test]
+    fn a_session_for_a_profile_names_it_in_every_log_line() {
+        let mut log = Vec::new();
+        let mut session =
+            Session::new(&mut log, 1, Duration::ZERO).for_profile(ProfileName::Draft01);
+        session.case_done();
+        session.finish();
+        assert_eq!(
+            String::from_utf8(log).unwrap(),
+            "ect conformance: draft-01: 1/1 cases done\n\
+             ect conformance: draft-01: 1/1 cases done\n"
+        );
+    }
+
+    #[test]
     fn progress_lines_come_when_due_and_end_with_the_total() {
         let mut log = Vec::new();
         let mut session = Session::new(&mut log, 2, Duration::ZERO);
