@@ -1,5 +1,6 @@
 //! Replays the fuzz targets' inputs through the same oracle functions on stable, without
-//! libFuzzer (`wimse_ect_conformance::fuzz::TARGETS`): every seed made from `vectors/` (as
+//! libFuzzer (`wimse_ect_conformance::fuzz::TARGETS`): every seed made from the vectors of
+//! both profiles, `vectors/` and `vectors/draft-01/` (as
 //! `cargo run --example seed_corpora` writes them) and every committed input under
 //! `fuzz/regressions/<target>/`. A finding of the nightly fuzz run (fuzz/nightly.sh) is
 //! minimized and committed there, so it is checked on every `cargo test` from then on.
@@ -8,6 +9,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use wimse_ect_conformance::fuzz::{Seed, TARGETS, seeds};
+use wimse_ect_conformance::harness::load;
+use wimse_ect_conformance::profile_dir;
+use wimse_ect_conformance::vector::ProfileName;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -46,6 +50,28 @@ fn seeds_from_vectors() {
         assert!(
             all.iter().any(|s| s.target == *target),
             "no seed for {target}"
+        );
+    }
+    // Seeds come from every profile's vectors, and the structured targets get draft-01 cases.
+    for profile in ProfileName::ALL {
+        let ids: Vec<String> = load(&profile_dir(&root().join("vectors"), profile))
+            .expect("the profile's vectors load")
+            .into_iter()
+            .map(|l| l.vector.id)
+            .collect();
+        assert!(
+            all.iter()
+                .any(|s| s.target == "verify_bytes" && ids.contains(&s.origin)),
+            "no verify_bytes seed from {profile}'s vectors"
+        );
+    }
+    for target in ["verify_structured", "dag"] {
+        assert_eq!(
+            all.iter()
+                .filter(|s| s.target == target && s.origin == "fixed draft-01")
+                .count(),
+            4,
+            "{target}"
         );
     }
     let inputs: Vec<(String, &'static str, Vec<u8>)> = all

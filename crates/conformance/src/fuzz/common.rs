@@ -13,18 +13,45 @@ use serde_json::{Map, Value};
 use crate::build::{ISS_A, ISS_B, key_a, key_b};
 use crate::model::{ModelKey, ModelSettings};
 use crate::testing::{AUDIENCE, NOW, agent_iss, agent_key, attacker_key, uuid};
-use wimse_ect::DRAFT_00;
 use wimse_ect::DagValidator;
 use wimse_ect::jws::DEFAULT_MAX_TOKEN_BYTES;
 use wimse_ect::{DEFAULT_MAX_PAR, NBF};
+use wimse_ect::{DRAFT_00, DRAFT_01, PolicyClaimsAt, Profile};
 use wimse_ect::{KeySet, SigningKey, TrustedKey};
 use wimse_ect::{Policy, ReplayProtection, Verifier};
 
 // ---------------------------------------------------------------------------------------------
 // Fixed keys and settings.
 
-/// The claim names of profile `draft-00`: what [`wimse_ect::Claims::to_json`] writes.
-const CLAIM_NAMES: [&str; 13] = DRAFT_00.claims.all();
+/// The profile a structured input is checked under (SPEC.md §10): part of the input.
+/// `draft-00` first, so that an input that ends before it (every input made before profiles
+/// existed) decodes to `draft-00`.
+#[derive(Arbitrary, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FuzzProfile {
+    /// `draft-00`.
+    #[default]
+    Draft00,
+    /// `draft-01`.
+    Draft01,
+}
+
+impl FuzzProfile {
+    /// The library's profile value.
+    pub fn profile(self) -> Profile {
+        match self {
+            FuzzProfile::Draft00 => DRAFT_00,
+            FuzzProfile::Draft01 => DRAFT_01,
+        }
+    }
+
+    /// The model's name for it.
+    pub fn name(self) -> crate::vector::ProfileName {
+        match self {
+            FuzzProfile::Draft00 => crate::vector::ProfileName::Draft00,
+            FuzzProfile::Draft01 => crate::vector::ProfileName::Draft01,
+        }
+    }
+}
 
 /// The keys every oracle trusts: the vectors' `agent-a` and `agent-b` (bound to their issuers,
 /// so tokens from `vectors/` get past the signature), `agent-0` bound to [`agent_iss`]`(0)` and
@@ -79,6 +106,7 @@ pub(super) struct Settings {
     pub(super) max_token_bytes: usize,
     pub(super) partial: bool,
     pub(super) ancestor_budget: usize,
+    pub(super) profile: FuzzProfile,
 }
 
 impl Default for Settings {
@@ -90,6 +118,7 @@ impl Default for Settings {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             partial: false,
             ancestor_budget: wimse_ect::DEFAULT_ANCESTOR_BUDGET,
+            profile: FuzzProfile::Draft00,
         }
     }
 }
@@ -97,6 +126,7 @@ impl Default for Settings {
 impl Settings {
     pub(super) fn verifier(&self, replay: bool) -> Verifier {
         let mut p = Policy::new(AUDIENCE);
+        p.profile = self.profile.profile();
         p.leeway_seconds = self.leeway;
         p.max_iat_age_seconds = self.max_iat_age;
         p.max_par = self.max_par;
@@ -119,6 +149,7 @@ impl Settings {
         s.max_token_bytes = self.max_token_bytes;
         s.partial = self.partial;
         s.ancestor_budget = self.ancestor_budget;
+        s.profile = self.profile.name();
         s
     }
 }
@@ -129,11 +160,18 @@ impl Settings {
 /// A verdict as the oracles compare it: the claims (profile claim names only) or the code.
 pub(super) type Verdict = Result<Map<String, Value>, &'static str>;
 
-/// The model's claims restricted to the claim names the verifier keeps: the profile's, and
+/// The members of a payload `all` that are claims of `profile`, the ones
+/// [`wimse_ect::Claims::to_json`] writes: the profile's claim names (in `draft-01` without the
+/// top-level `pol` and `pol_decision`, which are members of `ect_ext` there, ECT-P01-4), and
 /// `nbf` (ECT-TIME-6).
-pub(super) fn known_claims(all: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn known_claims(all: Map<String, Value>, profile: &Profile) -> Map<String, Value> {
+    let n = &profile.claims;
+    let top_level_policy = profile.policy_claims == PolicyClaimsAt::TopLevel;
     all.into_iter()
-        .filter(|(k, _)| CLAIM_NAMES.contains(&k.as_str()) || k == NBF)
+        .filter(|(k, _)| {
+            let policy = k == n.pol || k == n.pol_decision;
+            (n.all().contains(&k.as_str()) && (top_level_policy || !policy)) || k == NBF
+        })
         .collect()
 }
 
@@ -141,13 +179,19 @@ pub(super) fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Verifier and model agree on `token`: the same code, or the same claims.
-pub(super) fn assert_agree(token: &[u8], got: Verdict, want: Verdict, context: &str) {
-    let want = want.map(known_claims);
+/// Verifier and model agree on `token` under `profile`: the same code, or the same claims.
+pub(super) fn assert_agree(
+    token: &[u8],
+    got: Verdict,
+    want: Verdict,
+    profile: &Profile,
+    context: &str,
+) {
+    let want = want.map(|c| known_claims(c, profile));
     assert_eq!(
         got,
         want,
-        "verifier (left) and model (right) disagree{context} on token {:?}",
+        "verifier (left) and model (right) disagree in {profile}{context} on token {:?}",
         show(token)
     );
 }

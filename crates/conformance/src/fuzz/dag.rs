@@ -3,12 +3,15 @@
 //! ([`ModelLedger`]): the same results (SPEC.md §7, ECT-DAG-1..6 at the ECT-DAG-3 skew
 //! boundary and under small ancestor budgets, with replay (ECT-RPL-1) and the key rules
 //! ECT-KEY-1..2), a hash chain that verifies after every operation, rejections that leave the
-//! ledger unchanged, and a whole-ledger audit that finds nothing.
+//! ledger unchanged, and a whole-ledger audit that finds nothing. In either profile (SPEC.md
+//! §10, part of the input): in `draft-01` the tokens are written with `exec+jwt`, `pred` and
+//! the policy inside `ect_ext`, and a parent of another scope (of the two `wid`s or none) is
+//! ECT-P01-5 (`dag.workflow_mismatch`), both ways.
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::{Map, Value};
 
-use super::common::{Decision, Settings, keys, small_uuid};
+use super::common::{Decision, FuzzProfile, Settings, keys, small_uuid};
 use crate::model::ModelLedger;
 use crate::testing::{AUDIENCE, NOW, agent_iss};
 use wimse_ect::{LedgerAudit, MemoryLedger};
@@ -23,6 +26,9 @@ pub struct DagOps {
     /// The ancestor budget: `1 + budget % 12`, or SPEC.md's default (10 000) when absent.
     /// Last, so inputs made before it existed decode to the same operations.
     pub budget: Option<u8>,
+    /// The profile (SPEC.md §10). After `budget`, for the same reason: older inputs decode
+    /// to `draft-00`.
+    pub profile: FuzzProfile,
 }
 
 /// One operation.
@@ -104,8 +110,10 @@ impl AcceptOp {
         }
     }
 
-    /// The signed token, with `iat` as [`AcceptOp::iat`] makes it.
-    fn render(&self, iat: u64) -> String {
+    /// The signed token under `profile`, with `iat` as [`AcceptOp::iat`] makes it.
+    fn render(&self, iat: u64, profile: FuzzProfile) -> String {
+        let p = profile.profile();
+        let n = &p.claims;
         let k = keys();
         let (key, iss) = match self.signer {
             DagSigner::Agent0 => (&k.signers[0], agent_iss(0)),
@@ -126,18 +134,25 @@ impl AcceptOp {
             .take(4)
             .map(|p| small_uuid(p % 6).into())
             .collect();
-        claims.insert("par".into(), Value::Array(par));
+        claims.insert(n.par.into(), Value::Array(par));
         if let Some(w) = self.wid() {
             claims.insert("wid".into(), w.into());
         }
         if let Some(d) = self.pol {
-            claims.insert("pol".into(), "policy-1".into());
-            claims.insert("pol_decision".into(), d.as_str().into());
+            // Top-level claims in draft-00, members of `ect_ext` in draft-01 (ECT-P01-4).
+            let mut pol = Map::new();
+            pol.insert(n.pol.into(), "policy-1".into());
+            pol.insert(n.pol_decision.into(), d.as_str().into());
+            if p.policy_claims == wimse_ect::PolicyClaimsAt::InExtension {
+                claims.insert(n.ext.into(), Value::Object(pol));
+            } else {
+                claims.extend(pol);
+            }
         }
         let mut header = Map::new();
         header.insert("alg".into(), "ES256".into());
         header.insert("kid".into(), key.kid().into());
-        header.insert("typ".into(), "wimse-exec+jwt".into());
+        header.insert("typ".into(), p.typ.into());
         crate::testing::sign_json(&header, &claims, key)
     }
 }
@@ -154,11 +169,12 @@ pub fn dag(ops: &DagOps) {
         ancestor_budget: ops.budget.map_or(wimse_ect::DEFAULT_ANCESTOR_BUDGET, |b| {
             1 + usize::from(b % 12)
         }),
+        profile: ops.profile,
         ..Settings::default()
     };
     let verifier = settings.verifier(true);
     let model_settings = settings.model();
-    let ledger = MemoryLedger::new();
+    let ledger = MemoryLedger::with_profile(ops.profile.profile());
     let mut model = ModelLedger::new();
     let mut presented: Vec<String> = Vec::new();
     let mut rendered: Vec<(Option<String>, String, u64)> = Vec::new();
@@ -167,7 +183,7 @@ pub fn dag(ops: &DagOps) {
             DagOp::Accept(a) => {
                 let iat = a.iat(&rendered);
                 rendered.push((a.wid(), a.jti(), iat));
-                a.render(iat)
+                a.render(iat, ops.profile)
             }
             DagOp::Again(n) if !presented.is_empty() => {
                 presented[usize::from(*n) % presented.len()].clone()

@@ -29,7 +29,7 @@ mod seeds;
 mod verify_bytes;
 mod verify_structured;
 
-pub use common::{Decision, model_keys, trusted_keys};
+pub use common::{Decision, FuzzProfile, model_keys, trusted_keys};
 pub use dag::{AcceptOp, DagIat, DagOp, DagOps, DagSigner, dag, dag_bytes};
 pub use http_header::http_header;
 pub use parse::parse;

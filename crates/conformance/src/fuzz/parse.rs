@@ -6,12 +6,12 @@
 use serde_json::{Map, Value};
 
 use super::common::{known_claims, show};
-use wimse_ect::DRAFT_00;
 use wimse_ect::base64url::encode as b64_encode;
 use wimse_ect::jws::{DEFAULT_MAX_TOKEN_BYTES, split};
 use wimse_ect::parse_object;
 use wimse_ect::{Algorithm, Header};
 use wimse_ect::{Claims, DEFAULT_MAX_PAR};
+use wimse_ect::{PROFILES, Profile};
 
 /// Raw bytes into the compact layer ([`split`]), the strict JSON layer ([`parse_object`]), the
 /// header parser and the claims parser. Never panics; whatever parses re-serializes and
@@ -137,7 +137,13 @@ fn assert_floats_exact() {
 }
 
 fn header_layer(map: &Map<String, Value>) {
-    let parsed = Header::parse(map, &DRAFT_00, &[Algorithm::Es256]);
+    for profile in &PROFILES {
+        header_layer_in(map, profile);
+    }
+}
+
+fn header_layer_in(map: &Map<String, Value>, profile: &Profile) {
+    let parsed = Header::parse(map, profile, &[Algorithm::Es256]);
     let header = match parsed {
         Ok(h) => h,
         Err(e) => {
@@ -155,37 +161,43 @@ fn header_layer(map: &Map<String, Value>) {
     let text = serde_json::to_vec(&rebuilt).expect("serializes");
     let back = parse_object(&text).expect("a rebuilt header is JSON");
     assert_eq!(
-        Header::parse(&back, &DRAFT_00, &[Algorithm::Es256]),
+        Header::parse(&back, profile, &[Algorithm::Es256]),
         Ok(header.clone())
     );
     // The builder's header for the same kid is a valid header with the same alg and kid.
-    let built = parse_object(&Header::to_json(header.kid(), &DRAFT_00)).expect("JSON");
-    let built = Header::parse(&built, &DRAFT_00, &[Algorithm::Es256]).expect("valid");
+    let built = parse_object(&Header::to_json(header.kid(), profile)).expect("JSON");
+    let built = Header::parse(&built, profile, &[Algorithm::Es256]).expect("valid");
     assert_eq!((built.alg(), built.kid()), (header.alg(), header.kid()));
 }
 
 fn claims_layer(map: &Map<String, Value>) {
-    let claims = match Claims::parse(map.clone(), &DRAFT_00, DEFAULT_MAX_PAR) {
+    for profile in &PROFILES {
+        claims_layer_in(map, profile);
+    }
+}
+
+fn claims_layer_in(map: &Map<String, Value>, profile: &Profile) {
+    let claims = match Claims::parse(map.clone(), profile, DEFAULT_MAX_PAR) {
         Ok(c) => c,
         Err(e) => {
             assert!(e.code().starts_with("claims."), "claims: {e:?}");
             return;
         }
     };
-    let json = claims.to_json(&DRAFT_00);
+    let json = claims.to_json(profile);
     assert_eq!(
         json,
-        known_claims(map.clone()),
+        known_claims(map.clone(), profile),
         "to_json is the payload's claim members"
     );
     let text = serde_json::to_vec(&json).expect("serializes");
     let back = parse_object(&text).expect("serialized claims are JSON");
-    let again = match Claims::parse(back, &DRAFT_00, DEFAULT_MAX_PAR) {
+    let again = match Claims::parse(back, profile, DEFAULT_MAX_PAR) {
         Ok(c) => c,
         Err(e) => panic!("serialized claims are refused: {e:?}"),
     };
     assert_eq!(
-        again.to_json(&DRAFT_00),
+        again.to_json(profile),
         json,
         "claims changed on re-serialization"
     );

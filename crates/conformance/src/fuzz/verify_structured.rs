@@ -12,11 +12,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::common::{Decision, Settings, assert_agree, hex, keys, small_uuid};
+use super::common::{Decision, FuzzProfile, Settings, assert_agree, hex, keys, small_uuid};
 use crate::fixtures::{P256_ORDER, der_signature, high_s_twin};
 use crate::model;
 use crate::testing::{AUDIENCE, NOW, agent_iss};
-use wimse_ect::DRAFT_00;
 use wimse_ect::SigningKey;
 use wimse_ect::base64url::encode as b64_encode;
 use wimse_ect::sha256_b64url;
@@ -45,6 +44,13 @@ pub struct TokenDesc {
     pub encoding: Few<EncodingEdit>,
     /// Verifier settings other than SPEC.md's defaults, rarely.
     pub settings: Rare<SettingsDesc>,
+    /// The profile (SPEC.md §10) the token is written and verified under: in `draft-01` the
+    /// default `typ` is `exec+jwt`, the parents are `pred`, the extension object `ect_ext`
+    /// with the base policy members inside it, and the edits of [`ClaimName::Par`] and
+    /// [`ClaimName::Ext`] name `pred` and `ect_ext` (draft-00's names are reached through
+    /// [`ClaimName::Other`]; [`ClaimName::Pol`] is then a top-level, ignored claim). Last, so
+    /// inputs made before it decode to the same description, in `draft-00`.
+    pub profile: FuzzProfile,
 }
 
 /// `Some` rarely: on one byte in eight (and `None` when the input is exhausted).
@@ -250,7 +256,10 @@ pub enum ClaimName {
 }
 
 impl ClaimName {
-    fn name(&self) -> String {
+    /// The member name under `profile`: [`ClaimName::Par`] and [`ClaimName::Ext`] are the
+    /// profile's names (`pred`, `ect_ext` in `draft-01`).
+    fn name(&self, profile: FuzzProfile) -> String {
+        let n = profile.profile().claims;
         match self {
             ClaimName::Iss => "iss",
             ClaimName::Aud => "aud",
@@ -258,11 +267,11 @@ impl ClaimName {
             ClaimName::Exp => "exp",
             ClaimName::Jti => "jti",
             ClaimName::ExecAct => "exec_act",
-            ClaimName::Par => "par",
+            ClaimName::Par => n.par,
             ClaimName::Wid => "wid",
             ClaimName::InpHash => "inp_hash",
             ClaimName::OutHash => "out_hash",
-            ClaimName::Ext => "ext",
+            ClaimName::Ext => n.ext,
             ClaimName::Pol => "pol",
             ClaimName::PolDecision => "pol_decision",
             ClaimName::Sub => "sub",
@@ -1234,10 +1243,15 @@ impl TokenDesc {
 
     /// The verifier settings the description asks for.
     fn settings(&self) -> Settings {
-        self.settings
+        let s = self
+            .settings
             .0
             .as_ref()
-            .map_or_else(Settings::default, SettingsDesc::settings)
+            .map_or_else(Settings::default, SettingsDesc::settings);
+        Settings {
+            profile: self.profile,
+            ..s
+        }
     }
 
     /// The anchors' values: the settings' boundaries and the base claim set's times.
@@ -1267,7 +1281,7 @@ impl TokenDesc {
         let mut m = vec![
             Member::new("alg", json_string("ES256")),
             Member::new("kid", json_string(&kid)),
-            Member::new("typ", json_string("wimse-exec+jwt")),
+            Member::new("typ", json_string(self.profile.profile().typ)),
         ];
         for e in self.header.iter().take(8) {
             apply_edit(&mut m, e.name.name(), &e.op, &self.ctx());
@@ -1286,6 +1300,7 @@ impl TokenDesc {
             }
         }
         let Ctx { iat, exp, .. } = self.ctx();
+        let names = self.profile.profile().claims;
         let aud = if b.aud_array {
             format!("[\"spiffe://example.org/other\",{}]", json_string(AUDIENCE))
         } else {
@@ -1299,7 +1314,7 @@ impl TokenDesc {
             Member::new("exp", exp.to_string()),
             Member::new("jti", json_string(&jti)),
             Member::new("exec_act", json_string("review_code")),
-            Member::new("par", format!("[{}]", par_text.join(","))),
+            Member::new(names.par, format!("[{}]", par_text.join(","))),
         ];
         if let Some(w) = b.wid {
             m.push(Member::new("wid", json_string(&small_uuid(w))));
@@ -1308,15 +1323,32 @@ impl TokenDesc {
             m.push(Member::new("inp_hash", json_string(&sha256_b64url(b"in"))));
             m.push(Member::new("out_hash", json_string(&sha256_b64url(b"out"))));
         }
-        if let Some(e) = b.ext {
-            m.push(Member::new("ext", e.render()));
+        // draft-01 (ECT-P01-4): the policy members inside `ect_ext`, created for them if the
+        // base has none.
+        let policy_in_ext = self.profile == FuzzProfile::Draft01;
+        let ext = match (b.ext, b.pol) {
+            (Some(e), Some(d)) if policy_in_ext => {
+                let mut ext: serde_json::Map<String, Value> =
+                    serde_json::from_str(&e.render()).expect("a base ext is a JSON object");
+                ext.insert("pol".into(), "policy-1".into());
+                ext.insert("pol_decision".into(), d.as_str().into());
+                Some(serde_json::to_string(&ext).expect("serializes"))
+            }
+            (None, Some(d)) if policy_in_ext => Some(format!(
+                "{{\"pol\":\"policy-1\",\"pol_decision\":{}}}",
+                json_string(d.as_str())
+            )),
+            (e, _) => e.map(ExtChoice::render),
+        };
+        if let Some(e) = ext {
+            m.push(Member::new(names.ext, e));
         }
-        if let Some(d) = b.pol {
+        if let (Some(d), false) = (b.pol, policy_in_ext) {
             m.push(Member::new("pol", json_string("policy-1")));
             m.push(Member::new("pol_decision", json_string(d.as_str())));
         }
         for e in self.claims.iter().take(8) {
-            apply_edit(&mut m, e.name.name(), &e.op, &self.ctx());
+            apply_edit(&mut m, e.name.name(self.profile), &e.op, &self.ctx());
         }
         m
     }
@@ -1360,13 +1392,20 @@ impl TokenDesc {
 pub fn verify_structured(desc: &TokenDesc) {
     let token = desc.render();
     let settings = desc.settings();
+    let profile = settings.profile.profile();
     let got = settings
         .verifier(false)
         .verify(&token, NOW)
-        .map(|v| v.claims().to_json(&DRAFT_00))
+        .map(|v| v.claims().to_json(&profile))
         .map_err(|e| e.code());
     let want = model::verify(&token, &keys().model, &settings.model());
-    assert_agree(&token, got, want, &format!(" (settings {settings:?})"));
+    assert_agree(
+        &token,
+        got,
+        want,
+        &profile,
+        &format!(" (settings {settings:?})"),
+    );
 }
 
 /// Raw fuzzer bytes → [`TokenDesc`] → [`verify_structured`]; bytes that do not make a
@@ -1395,6 +1434,35 @@ pub(super) mod tests {
         let verified = v.verify(&token, NOW).expect("valid");
         assert_eq!(verified.header().kid(), "agent-0");
         assert_eq!(verified.claims().iss, agent_iss(0));
+    }
+
+    /// The default description in draft-01: `exec+jwt`, `pred`, the base policy inside
+    /// `ect_ext`; the verifier and the model agree on it.
+    #[test]
+    fn default_description_in_draft_01() {
+        let mut desc = TokenDesc::arbitrary(&mut Unstructured::new(b"")).unwrap();
+        assert_eq!(desc.profile, FuzzProfile::Draft00);
+        desc.profile = FuzzProfile::Draft01;
+        desc.base.pol = Some(Decision::Rejected);
+        desc.base.par = vec![1, 2];
+        let token = desc.render();
+        let v = desc.settings().verifier(false);
+        let verified = v.verify(&token, NOW).expect("valid in draft-01");
+        assert_eq!(verified.header().typ(), "exec+jwt");
+        let json = verified.claims().to_json(&wimse_ect::DRAFT_01);
+        assert_eq!(json["pred"].as_array().map(Vec::len), Some(2));
+        assert_eq!(json["ect_ext"]["pol_decision"], "rejected");
+        assert!(!json.contains_key("pol") && !json.contains_key("par"));
+        // The same bytes under draft-00 lack `par`.
+        assert_eq!(
+            Settings::default()
+                .verifier(false)
+                .verify(&token, NOW)
+                .map_err(|e| e.code())
+                .err(),
+            Some("header.typ")
+        );
+        verify_structured(&desc);
     }
 
     #[test]
