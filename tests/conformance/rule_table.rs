@@ -203,17 +203,23 @@ fn rules_for_each_profile() {
         .collect();
     assert_eq!(
         p01,
-        ["ECT-P01-1", "ECT-P01-2", "ECT-P01-3", "ECT-P01-4", "ECT-P01-5"]
+        [
+            "ECT-P01-1",
+            "ECT-P01-2",
+            "ECT-P01-3",
+            "ECT-P01-4",
+            "ECT-P01-5"
+        ]
     );
     for id in &p01 {
         assert!(d01.contains(id) && !d00.contains(id), "{id}");
     }
-    let common = |v: &[&str]| {
+    fn common(v: &[&'static str]) -> Vec<&'static str> {
         v.iter()
             .copied()
             .filter(|id| *id != "ECT-HDR-1" && !id.starts_with("ECT-P01-"))
-            .collect::<Vec<_>>()
-    };
+            .collect()
+    }
     assert_eq!(common(&d00), common(&d01));
     for p in ProfileName::ALL {
         let positions: Vec<usize> = rules_for(p)

@@ -8,34 +8,59 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wimse_ect_conformance::build::DRAFT_01_TC_OFFSET;
 use wimse_ect_conformance::harness::{
     self, External, Failure, Loaded, Options, Reference, Scoring, Status, Xfails,
 };
 use wimse_ect_conformance::reference::evaluate;
 use wimse_ect_conformance::rules::{self, EXTENSION_CODES, RULES};
-use wimse_ect_conformance::vector::{VectorFile, Verdict};
+use wimse_ect_conformance::vector::{ProfileName, VectorFile, Verdict};
 use wimse_ect_conformance::{self as conformance, NOTES};
 
 const DIR: &str = "vectors";
 
+/// Every vector file of every profile: `(name, file)`, the name relative to `vectors/`
+/// (`claims.json`, `draft-01/claims.json`), each profile's files in name order.
 fn files() -> Vec<(String, VectorFile)> {
+    ProfileName::ALL
+        .into_iter()
+        .flat_map(profile_files)
+        .collect()
+}
+
+/// The vector files of profile `p`, named relative to `vectors/`.
+fn profile_files(p: ProfileName) -> Vec<(String, VectorFile)> {
+    let dir = conformance::profile_dir(Path::new(DIR), p);
+    let prefix = match p {
+        ProfileName::Draft00 => "",
+        ProfileName::Draft01 => "draft-01/",
+    };
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(DIR).expect("vectors/ exists") {
+    for entry in std::fs::read_dir(&dir).expect("the profile's directory exists") {
         let name = entry.expect("a directory entry").file_name();
         let name = name.to_string_lossy().into_owned();
         if name.ends_with(".json") && name != "schema.json" {
-            let text = std::fs::read_to_string(Path::new(DIR).join(&name)).expect("readable");
+            let text = std::fs::read_to_string(dir.join(&name)).expect("readable");
             let file: VectorFile = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
-            out.push((name, file));
+                .unwrap_or_else(|e| panic!("{prefix}{name} does not parse: {e}"));
+            out.push((format!("{prefix}{name}"), file));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
+/// Every vector of every profile, loaded the way the harness loads a profile.
 fn loaded() -> Vec<Loaded> {
-    harness::load(Path::new(DIR)).expect("vectors load")
+    ProfileName::ALL
+        .into_iter()
+        .flat_map(profile_loaded)
+        .collect()
+}
+
+/// The vectors of profile `p`, loaded by the harness.
+fn profile_loaded(p: ProfileName) -> Vec<Loaded> {
+    harness::load(&conformance::profile_dir(Path::new(DIR), p)).expect("vectors load")
 }
 
 #[test]
@@ -60,7 +85,12 @@ fn every_file_validates_against_the_committed_schema() {
     )
     .expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-    for (name, _) in files() {
+    let names: Vec<String> = files().into_iter().map(|(name, _)| name).collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("draft-01/")),
+        "{names:?}"
+    );
+    for name in names {
         let text = std::fs::read_to_string(Path::new(DIR).join(&name)).expect("readable");
         let instance: Value = serde_json::from_str(&text).expect("JSON");
         let errors: Vec<String> = validator
@@ -100,9 +130,30 @@ fn data_lint_finds_nothing() {
         .chain(EXTENSION_CODES.iter().map(|(code, _, _)| *code))
         .collect();
     for (name, file) in files() {
+        // Each file is of the profile of its directory, and so is each of its cases.
+        let profile = if name.starts_with("draft-01/") {
+            ProfileName::Draft01
+        } else {
+            ProfileName::Draft00
+        };
+        if (file.profile.as_str(), file.spec.as_str()) != (profile.as_str(), profile.profile().spec)
+        {
+            problems.push(format!(
+                "{name}: profile {} spec {}",
+                file.profile, file.spec
+            ));
+        }
         for v in &file.vectors {
             let at = format!("{name} {}", v.id);
-            if !ids.insert(v.id.clone()) {
+            if v.case.settings.profile != profile {
+                problems.push(format!(
+                    "{at}: settings.profile {}",
+                    v.case.settings.profile
+                ));
+            }
+            // An id is unique within its profile (the same id in both profiles is the same
+            // check under each profile's names); a tcId across both.
+            if !ids.insert((profile, v.id.clone())) {
                 problems.push(format!("{at}: duplicate id"));
             }
             if !tc_ids.insert(v.tc_id) {
@@ -155,6 +206,8 @@ fn data_lint_finds_nothing() {
             for r in &v.rules {
                 if !known_rules.contains(r.as_str()) {
                     problems.push(format!("{at}: unknown rule {r}"));
+                } else if !RULES.iter().any(|x| x.id == r && x.in_profile(profile)) {
+                    problems.push(format!("{at}: rule {r} is not one of {profile}"));
                 }
             }
         }
@@ -167,23 +220,52 @@ fn data_lint_finds_nothing() {
     assert_eq!(problems, Vec::<String>::new());
 }
 
-/// Rules whose every rejection SPEC.md itself marks as a flagged choice (`acceptable`), with the
-/// flag: their rejecting side is covered by `acceptable` vectors whose reference verdict is
-/// `invalid`, since an `invalid` vector would contradict SPEC.md.
-const FLAGGED_REJECTIONS: &[(&str, &str)] = &[
-    ("ECT-JWS-5", "DuplicateMember"),
-    ("ECT-CLM-12", "ExtLimits"),
-    ("ECT-TIME-6", "NotBefore"),
-];
+/// Rules whose every rejection SPEC.md itself marks as a flagged choice (`acceptable`) in
+/// profile `p`, with the flag: their rejecting side is covered by `acceptable` vectors whose
+/// reference verdict is `invalid`, since an `invalid` vector would contradict SPEC.md. In
+/// `draft-01` ECT-CLM-12's limits are MUST (ECT-P01-3: `invalid` vectors, no flag), and the
+/// policy claims, inside `ect_ext`, are checked as a choice (ECT-P01-4, flag `ExtPolicy`), which
+/// ECT-CLM-13 and ECT-DAG-6 read there.
+fn flagged_rejections(p: ProfileName) -> &'static [(&'static str, &'static str)] {
+    match p {
+        ProfileName::Draft00 => &[
+            ("ECT-JWS-5", "DuplicateMember"),
+            ("ECT-CLM-12", "ExtLimits"),
+            ("ECT-TIME-6", "NotBefore"),
+        ],
+        ProfileName::Draft01 => &[
+            ("ECT-JWS-5", "DuplicateMember"),
+            ("ECT-CLM-13", "ExtPolicy"),
+            ("ECT-TIME-6", "NotBefore"),
+            ("ECT-DAG-6", "ExtPolicy"),
+            ("ECT-P01-4", "ExtPolicy"),
+        ],
+    }
+}
 
+/// Every coded rule of each profile (`rules_for`) has a valid and an invalid vector in that
+/// profile's files; ECT-P01-2, which has no code of its own (it renames `par`), needs a valid
+/// and an invalid vector too.
 #[test]
 fn every_coded_rule_has_a_valid_and_an_invalid_vector() {
+    let mut missing = Vec::new();
+    for p in ProfileName::ALL {
+        missing.extend(coverage_gaps(p, &profile_loaded(p)));
+    }
+    assert_eq!(missing, Vec::<String>::new());
+}
+
+/// What `vectors` (profile `p`'s) lack to cover `p`'s rules both ways.
+fn coverage_gaps(p: ProfileName, vectors: &[Loaded]) -> Vec<String> {
     let mut valid = BTreeSet::new();
     let mut invalid = BTreeSet::new();
+    // Rules without a code of their own listed by an invalid vector.
+    let mut invalid_uncoded = BTreeSet::new();
     // (rule, flag) of acceptable vectors the reference rejects.
     let mut flagged = BTreeSet::new();
-    for l in loaded() {
+    for l in vectors {
         let v = &l.vector;
+        assert_eq!(v.case.settings.profile, p, "{}", v.id);
         for r in &v.rules {
             match v.result {
                 Verdict::Valid => {
@@ -202,7 +284,11 @@ fn every_coded_rule_has_a_valid_and_an_invalid_vector() {
                 {
                     invalid.insert(r.clone());
                 }
-                Verdict::Invalid => {}
+                Verdict::Invalid => {
+                    if RULES.iter().any(|x| x.id == r && x.codes.is_empty()) {
+                        invalid_uncoded.insert(r.clone());
+                    }
+                }
                 Verdict::Acceptable if v.reference == Some(Verdict::Invalid) => {
                     for f in &v.flags {
                         flagged.insert((r.clone(), f.clone()));
@@ -213,34 +299,252 @@ fn every_coded_rule_has_a_valid_and_an_invalid_vector() {
         }
     }
     let mut missing = Vec::new();
-    // The planned rules (profile draft-01, SPEC.md §10) have no vectors yet.
-    for r in RULES
-        .iter()
-        .filter(|r| !r.codes.is_empty() && r.status == rules::Status::Implemented)
+    let flagged_rules = flagged_rejections(p);
+    for r in rules::rules_for(p)
+        .into_iter()
+        .filter(|r| r.status == rules::Status::Implemented)
     {
-        if !valid.contains(r.id) {
-            missing.push(format!("{} has no valid vector", r.id));
+        if r.codes.is_empty() {
+            if r.id == "ECT-P01-2" {
+                if !valid.contains(r.id) {
+                    missing.push(format!("{p}: {} has no valid vector", r.id));
+                }
+                if !invalid_uncoded.contains(r.id) {
+                    missing.push(format!("{p}: {} has no invalid vector", r.id));
+                }
+            }
+            continue;
         }
-        match FLAGGED_REJECTIONS.iter().find(|(id, _)| *id == r.id) {
+        if !valid.contains(r.id) {
+            missing.push(format!("{p}: {} has no valid vector", r.id));
+        }
+        match flagged_rules.iter().find(|(id, _)| *id == r.id) {
             Some((id, flag)) => {
                 if invalid.contains(r.id) {
                     missing.push(format!(
-                        "{id} has an invalid vector: SPEC.md flags it {flag}"
+                        "{p}: {id} has an invalid vector: SPEC.md flags it {flag}"
                     ));
                 }
                 if !flagged.contains(&((*id).to_owned(), (*flag).to_owned())) {
                     missing.push(format!(
-                        "{id} has no acceptable vector rejected by the reference"
+                        "{p}: {id} has no acceptable vector rejected by the reference"
                     ));
                 }
             }
             None if !invalid.contains(r.id) => {
-                missing.push(format!("{} has no invalid vector", r.id));
+                missing.push(format!("{p}: {} has no invalid vector", r.id));
             }
             None => {}
         }
     }
-    assert_eq!(missing, Vec::<String>::new());
+    missing
+}
+
+/// The coverage check is not vacuous: with a rule taken out of every `draft-01` vector's
+/// rules, that rule shows as uncovered both ways, and nothing else does.
+#[test]
+fn the_coverage_check_sees_a_missing_rule() {
+    let p = ProfileName::Draft01;
+    let all = profile_loaded(p);
+    assert_eq!(coverage_gaps(p, &all), Vec::<String>::new());
+    let without = |rule: &str| -> Vec<Loaded> {
+        all.iter()
+            .cloned()
+            .map(|mut l| {
+                l.vector.rules.retain(|r| r != rule);
+                l
+            })
+            .collect()
+    };
+    assert_eq!(
+        coverage_gaps(p, &without("ECT-P01-5")),
+        [
+            "draft-01: ECT-P01-5 has no valid vector",
+            "draft-01: ECT-P01-5 has no invalid vector"
+        ]
+    );
+    assert_eq!(
+        coverage_gaps(p, &without("ECT-P01-2")),
+        [
+            "draft-01: ECT-P01-2 has no valid vector",
+            "draft-01: ECT-P01-2 has no invalid vector"
+        ]
+    );
+    // A rule whose rejections are flagged (ECT-P01-4, ExtPolicy) misses its acceptable side.
+    assert_eq!(
+        coverage_gaps(p, &without("ECT-P01-4")),
+        [
+            "draft-01: ECT-P01-4 has no valid vector",
+            "draft-01: ECT-P01-4 has no acceptable vector rejected by the reference"
+        ]
+    );
+    // draft-00's files cover draft-00's rules (ECT-HDR-1 included, no ECT-P01-*).
+    assert_eq!(
+        coverage_gaps(ProfileName::Draft00, &profile_loaded(ProfileName::Draft00)),
+        Vec::<String>::new()
+    );
+}
+
+/// `tcId`s are unique across both profiles' files, and stable: a `draft-01` vector whose id is
+/// also a `draft-00` vector's has the `draft-00` `tcId` + 100000; a `draft-01`-only vector is
+/// numbered by its position like every other (above 100000).
+#[test]
+fn tc_ids_are_unique_across_profiles_and_draft_01_adds_100000() {
+    assert_eq!(DRAFT_01_TC_OFFSET, 100_000);
+    let of = |p| -> BTreeMap<String, u32> {
+        profile_loaded(p)
+            .into_iter()
+            .map(|l| (l.vector.id, l.vector.tc_id))
+            .collect()
+    };
+    let d00 = of(ProfileName::Draft00);
+    let d01 = of(ProfileName::Draft01);
+    let mut shared = 0;
+    for (id, tc) in &d01 {
+        assert!(*tc > DRAFT_01_TC_OFFSET, "{id} {tc}");
+        if let Some(tc00) = d00.get(id) {
+            assert_eq!(*tc, tc00 + DRAFT_01_TC_OFFSET, "{id}");
+            shared += 1;
+        }
+    }
+    assert!(d00.values().all(|tc| *tc < DRAFT_01_TC_OFFSET));
+    // The whole catalogue carries over but for the vectors only draft-00 has.
+    let only_00: Vec<&String> = d00.keys().filter(|id| !d01.contains_key(*id)).collect();
+    assert_eq!(
+        only_00,
+        [
+            "claims/profile/draft-01-claims-beside-par",
+            "claims/profile/draft-01-token"
+        ]
+    );
+    assert_eq!(shared, d00.len() - 2);
+    let all: Vec<u32> = d00.values().chain(d01.values()).copied().collect();
+    let unique: BTreeSet<u32> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len());
+    // Some well-known pairs, spelled out.
+    for (id, tc) in [
+        ("jws/size/at-limit", 1001),
+        ("header/typ/draft-01", 2006),
+        ("claims/ext/size-over-max", d00["claims/ext/size-over-max"]),
+    ] {
+        assert_eq!((d00[id], d01[id]), (tc, tc + 100_000), "{id}");
+    }
+    assert_eq!(d01["profile/typ/exec-jwt"], 112_001);
+}
+
+/// Where the two profiles differ on a vector the catalogue shares (SPEC.md §10), exactly.
+#[test]
+fn the_shared_catalogue_differs_where_the_profiles_differ() {
+    let by_id = |p| -> BTreeMap<String, wimse_ect_conformance::vector::Vector> {
+        profile_loaded(p)
+            .into_iter()
+            .map(|l| (l.vector.id.clone(), l.vector))
+            .collect()
+    };
+    let d00 = by_id(ProfileName::Draft00);
+    let d01 = by_id(ProfileName::Draft01);
+    let verdict = |v: &wimse_ect_conformance::vector::Vector| {
+        (v.result, v.code.clone(), v.reference, v.rules.clone())
+    };
+    let s = |x: &str| Some(x.to_owned());
+    let r = |x: &[&str]| x.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    // ECT-P01-1: exec+jwt is draft-01's own value.
+    assert_eq!(
+        verdict(&d00["header/typ/draft-01"]),
+        (
+            Verdict::Acceptable,
+            s("header.typ"),
+            Some(Verdict::Invalid),
+            r(&["ECT-HDR-1"])
+        )
+    );
+    assert_eq!(
+        verdict(&d01["header/typ/draft-01"]),
+        (Verdict::Valid, None, None, r(&["ECT-P01-1"]))
+    );
+    // ECT-P01-3: the limits are MUST.
+    assert_eq!(
+        verdict(&d00["claims/ext/size-over-max"]),
+        (
+            Verdict::Acceptable,
+            s("claims.ext_size"),
+            Some(Verdict::Invalid),
+            r(&["ECT-CLM-12"])
+        )
+    );
+    assert_eq!(
+        verdict(&d01["claims/ext/size-over-max"]),
+        (
+            Verdict::Invalid,
+            s("claims.ext_size"),
+            None,
+            r(&["ECT-CLM-12", "ECT-P01-3"])
+        )
+    );
+    // ECT-P01-4: the policy claims inside ect_ext, checked as a choice.
+    assert_eq!(
+        verdict(&d00["claims/pol/without-decision"]),
+        (Verdict::Invalid, s("claims.pol"), None, r(&["ECT-CLM-13"]))
+    );
+    assert_eq!(
+        verdict(&d01["claims/pol/without-decision"]),
+        (
+            Verdict::Acceptable,
+            s("claims.pol"),
+            Some(Verdict::Invalid),
+            r(&["ECT-CLM-13", "ECT-P01-4"])
+        )
+    );
+    // ECT-P01-5: a parent of another workflow is not missing but in the wrong workflow.
+    assert_eq!(
+        verdict(&d00["dag/scope/parent-in-other-wid"]),
+        (
+            Verdict::Invalid,
+            s("dag.parent_missing"),
+            None,
+            r(&["ECT-DAG-2"])
+        )
+    );
+    assert_eq!(
+        verdict(&d01["dag/scope/parent-in-other-wid"]),
+        (
+            Verdict::Invalid,
+            s("dag.workflow_mismatch"),
+            None,
+            r(&["ECT-DAG-2", "ECT-P01-5"])
+        )
+    );
+    // The draft-01 tokens carry draft-01's names.
+    let payload = |v: &wimse_ect_conformance::vector::Vector| -> Value {
+        serde_json::from_str(
+            v.intermediate
+                .as_ref()
+                .and_then(|i| i.payload.as_deref())
+                .expect("a payload"),
+        )
+        .expect("JSON")
+    };
+    let header = |v: &wimse_ect_conformance::vector::Vector| -> Value {
+        serde_json::from_str(
+            v.intermediate
+                .as_ref()
+                .and_then(|i| i.header.as_deref())
+                .expect("a header"),
+        )
+        .expect("JSON")
+    };
+    let v00 = &d00["claims/pol/approved"];
+    let v01 = &d01["claims/pol/approved"];
+    assert_eq!(header(v00)["typ"], "wimse-exec+jwt");
+    assert_eq!(header(v01)["typ"], "exec+jwt");
+    assert_eq!(payload(v00)["par"], json!([]));
+    assert_eq!(payload(v00)["pol"], "policy-1");
+    assert_eq!(payload(v01)["pred"], json!([]));
+    assert_eq!(payload(v01)["ect_ext"]["pol"], "policy-1");
+    assert_eq!(payload(v01)["ect_ext"]["pol_decision"], "approved");
+    for name in ["par", "ext", "pol", "pol_decision"] {
+        assert!(payload(v01).get(name).is_none(), "{name}");
+    }
 }
 
 #[test]
