@@ -182,13 +182,14 @@ pub enum Error {
         /// The stored child's `wid` (`None`: it has none).
         child_wid: Option<String>,
     },
-    /// A ledger opened under one profile was given to a verifier of another: the ledger
-    /// reads its tokens back under its own profile's claim names. SPEC.md names no code for
-    /// this; this crate uses `ledger.profile`, and nothing is appended.
+    /// A ledger of one profile was given to a verifier of another, or a database ledger
+    /// that records one profile was opened under another: a ledger reads its tokens under
+    /// its own profile's claim names, so the profiles never mix in one ledger. SPEC.md names
+    /// no code for this; this crate uses `ledger.profile`, and nothing is appended.
     LedgerProfile {
         /// The ledger's profile name.
         ledger: &'static str,
-        /// The verifier's profile name.
+        /// The profile name the verifier (or the opener) asked for.
         verifier: &'static str,
     },
     /// ECT-LED-3: the ledger already holds this `jti` in this scope.
@@ -457,7 +458,7 @@ impl Error {
             ),
             Error::LedgerProfile { ledger, verifier } => write!(
                 f,
-                "the ledger reads tokens as profile {ledger}, the verifier checks them as {verifier}; nothing appended"
+                "the ledger holds profile {ledger} tokens, profile {verifier} was asked for; nothing appended"
             ),
             Error::LedgerDuplicate(jti) => {
                 write!(f, "the ledger already holds jti {jti:?} (same scope)")

@@ -16,7 +16,7 @@ use crate::ledger::chain::LedgerEntry;
 use crate::ledger::hash::ChainHash;
 use crate::ledger::line::RawEntry;
 use crate::ledger::{Admission, Ledger, STREAM_PAGE};
-use crate::profile::{DRAFT_00, Profile};
+use crate::profile::{DRAFT_00, PROFILES, Profile};
 use crate::store::{EctStore, StoredEct};
 
 /// The DDL [`PostgresLedger::connect`] runs when the ledger's tables are absent, written once
@@ -76,10 +76,12 @@ CREATE TRIGGER ect_ledger_head_no_truncate
     };
 }
 
-/// The DDL of the indexes profile `draft-01`'s workflow-consistency lookups (ECT-P01-5) read:
-/// part of a new schema, and run on its own (under the schema lock) when
-/// [`PostgresLedger::connect`] finds a ledger created before they existed. The `INSERT` fills
-/// the new table from the existing parent rows (nothing for a new ledger).
+/// The DDL of the indexes profile `draft-01`'s workflow-consistency lookups (ECT-P01-5) read,
+/// and of the table recording the ledger's profile: part of a new schema, and run on its own
+/// (under the schema lock) when [`PostgresLedger::connect`] finds a ledger created before
+/// they existed. The `INSERT` fills the new table from the existing parent rows (nothing for
+/// a new ledger); the profile's one row is inserted after it (the creator's profile, or
+/// `draft-00` for an older ledger, which predates every other profile).
 macro_rules! scopes_sql {
     () => {
         "CREATE INDEX ect_ledger_entries_by_jti ON ect_ledger_entries (jti, seq);
@@ -100,6 +102,17 @@ CREATE TRIGGER ect_ledger_parent_scopes_append_only
     FOR EACH ROW EXECUTE FUNCTION ect_ledger_refuse();
 CREATE TRIGGER ect_ledger_parent_scopes_no_truncate
     BEFORE TRUNCATE ON ect_ledger_parent_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION ect_ledger_refuse();
+
+CREATE TABLE ect_ledger_profile (
+    id      SMALLINT PRIMARY KEY CHECK (id = 1),
+    profile TEXT NOT NULL
+);
+CREATE TRIGGER ect_ledger_profile_fixed
+    BEFORE UPDATE OR DELETE ON ect_ledger_profile
+    FOR EACH ROW EXECUTE FUNCTION ect_ledger_refuse();
+CREATE TRIGGER ect_ledger_profile_no_truncate
+    BEFORE TRUNCATE ON ect_ledger_profile
     FOR EACH STATEMENT EXECUTE FUNCTION ect_ledger_refuse();
 "
     };
@@ -153,13 +166,16 @@ const SCOPES_SQL: &str = scopes_sql!();
 ///
 #[doc = concat!("```sql\n", schema_sql!(), "\n", scopes_sql!(), "```")]
 ///
-/// The last table and the two indexes answer profile `draft-01`'s workflow-consistency lookups
+/// `ect_ledger_parent_scopes` and the two indexes answer profile `draft-01`'s workflow-consistency lookups
 /// (ECT-P01-5) in O(1): [`EctStore::get_elsewhere`] reads `ect_ledger_entries_by_jti` in `seq`
 /// order and skips at most one row (the asking scope holds a `jti` at most once);
 /// [`EctStore::referrer_elsewhere`] reads `ect_ledger_parent_scopes_by_first` (the first child
 /// of each `(parent, wid)` pair) in order and skips at most one row. A ledger created before
 /// they existed gets them when a role allowed to create them connects (under the schema lock,
 /// in one transaction); until then a connection fails with `ledger.io` naming the missing table.
+/// `ect_ledger_profile` records the profile the ledger's tokens are read under: connecting
+/// under another profile is `ledger.profile`, so processes of different profiles never mix
+/// their tokens in one ledger.
 ///
 /// # Appending
 ///
@@ -204,6 +220,7 @@ const SCOPES_SQL: &str = scopes_sql!();
 /// GRANT USAGE ON SCHEMA ledger TO verifier;
 /// GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents, ect_ledger_parent_scopes
 ///     TO verifier;
+/// GRANT SELECT ON ect_ledger_profile TO verifier;
 /// GRANT SELECT, UPDATE ON ect_ledger_head TO verifier;
 /// ```
 ///
@@ -626,7 +643,8 @@ impl PostgresLedger {
         client
             .batch_execute(PostgresLedger::SESSION_SETTINGS)
             .map_err(|e| io("cannot configure the session", &e))?;
-        ensure_schema(&mut client)?;
+        ensure_schema(&mut client, profile)?;
+        check_profile(&mut client, profile)?;
         let st = Statements::prepare(&mut client, profile)
             .map_err(|e| io("the ledger's tables do not have the expected columns", &e))?;
         let row = client
@@ -711,7 +729,7 @@ fn redact(message: &str, url: &str) -> String {
 }
 
 /// Creates the schema if none of its tables exists, under the advisory lock, and commits.
-fn ensure_schema(client: &mut Client) -> Result<()> {
+fn ensure_schema(client: &mut Client, profile: Profile) -> Result<()> {
     let fail = |e: postgres::Error| io("cannot check or create the schema", &e);
     let mut tx = client.transaction().map_err(fail)?;
     tx.execute(
@@ -747,9 +765,13 @@ fn ensure_schema(client: &mut Client) -> Result<()> {
                         &e,
                     )
                 })?;
+                record_profile(&mut tx, DRAFT_00).map_err(fail)?;
             }
         }
-        [false, false, false] => tx.batch_execute(SCHEMA_SQL).map_err(fail)?,
+        [false, false, false] => {
+            tx.batch_execute(SCHEMA_SQL).map_err(fail)?;
+            record_profile(&mut tx, profile).map_err(fail)?;
+        }
         _ => {
             return Err(Error::LedgerIo(
                 "PostgreSQL ledger: only some of the tables ect_ledger_head, ect_ledger_entries \
@@ -759,6 +781,37 @@ fn ensure_schema(client: &mut Client) -> Result<()> {
         }
     }
     tx.commit().map_err(fail)
+}
+
+/// Inserts the one row of `ect_ledger_profile`.
+fn record_profile(
+    tx: &mut postgres::Transaction<'_>,
+    profile: Profile,
+) -> std::result::Result<(), postgres::Error> {
+    tx.execute(
+        "INSERT INTO ect_ledger_profile (id, profile) VALUES (1, $1)",
+        &[&profile.name],
+    )
+    .map(drop)
+}
+
+/// `ledger.profile` unless the ledger records `profile`.
+fn check_profile(client: &mut Client, profile: Profile) -> Result<()> {
+    let held: String = client
+        .query_one("SELECT profile FROM ect_ledger_profile WHERE id = 1", &[])
+        .map_err(|e| io("cannot read the ledger's profile", &e))?
+        .try_get(0)
+        .map_err(|e| io("cannot read the ledger's profile", &e))?;
+    match PROFILES.into_iter().find(|p| p.name == held) {
+        Some(p) if p == profile => Ok(()),
+        Some(p) => Err(Error::LedgerProfile {
+            ledger: p.name,
+            verifier: profile.name,
+        }),
+        None => Err(Error::LedgerIo(format!(
+            "PostgreSQL ledger: an unknown profile {held:?} is recorded"
+        ))),
+    }
 }
 
 impl EctStore for PostgresLedger {

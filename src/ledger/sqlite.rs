@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 use crate::error::{Error, Result};
 use crate::ledger::file::{ensure_parent_dir, sync_parent_dir};
 use crate::ledger::{Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry};
-use crate::profile::{DRAFT_00, Profile};
+use crate::profile::{DRAFT_00, PROFILES, Profile};
 use crate::store::{EctStore, StoredEct};
 
 /// `PRAGMA user_version` of the schema below ([`SqliteLedger`], "Schema"). Version 1 (before
@@ -55,9 +55,11 @@ BEGIN SELECT RAISE(ABORT, 'ect_parents is append-only: DELETE refused'); END;
 ";
 
 /// Schema version 2 on top of version 1: the indexes of [`EctStore::get_elsewhere`] and
-/// [`EctStore::referrer_elsewhere`] (profile `draft-01`, ECT-P01-5). Run when the schema is
-/// created, and, under the write lock, when a version-1 ledger is opened (the `INSERT` fills
-/// the new table from the existing `ect_parents` rows; it is empty for a new ledger).
+/// [`EctStore::referrer_elsewhere`] (profile `draft-01`, ECT-P01-5), and the ledger's profile
+/// (its one row is inserted after this: the creator's profile, or `draft-00` for an upgraded
+/// version-1 ledger, which predates every other profile). Run when the schema is created, and,
+/// under the write lock, when a version-1 ledger is opened (the first `INSERT` fills the new
+/// table from the existing `ect_parents` rows; it is empty for a new ledger).
 const UPGRADE_TO_2: &str = "
 CREATE INDEX ect_entries_by_jti ON ect_entries (jti, seq);
 CREATE TABLE ect_parent_scopes (
@@ -69,6 +71,14 @@ CREATE TABLE ect_parent_scopes (
 CREATE INDEX ect_parent_scopes_by_first ON ect_parent_scopes (parent, first_child);
 INSERT INTO ect_parent_scopes (parent, wid, first_child)
     SELECT parent, wid, min(child) FROM ect_parents GROUP BY parent, wid;
+CREATE TABLE ect_profile (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    profile TEXT NOT NULL
+);
+CREATE TRIGGER ect_profile_no_update BEFORE UPDATE ON ect_profile
+BEGIN SELECT RAISE(ABORT, 'ect_profile is append-only: UPDATE refused'); END;
+CREATE TRIGGER ect_profile_no_delete BEFORE DELETE ON ect_profile
+BEGIN SELECT RAISE(ABORT, 'ect_profile is append-only: DELETE refused'); END;
 CREATE TRIGGER ect_parent_scopes_no_update BEFORE UPDATE ON ect_parent_scopes
 BEGIN SELECT RAISE(ABORT, 'ect_parent_scopes is append-only: UPDATE refused'); END;
 CREATE TRIGGER ect_parent_scopes_no_delete BEFORE DELETE ON ect_parent_scopes
@@ -128,16 +138,23 @@ const SELECT_ENTRY: &str = "SELECT seq, at, prev, hash, token FROM ect_entries";
 ///     PRIMARY KEY (parent, wid)
 /// ) WITHOUT ROWID;
 /// CREATE INDEX ect_parent_scopes_by_first ON ect_parent_scopes (parent, first_child);
+/// CREATE TABLE ect_profile (      -- one row: the profile the tokens are read under
+///     id INTEGER PRIMARY KEY CHECK (id = 1),
+///     profile TEXT NOT NULL       -- 'draft-00' or 'draft-01'
+/// );
 /// ```
 ///
-/// The last three (schema version 2) answer profile `draft-01`'s workflow-consistency lookups
+/// Opening a ledger under another profile than the one it records is `ledger.profile`, so
+/// processes of different profiles never mix their tokens in one database.
+///
+/// The indexes of schema version 2 answer profile `draft-01`'s workflow-consistency lookups
 /// (ECT-P01-5) in O(1): [`EctStore::get_elsewhere`] reads `ect_entries_by_jti` in `seq` order and
 /// skips at most one row (the asking scope holds a `jti` at most once);
 /// [`EctStore::referrer_elsewhere`] reads `ect_parent_scopes_by_first` in order and skips at most
 /// one row (one per scope). A version-1 database (written before these existed) is upgraded
 /// when opened, under the write lock, in one transaction.
 ///
-/// plus `BEFORE UPDATE` and `BEFORE DELETE` triggers on the three tables that abort the statement
+/// plus `BEFORE UPDATE` and `BEFORE DELETE` triggers on the four tables that abort the statement
 /// (`ect_entries is append-only: UPDATE refused`, and so on). A `wid` is always a UUID, never
 /// empty, so `''` is unambiguous. A `par` element named twice (in any letter case) is one row.
 /// The database carries `PRAGMA application_id = 0x45435431` (`ECT1`) and
@@ -273,10 +290,10 @@ impl SqliteLedger {
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let conn = match create {
-            CreateMode::OnOpen => Some(connect(&path, true)?.0),
+            CreateMode::OnOpen => Some(connect(&path, true, profile)?.0),
             CreateMode::OnFirstAppend => {
                 if file_id(&path)?.is_some() {
-                    Some(connect(&path, false)?.0)
+                    Some(connect(&path, false, profile)?.0)
                 } else {
                     ensure_parent_dir(&path)?;
                     None
@@ -315,7 +332,7 @@ impl SqliteLedger {
             Some(open) if open.id == now => open,
             // Not opened yet, or the file was removed or replaced since this connection
             // opened it.
-            _ => connect(&self.path, false)?.0,
+            _ => connect(&self.path, false, self.profile)?.0,
         };
         f(&guard.insert(open).conn, &self.path)
     }
@@ -330,10 +347,10 @@ fn io(path: &Path, what: &str, e: rusqlite::Error) -> Error {
 /// is missing), sets the pragmas and checks or creates the schema. Returns the connection and
 /// whether this call created the file. A file this call created is removed again on failure,
 /// while it is still empty.
-fn connect(path: &Path, create: bool) -> Result<(Open, bool)> {
+fn connect(path: &Path, create: bool, profile: Profile) -> Result<(Open, bool)> {
     let created = create && create_file(path)?;
     let before = file_id(path)?;
-    let opened = configure(path, created).and_then(|conn| {
+    let opened = configure(path, created, profile).and_then(|conn| {
         // The identity the connection is checked against: the file's before and after opening
         // (a file replaced in between is reported, not guessed at).
         match (before, file_id(path)?) {
@@ -378,7 +395,7 @@ fn create_file(path: &Path) -> Result<bool> {
 
 /// The connection to the existing file at `path`, with its pragmas and the schema checked
 /// (or created in an empty database).
-fn configure(path: &Path, created: bool) -> Result<Connection> {
+fn configure(path: &Path, created: bool, profile: Profile) -> Result<Connection> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::LedgerIo(format!("cannot inspect {}: {e}", path.display())))?;
     if !meta.is_file() {
@@ -401,7 +418,7 @@ fn configure(path: &Path, created: bool) -> Result<Connection> {
             // The journal mode first, so that the schema is written through the WAL and no
             // rollback journal is ever created.
             set_wal(&conn, path)?;
-            init_schema(&conn, path)?;
+            init_schema(&conn, path, profile)?;
         }
         Kind::Other(why) => {
             let what = if created { "created" } else { "existing" };
@@ -411,7 +428,28 @@ fn configure(path: &Path, created: bool) -> Result<Connection> {
             )));
         }
     }
+    check_profile(&conn, path, profile)?;
     Ok(conn)
+}
+
+/// `ledger.profile` unless the database records `profile` (`ect_profile`).
+fn check_profile(conn: &Connection, path: &Path, profile: Profile) -> Result<()> {
+    let held: String = conn
+        .query_row("SELECT profile FROM ect_profile WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| io(path, "cannot read the profile of", e))?;
+    match PROFILES.into_iter().find(|p| p.name == held) {
+        Some(p) if p == profile => Ok(()),
+        Some(p) => Err(Error::LedgerProfile {
+            ledger: p.name,
+            verifier: profile.name,
+        }),
+        None => Err(Error::LedgerIo(format!(
+            "{} records an unknown profile {held:?}",
+            path.display()
+        ))),
+    }
 }
 
 /// What a database holds.
@@ -482,20 +520,22 @@ fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
     let scopes: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-             AND name = 'ect_parent_scopes'",
+             AND name IN ('ect_parent_scopes', 'ect_profile')",
             [],
             |r| r.get(0),
         )
         .map_err(read)?;
-    if scopes != 1 {
-        return Ok(Kind::Other("the table ect_parent_scopes is missing".into()));
+    if scopes != 2 {
+        return Ok(Kind::Other(
+            "the tables ect_parent_scopes and ect_profile are missing".into(),
+        ));
     }
     Ok(Kind::Ledger)
 }
 
 /// Creates the schema in an empty database, or upgrades a version-1 ledger, under the write
 /// lock; if another connection did it meanwhile, checks it instead.
-fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
+fn init_schema(conn: &Connection, path: &Path, profile: Profile) -> Result<()> {
     let fail = |e| io(path, "cannot create the ledger schema in", e);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
     let result = (|| {
@@ -503,6 +543,7 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
             Kind::Empty => {}
             Kind::Outdated => {
                 conn.execute_batch(UPGRADE_TO_2).map_err(fail)?;
+                record_profile(conn, DRAFT_00).map_err(fail)?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                     .map_err(fail)?;
                 return Ok(());
@@ -517,6 +558,7 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
         conn.execute_batch(UPGRADE_TO_2).map_err(fail)?;
+        record_profile(conn, profile).map_err(fail)?;
         conn.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(fail)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -530,6 +572,15 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<()> {
             Err(e)
         }
     }
+}
+
+/// Inserts the one row of `ect_profile`.
+fn record_profile(conn: &Connection, profile: Profile) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO ect_profile (id, profile) VALUES (1, ?1)",
+        [profile.name],
+    )
+    .map(drop)
 }
 
 /// `PRAGMA journal_mode = WAL`, checked. WAL mode is kept in the file once set, so a ledger
@@ -1134,7 +1185,7 @@ impl Ledger for SqliteLedger {
                 // A missing file is created now (CreateMode::OnFirstAppend, or removed by
                 // another process's first append), and removed again by `append_in` if this
                 // call appends nothing.
-                match connect(&self.path, true) {
+                match connect(&self.path, true, self.profile) {
                     Ok((open, c)) => {
                         *guard = Some(open);
                         created = c;

@@ -895,7 +895,7 @@ fn the_documented_grants_are_enough() {
         .batch_execute(&format!(
             "GRANT USAGE ON SCHEMA {0} TO {1}; GRANT USAGE ON SCHEMA {2} TO {1}; \
              GRANT SELECT, INSERT ON ect_ledger_entries, ect_ledger_parents, ect_ledger_parent_scopes \
-             TO {1}; \
+             TO {1}; GRANT SELECT ON ect_ledger_profile TO {1}; \
              GRANT SELECT, UPDATE ON ect_ledger_head TO {1}",
             schema.name, role.name, empty.name
         ))
@@ -956,42 +956,49 @@ fn a_ledger_dropped_on_an_async_worker_does_not_panic() {
     }
 }
 
-/// A ledger created before profile `draft-01` (no `ect_ledger_parent_scopes`, no
-/// `ect_ledger_entries_by_jti`) gets them when its owner connects, filled from the existing
-/// parent rows, and then answers the workflow-consistency lookups (ECT-P01-5) exactly.
+/// A ledger created before profile `draft-01` (no `ect_ledger_parent_scopes`,
+/// `ect_ledger_entries_by_jti` or `ect_ledger_profile`) gets them when its owner connects,
+/// filled from the existing parent rows and recording profile `draft-00` (the only one
+/// before); it then answers the workflow-consistency lookups exactly and refuses `draft-01`.
 #[test]
 fn an_older_schema_is_upgraded_when_its_owner_connects() {
-    use wimse_ect::{DRAFT_01, EctStore};
+    use wimse_ect::{DRAFT_00, DRAFT_01, EctStore};
     let Some(schema) = Schema::new("upgrade") else {
         return;
     };
     let (w1, w2) = (wid(1), wid(2));
-    let sign01 = |jti: &str, w: &str, pred: &[&str]| {
-        let b = pred
-            .iter()
-            .fold(ect(jti, T0).profile(DRAFT_01).wid(w), |b, p| b.parent(*p));
-        sign(&b)
-    };
-    let mut policy = partial_policy();
-    policy.profile = DRAFT_01;
-    let v = verifier_with(policy);
+    let v = verifier_with(partial_policy());
     {
-        let ledger = schema.ledger_in(DRAFT_01);
-        accept_ok(&v, &ledger, &sign01(&id(1), &w1, &[]), NOW);
+        let ledger = schema.ledger_in(DRAFT_00);
+        accept_ok(&v, &ledger, &wtok(&w1, &id(1), T0, &[]), NOW);
         // Names a parent held nowhere yet (partial mode).
-        accept_ok(&v, &ledger, &sign01(&id(2), &w2, &[&id(3)]), NOW);
+        accept_ok(&v, &ledger, &wtok(&w2, &id(2), T0, &[&id(3)]), NOW);
     }
     schema
         .client()
-        .batch_execute("DROP TABLE ect_ledger_parent_scopes; DROP INDEX ect_ledger_entries_by_jti;")
+        .batch_execute(
+            "DROP TABLE ect_ledger_parent_scopes; DROP TABLE ect_ledger_profile; \
+             DROP INDEX ect_ledger_entries_by_jti;",
+        )
         .expect("make it look like an older ledger");
-    let ledger = schema.ledger_in(DRAFT_01);
-    let rows: i64 = schema
-        .client()
+    assert_eq!(
+        PostgresLedger::connect_profile(&schema.url, DRAFT_01).map(|_| ()),
+        Err(Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    );
+    let ledger = schema.ledger_in(DRAFT_00);
+    let mut client = schema.client();
+    let rows: i64 = client
         .query_one("SELECT count(*) FROM ect_ledger_parent_scopes", &[])
         .expect("the table is back")
         .get(0);
-    assert_eq!(rows, 1);
+    let profile: String = client
+        .query_one("SELECT profile FROM ect_ledger_profile", &[])
+        .expect("the profile is recorded")
+        .get(0);
+    assert_eq!((rows, profile.as_str()), (1, "draft-00"));
     let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
     assert_eq!(
         ledger.get_elsewhere(Some(&w2), &id(1)).map(jti),
@@ -1005,13 +1012,32 @@ fn an_older_schema_is_upgraded_when_its_owner_connects() {
         ledger.referrer_elsewhere(Some(&w2), &id(3)).map(jti),
         Ok(None)
     );
-    assert_eq!(
-        v.accept(sign01(&id(3), &w1, &[]), NOW, &ledger).map(|_| ()),
-        Err(Error::LateWorkflowMismatch {
-            child: id(2),
-            child_wid: Some(w2.clone()),
-        })
-    );
     assert_eq!(ledger.len(), Ok(2));
     ledger.verify_chain().unwrap();
+}
+
+/// The ledger records its profile: a process of another profile cannot connect, so the two
+/// never mix tokens in one ledger.
+#[test]
+fn a_ledger_refuses_a_connection_under_another_profile() {
+    use wimse_ect::{DRAFT_00, DRAFT_01};
+    let Some(schema) = Schema::new("profile") else {
+        return;
+    };
+    drop(schema.ledger_in(DRAFT_01));
+    assert_eq!(
+        PostgresLedger::connect_profile(&schema.url, DRAFT_00).map(|_| ()),
+        Err(Error::LedgerProfile {
+            ledger: "draft-01",
+            verifier: "draft-00",
+        })
+    );
+    assert_eq!(
+        PostgresLedger::connect(&schema.url)
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "ledger.profile"
+    );
+    assert_eq!(schema.ledger_in(DRAFT_01).len(), Ok(0));
 }

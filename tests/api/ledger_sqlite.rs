@@ -774,75 +774,87 @@ fn handles_racing_to_create_the_file_share_one_ledger() {
 }
 
 /// A ledger written before profile `draft-01` (schema version 1: no `ect_entries_by_jti`, no
-/// `ect_parent_scopes`) is upgraded when opened, its existing parent rows indexed, and then
-/// answers the workflow-consistency lookups (ECT-P01-5) exactly.
+/// `ect_parent_scopes`, no `ect_profile`) is upgraded when opened: its existing parent rows are
+/// indexed and it records profile `draft-00` (the only one before); it then answers the
+/// workflow-consistency lookups exactly and refuses to be opened as `draft-01`.
 #[test]
 fn a_version_1_ledger_is_upgraded_when_opened() {
-    use wimse_ect::{DRAFT_01, Profile};
+    use wimse_ect::{DRAFT_00, DRAFT_01, Profile};
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    let (w1, w2) = (
-        "77777777-0000-4000-8000-000000000001",
-        "77777777-0000-4000-8000-000000000002",
-    );
-    let sign = |jti: &str, wid: &str, pred: &[&str]| {
-        let mut b = EctBuilder::new(ISS_A, EXEC_ACT)
-            .profile(DRAFT_01)
-            .audience(AUD)
-            .jti(jti)
-            .wid(wid)
-            .issued_at(T0)
-            .expires_at(T0 + 600);
-        for p in pred {
-            b = b.parent(*p);
-        }
-        b.sign(&KEY).unwrap()
-    };
-    let mut policy = partial_policy();
-    policy.profile = DRAFT_01;
-    let v = verifier_with(policy);
-    let open =
-        |profile: Profile| SqliteLedger::open_profile(&path, CreateMode::OnOpen, profile).unwrap();
+    let (w1, w2) = (wid(1), wid(2));
+    let v = verifier_with(partial_policy());
+    let open = |profile: Profile| SqliteLedger::open_profile(&path, CreateMode::OnOpen, profile);
     {
-        let ledger = open(DRAFT_01);
-        v.accept(sign(&id(1), w1, &[]), NOW, &ledger).unwrap();
+        let ledger = open(DRAFT_00).unwrap();
+        accept_ok(&v, &ledger, &tok_in(Some(&w1), &id(1), T0, &[]), NOW);
         // Names a parent held nowhere yet (partial mode).
-        v.accept(sign(&id(2), w2, &[&id(3)]), NOW, &ledger).unwrap();
+        accept_ok(&v, &ledger, &tok_in(Some(&w2), &id(2), T0, &[&id(3)]), NOW);
     }
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE ect_parent_scopes; DROP INDEX ect_entries_by_jti; \
-             PRAGMA user_version = 1;",
+            "DROP TABLE ect_parent_scopes; DROP TABLE ect_profile; \
+             DROP INDEX ect_entries_by_jti; PRAGMA user_version = 1;",
         )
         .unwrap();
     }
-    let ledger = open(DRAFT_01);
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
+    assert_eq!(
+        open(DRAFT_01).map(|_| ()),
+        Err(Error::LedgerProfile {
+            ledger: "draft-00",
+            verifier: "draft-01",
+        })
+    );
+    let ledger = open(DRAFT_00).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
-    let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
+    let profile: String = c
+        .query_row("SELECT profile FROM ect_profile", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, profile.as_str()), (2, "draft-00"));
+    let jti = |t: Option<Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
     assert_eq!(
-        ledger.get_elsewhere(Some(w2), &id(1)).map(jti),
+        ledger.get_elsewhere(Some(&w2), &id(1)).map(jti),
         Ok(Some(id(1)))
     );
     assert_eq!(
-        ledger.referrer_elsewhere(Some(w1), &id(3)).map(jti),
+        ledger.referrer_elsewhere(Some(&w1), &id(3)).map(jti),
         Ok(Some(id(2)))
     );
     assert_eq!(
-        ledger.referrer_elsewhere(Some(w2), &id(3)).map(jti),
+        ledger.referrer_elsewhere(Some(&w2), &id(3)).map(jti),
         Ok(None)
-    );
-    assert_eq!(
-        v.accept(sign(&id(3), w1, &[]), NOW, &ledger).map(|_| ()),
-        Err(Error::LateWorkflowMismatch {
-            child: id(2),
-            child_wid: Some(w2.into()),
-        })
     );
     assert_eq!(ledger.len(), Ok(2));
     ledger.verify_chain().unwrap();
+}
+
+/// A database ledger records its profile: a process of another profile cannot open it, so
+/// the two never mix tokens in one ledger.
+#[test]
+fn a_ledger_refuses_to_open_under_another_profile() {
+    use wimse_ect::{DRAFT_00, DRAFT_01};
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    drop(SqliteLedger::open_profile(&path, CreateMode::OnOpen, DRAFT_01).unwrap());
+    let before = std::fs::read(&path).unwrap();
+    for mode in [CreateMode::OnOpen, CreateMode::OnFirstAppend] {
+        assert_eq!(
+            SqliteLedger::open_profile(&path, mode, DRAFT_00).map(|_| ()),
+            Err(Error::LedgerProfile {
+                ledger: "draft-01",
+                verifier: "draft-00",
+            })
+        );
+    }
+    assert_eq!(
+        SqliteLedger::open(&path).map(|_| ()).unwrap_err().code(),
+        "ledger.profile"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let reopened = SqliteLedger::open_profile(&path, CreateMode::OnOpen, DRAFT_01).unwrap();
+    assert_eq!(reopened.len(), Ok(0));
 }
