@@ -9,7 +9,7 @@
 //! [`to_profile`], for the raw texts some areas sign) writes the claims under that profile's
 //! names (`par` as `pred`, `ext` as `ect_ext`, top-level `pol`/`pol_decision` moved into
 //! `ect_ext` in `draft-01`), so one area module describes the vectors of both profiles; where
-//! a rule's verdict differs between profiles the area asks [`profile`], and [`finish`] applies
+//! a rule's verdict differs between profiles the area asks [`profile`], and [`generate`] applies
 //! the profile-wide differences (ECT-HDR-1 read as ECT-P01-1, ECT-CLM-12 limits MUST, policy
 //! claims flagged `ExtPolicy`).
 
