@@ -22,14 +22,15 @@ fn failed(e: impl std::fmt::Display) -> TestCaseError {
 proptest! {
     #![proptest_config(config(256))]
 
-    /// ECT-CLM-1..13, ECT-TIME-1..6: `EctBuilder` with every claim of a generated claim set
-    /// (optional claims sometimes present, values at their limits) signs a token that
-    /// verifies to exactly those claims.
+    /// ECT-CLM-1..13, ECT-TIME-1..6, ECT-P01-1..4: `EctBuilder`, under the generated
+    /// profile, with every claim of a generated claim set (optional claims sometimes present,
+    /// values at their limits) signs a token that verifies to exactly those claims.
     #[test]
     fn ect_clm_create_then_verify_returns_exactly_the_claims_given(wf in valid_token()) {
         let step = &wf.steps[0];
         let c = &step.claims;
         let mut b = EctBuilder::new(c.iss.clone(), c.exec_act.clone())
+            .profile(wf.policy.profile)
             .max_par(wf.policy.max_par)
             .issued_at(c.iat)
             .expires_at(c.exp)
