@@ -29,7 +29,7 @@ fi
 echo "== $(cargo fuzz --version)"
 
 # --- seed corpora -------------------------------------------------------------------------------
-echo "== seeding fuzz/corpus from vectors/"
+echo "== seeding fuzz/corpus from vectors/ and vectors/draft-01/ (both profiles)"
 cargo run --quiet --example seed_corpora -- "$root/vectors" "$fuzz/corpus"
 
 # --- build --------------------------------------------------------------------------------------

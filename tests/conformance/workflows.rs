@@ -1,5 +1,7 @@
 //! Valid workflows are accepted token by token, in order (ECT-DAG-1..6 pass, ECT-LED-1..4 hold,
-//! ECT-RPL-1 scopes by `wid`), through every delivery.
+//! ECT-RPL-1 scopes by `wid`), through every delivery, in both profiles (SPEC.md §10: each
+//! generated workflow is `draft-00` or `draft-01`, so the cases split between the profiles
+//! rather than doubling).
 
 use proptest::prelude::*;
 use wimse_ect::http::DEFAULT_MAX_FIELD_BYTES;
