@@ -738,7 +738,7 @@ fn late_plan() -> impl Strategy<Value = LatePlan> {
 /// Changed tokens are re-signed and stay valid on their own (§2–§6 at their step's `now`).
 ///
 /// Across workflows (ECT-P01-5 in `draft-01`, a missing parent in `draft-00`): some late
-/// parents are presented in another workflow than their children ([`LateBreak`]'s
+/// parents are presented in another workflow than their children (the late break
 /// `OtherWorkflow`), and up to two tokens get one more parent, the `jti` of a token of another
 /// workflow, presented before or after them.
 ///
