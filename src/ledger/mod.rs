@@ -400,6 +400,26 @@ pub fn stream_entries<L: Ledger + ?Sized>(
     })
 }
 
+/// `Ok` when a database ledger that records profile `held` is opened under `asked`;
+/// `ledger.profile` for another known profile, `ledger.io` (naming `ledger`) for an unknown one.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn check_recorded_profile(
+    held: &str,
+    asked: crate::profile::Profile,
+    ledger: &str,
+) -> Result<()> {
+    match crate::profile::Profile::from_name(held) {
+        Some(p) if p == asked => Ok(()),
+        Some(p) => Err(crate::error::Error::LedgerProfile {
+            ledger: p.name,
+            verifier: asked.name,
+        }),
+        None => Err(crate::error::Error::LedgerIo(format!(
+            "{ledger} records an unknown profile {held:?}"
+        ))),
+    }
+}
+
 pub(crate) fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     // No code path panics while holding the lock, so a poisoned lock still holds
     // consistent data.

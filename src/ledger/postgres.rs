@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::ledger::chain::LedgerEntry;
 use crate::ledger::hash::ChainHash;
 use crate::ledger::line::RawEntry;
-use crate::ledger::{Admission, Ledger, STREAM_PAGE};
-use crate::profile::{DRAFT_00, PROFILES, Profile};
+use crate::ledger::{Admission, Ledger, STREAM_PAGE, check_recorded_profile};
+use crate::profile::{DRAFT_00, Profile};
 use crate::store::{EctStore, StoredEct};
 
 /// The DDL [`PostgresLedger::connect`] runs when the ledger's tables are absent, written once
@@ -802,16 +802,7 @@ fn check_profile(client: &mut Client, profile: Profile) -> Result<()> {
         .map_err(|e| io("cannot read the ledger's profile", &e))?
         .try_get(0)
         .map_err(|e| io("cannot read the ledger's profile", &e))?;
-    match PROFILES.into_iter().find(|p| p.name == held) {
-        Some(p) if p == profile => Ok(()),
-        Some(p) => Err(Error::LedgerProfile {
-            ledger: p.name,
-            verifier: profile.name,
-        }),
-        None => Err(Error::LedgerIo(format!(
-            "PostgreSQL ledger: an unknown profile {held:?} is recorded"
-        ))),
-    }
+    check_recorded_profile(&held, profile, "the PostgreSQL ledger")
 }
 
 impl EctStore for PostgresLedger {

@@ -12,8 +12,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 
 use crate::error::{Error, Result};
 use crate::ledger::file::{ensure_parent_dir, sync_parent_dir};
-use crate::ledger::{Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry};
-use crate::profile::{DRAFT_00, PROFILES, Profile};
+use crate::ledger::{
+    Admission, ChainHash, CreateMode, Ledger, LedgerEntry, RawEntry, check_recorded_profile,
+};
+use crate::profile::{DRAFT_00, Profile};
 use crate::store::{EctStore, StoredEct};
 
 /// `PRAGMA user_version` of the schema below ([`SqliteLedger`], "Schema"). Version 1 (before
@@ -439,17 +441,7 @@ fn check_profile(conn: &Connection, path: &Path, profile: Profile) -> Result<()>
             r.get(0)
         })
         .map_err(|e| io(path, "cannot read the profile of", e))?;
-    match PROFILES.into_iter().find(|p| p.name == held) {
-        Some(p) if p == profile => Ok(()),
-        Some(p) => Err(Error::LedgerProfile {
-            ledger: p.name,
-            verifier: profile.name,
-        }),
-        None => Err(Error::LedgerIo(format!(
-            "{} records an unknown profile {held:?}",
-            path.display()
-        ))),
-    }
+    check_recorded_profile(&held, profile, &path.display().to_string())
 }
 
 /// What a database holds.
@@ -689,11 +681,29 @@ fn get_in(
         // No stored token has an empty wid ('' is the column value for none).
         return Ok(None);
     }
+    one_token(
+        conn,
+        path,
+        profile,
+        &format!("{SELECT_ENTRY} WHERE wid = ?1 AND jti = ?2"),
+        [key(wid), key(Some(jti))],
+    )
+}
+
+/// The token of the one row `sql` (selecting [`SELECT_ENTRY`]'s columns) finds with `params`,
+/// read under `profile`; `None` when there is none.
+fn one_token(
+    conn: &Connection,
+    path: &Path,
+    profile: &Profile,
+    sql: &str,
+    params: [String; 2],
+) -> Result<Option<Arc<StoredEct>>> {
     let fail = |e| io(path, "cannot look a token up in", e);
     let row = conn
-        .prepare_cached(&format!("{SELECT_ENTRY} WHERE wid = ?1 AND jti = ?2"))
+        .prepare_cached(sql)
         .map_err(fail)?
-        .query_row(params![key(wid), key(Some(jti))], Row::read)
+        .query_row(params, Row::read)
         .optional()
         .map_err(fail)?;
     match row {
@@ -746,21 +756,13 @@ fn get_elsewhere_in(
     wid: Option<&str>,
     jti: &str,
 ) -> Result<Option<Arc<StoredEct>>> {
-    let fail = |e| io(path, "cannot look a token up in", e);
-    let row = conn
-        .prepare_cached(&format!(
-            "{SELECT_ENTRY} WHERE jti = ?1 AND wid <> ?2 ORDER BY seq LIMIT 1"
-        ))
-        .map_err(fail)?
-        .query_row(params![key(Some(jti)), key(wid)], Row::read)
-        .optional()
-        .map_err(fail)?;
-    match row {
-        Some(row) => Ok(Some(Arc::clone(
-            LedgerEntry::from_raw_in(&row.into_raw()?, profile)?.ect(),
-        ))),
-        None => Ok(None),
-    }
+    one_token(
+        conn,
+        path,
+        profile,
+        &format!("{SELECT_ENTRY} WHERE jti = ?1 AND wid <> ?2 ORDER BY seq LIMIT 1"),
+        [key(Some(jti)), key(wid)],
+    )
 }
 
 /// [`EctStore::referrer_elsewhere`] on `conn`: the first child of the oldest other scope that
@@ -773,23 +775,15 @@ fn referrer_elsewhere_in(
     wid: Option<&str>,
     jti: &str,
 ) -> Result<Option<Arc<StoredEct>>> {
-    let fail = |e| io(path, "cannot look referrers up in", e);
-    let row = conn
-        .prepare_cached(
-            "SELECT e.seq, e.at, e.prev, e.hash, e.token FROM ect_parent_scopes p \
-             JOIN ect_entries e ON e.seq = p.first_child \
-             WHERE p.parent = ?1 AND p.wid <> ?2 ORDER BY p.first_child LIMIT 1",
-        )
-        .map_err(fail)?
-        .query_row(params![key(Some(jti)), key(wid)], Row::read)
-        .optional()
-        .map_err(fail)?;
-    match row {
-        Some(row) => Ok(Some(Arc::clone(
-            LedgerEntry::from_raw_in(&row.into_raw()?, profile)?.ect(),
-        ))),
-        None => Ok(None),
-    }
+    one_token(
+        conn,
+        path,
+        profile,
+        "SELECT e.seq, e.at, e.prev, e.hash, e.token FROM ect_parent_scopes p \
+         JOIN ect_entries e ON e.seq = p.first_child \
+         WHERE p.parent = ?1 AND p.wid <> ?2 ORDER BY p.first_child LIMIT 1",
+        [key(Some(jti)), key(wid)],
+    )
 }
 
 /// [`Ledger::len`] on `conn`: the entries are numbered from 0 without gaps, so one more than

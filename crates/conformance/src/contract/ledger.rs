@@ -119,7 +119,21 @@ fn build(
     iat: u64,
     decision: Option<PolicyDecision>,
 ) -> String {
+    build_in(DRAFT_00, jti, wid, par, iat, decision)
+}
+
+/// A token of `profile` for `AUD`, issued at `iat`, live 600 s, with parents `par` and
+/// optionally a policy decision.
+fn build_in(
+    profile: Profile,
+    jti: &str,
+    wid: Option<&str>,
+    par: &[&str],
+    iat: u64,
+    decision: Option<PolicyDecision>,
+) -> String {
     let mut b = EctBuilder::new(ISS, EXEC_ACT)
+        .profile(profile)
         .audience(AUD)
         .jti(jti)
         .issued_at(iat)
@@ -470,19 +484,7 @@ fn draft_01_verifier(partial: bool) -> Verifier {
 
 /// A `draft-01` token (`pred`, `exec+jwt`) for `AUD`, issued at `iat`, live 600 s.
 fn token_01(jti: &str, wid: Option<&str>, pred: &[&str], iat: u64) -> String {
-    let mut b = EctBuilder::new(ISS, EXEC_ACT)
-        .profile(DRAFT_01)
-        .audience(AUD)
-        .jti(jti)
-        .issued_at(iat)
-        .expires_at(iat + 600);
-    if let Some(w) = wid {
-        b = b.wid(w);
-    }
-    for p in pred {
-        b = b.parent(*p);
-    }
-    b.sign(signing_key()).expect("the builder signs")
+    build_in(DRAFT_01, jti, wid, pred, iat, None)
 }
 
 /// Profile `draft-01` (ECT-P01-5): a ledger of that profile finds a task held under another
