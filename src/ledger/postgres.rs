@@ -552,26 +552,24 @@ impl EctStore for TxView<'_, '_> {
     }
 
     fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        let row = elsewhere_in(
-            &mut **self.tx.borrow_mut(),
-            &self.st.get_elsewhere,
-            wid,
-            jti,
-        )
-        .map_err(|(what, e)| io(&what, &e))?;
-        row.as_ref()
-            .map(|r| stored_of(r, &self.st.profile))
-            .transpose()
+        self.elsewhere(&self.st.get_elsewhere, wid, jti)
     }
 
     fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        let row = elsewhere_in(
-            &mut **self.tx.borrow_mut(),
-            &self.st.referrer_elsewhere,
-            wid,
-            jti,
-        )
-        .map_err(|(what, e)| io(&what, &e))?;
+        self.elsewhere(&self.st.referrer_elsewhere, wid, jti)
+    }
+}
+
+impl TxView<'_, '_> {
+    /// [`elsewhere_in`] in the append's transaction, the row's token read.
+    fn elsewhere(
+        &self,
+        statement: &Statement,
+        wid: Option<&str>,
+        jti: &str,
+    ) -> Result<Option<Arc<StoredEct>>> {
+        let row = elsewhere_in(&mut **self.tx.borrow_mut(), statement, wid, jti)
+            .map_err(|(what, e)| io(&what, &e))?;
         row.as_ref()
             .map(|r| stored_of(r, &self.st.profile))
             .transpose()
@@ -819,14 +817,24 @@ impl EctStore for PostgresLedger {
     }
 
     fn get_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        let row = self.with_conn(|c, st| elsewhere_in(c, &st.get_elsewhere, wid, jti))?;
-        row.as_ref()
-            .map(|r| stored_of(r, &self.profile))
-            .transpose()
+        self.elsewhere(|st| &st.get_elsewhere, wid, jti)
     }
 
     fn referrer_elsewhere(&self, wid: Option<&str>, jti: &str) -> Result<Option<Arc<StoredEct>>> {
-        let row = self.with_conn(|c, st| elsewhere_in(c, &st.referrer_elsewhere, wid, jti))?;
+        self.elsewhere(|st| &st.referrer_elsewhere, wid, jti)
+    }
+}
+
+impl PostgresLedger {
+    /// [`elsewhere_in`] with the statement `pick` chooses, on the connection, the row's token
+    /// read under the ledger's profile.
+    fn elsewhere(
+        &self,
+        pick: fn(&Statements) -> &Statement,
+        wid: Option<&str>,
+        jti: &str,
+    ) -> Result<Option<Arc<StoredEct>>> {
+        let row = self.with_conn(|c, st| elsewhere_in(c, pick(st), wid, jti))?;
         row.as_ref()
             .map(|r| stored_of(r, &self.profile))
             .transpose()

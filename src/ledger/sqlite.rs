@@ -493,34 +493,25 @@ fn identify_in(conn: &Connection, path: &Path) -> Result<Kind> {
              (and upgrades version 1)"
         )));
     }
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('ect_entries', 'ect_parents')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(read)?;
-    if tables != 2 {
-        return Ok(Kind::Other(
-            "the tables ect_entries and ect_parents are missing".into(),
-        ));
+    // The tables of version 1, then those version 2 added.
+    let tables = |a: &str, b: &str| -> Result<Option<Kind>> {
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?1, ?2)",
+                [a, b],
+                |r| r.get(0),
+            )
+            .map_err(read)?;
+        Ok((found != 2).then(|| Kind::Other(format!("the tables {a} and {b} are missing"))))
+    };
+    if let Some(missing) = tables("ect_entries", "ect_parents")? {
+        return Ok(missing);
     }
     if version == 1 {
         return Ok(Kind::Outdated);
     }
-    let scopes: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('ect_parent_scopes', 'ect_profile')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(read)?;
-    if scopes != 2 {
-        return Ok(Kind::Other(
-            "the tables ect_parent_scopes and ect_profile are missing".into(),
-        ));
+    if let Some(missing) = tables("ect_parent_scopes", "ect_profile")? {
+        return Ok(missing);
     }
     Ok(Kind::Ledger)
 }

@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::ect;
+
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -11,39 +13,6 @@ const NOW: u64 = 1_772_000_000;
 const ISS: &str = "spiffe://example.org/agent-a";
 const AUD: &str = "spiffe://example.org/agent-b";
 const JTI: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
-
-fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ect"));
-    cmd.current_dir(crate::repo_root())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "ECT_AUDIENCE",
-        "ECT_LEEWAY_SECONDS",
-        "ECT_MAX_IAT_AGE_SECONDS",
-        "ECT_MAX_PAR",
-        "ECT_MAX_TOKEN_BYTES",
-        "ECT_REPLAY_CACHE_SIZE",
-        "ECT_SKEW_SECONDS",
-        "ECT_ANCESTOR_BUDGET",
-        "ECT_LEDGER",
-        "ECT_REPLAY",
-        "ECT_PROFILE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(envs.iter().copied());
-    let mut child = cmd.spawn().expect("run ect");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.unwrap_or_default())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn json_out(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {

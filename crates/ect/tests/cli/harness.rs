@@ -116,6 +116,22 @@ impl Kit {
         std::fs::write(self.path("answers-draft-01.jsonl"), text).unwrap();
     }
 
+    /// The right draft-01 answers, except a rejection with `code` for vector `id`.
+    fn answers_draft01_wrong_at(&self, id: &str, code: &str) {
+        let answers: Vec<Value> = self
+            .draft01
+            .iter()
+            .map(|v| {
+                if v.id == id {
+                    rejected(id, code)
+                } else {
+                    right(v)
+                }
+            })
+            .collect();
+        self.answers_draft01(&answers);
+    }
+
     /// An adapter script: `setup` runs first; then for each case line, with the case's id in
     /// `$id`, `each` runs and the answer for `$id` is printed (`skip` when there is none),
     /// from the draft-01 answers for a case of profile draft-01.
@@ -523,15 +539,7 @@ fn every_profile_runs_by_default_each_reported_on_its_own_then_the_total() {
     let kit = Kit::both(INVALID3);
     kit.answers(&kit.vectors.iter().map(right).collect::<Vec<_>>());
     // draft-01: one wrong code.
-    let wrong: Vec<Value> = kit
-        .draft01
-        .iter()
-        .map(|v| match v.id.as_str() {
-            id if id == INVALID3[1] => rejected(id, "claims.missing"),
-            _ => right(v),
-        })
-        .collect();
-    kit.answers_draft01(&wrong);
+    kit.answers_draft01_wrong_at(INVALID3[1], "claims.missing");
     // The adapter notes each start: once per profile.
     let starts = kit.path("starts");
     let adapter = kit.adapter(&format!("echo start >> '{}'", starts.display()), "");
@@ -655,15 +663,7 @@ fn a_profile_in_which_nothing_passed_fails_the_run() {
 fn expected_failures_name_their_profile() {
     let kit = Kit::both(INVALID3);
     kit.answers(&kit.vectors.iter().map(right).collect::<Vec<_>>());
-    let wrong: Vec<Value> = kit
-        .draft01
-        .iter()
-        .map(|v| match v.id.as_str() {
-            id if id == INVALID3[0] => rejected(id, "unmapped"),
-            _ => right(v),
-        })
-        .collect();
-    kit.answers_draft01(&wrong);
+    kit.answers_draft01_wrong_at(INVALID3[0], "unmapped");
     let adapter = kit.adapter("", "");
     let xfails = kit.path("xfails.json");
     let xfails_arg = xfails.to_str().unwrap();

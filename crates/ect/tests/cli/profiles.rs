@@ -4,8 +4,9 @@
 //! it came from), and a token or ledger of one profile refused under the other with its exact
 //! code.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::ect;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -24,44 +25,6 @@ const UNKNOWN_FLAG: &str =
     "ect: --profile \"draft-02\": unknown profile (use draft-00 or draft-01)\n";
 const UNKNOWN_VAR: &str =
     "ect: ECT_PROFILE \"Draft-01\": unknown profile (use draft-00 or draft-01)\n";
-
-/// Runs `ect` with every `ECT_*` variable of the tool removed, then `envs` set.
-fn ect(args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ect"));
-    cmd.current_dir(crate::repo_root())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "ECT_PROFILE",
-        "ECT_AUDIENCE",
-        "ECT_LEEWAY_SECONDS",
-        "ECT_MAX_IAT_AGE_SECONDS",
-        "ECT_MAX_PAR",
-        "ECT_MAX_TOKEN_BYTES",
-        "ECT_REPLAY_CACHE_SIZE",
-        "ECT_SKEW_SECONDS",
-        "ECT_ANCESTOR_BUDGET",
-        "ECT_LEDGER",
-        "ECT_REPLAY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(envs.iter().copied());
-    let mut child = cmd.spawn().expect("run ect");
-    // A command that stops before reading its input (a usage error) closes the pipe first.
-    match child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.unwrap_or_default())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
-        _ => {}
-    }
-    child.wait_with_output().unwrap()
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
