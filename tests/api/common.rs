@@ -152,3 +152,25 @@ pub fn policy_with(dag: DagValidator) -> Policy {
     policy.dag = dag;
     policy
 }
+
+/// What an upgraded pre-`draft-01` database ledger answers (the SQLite and PostgreSQL upgrade
+/// tests): it holds task 1 in workflow `w1` and task 2, naming the missing task 3, in `w2`;
+/// the workflow-consistency lookups find them from the other workflow only, and the chain is
+/// intact.
+pub fn assert_upgraded_lookups(ledger: &dyn wimse_ect::Ledger, w1: &str, w2: &str) {
+    let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
+    assert_eq!(
+        ledger.get_elsewhere(Some(w2), &id(1)).map(jti),
+        Ok(Some(id(1)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(w1), &id(3)).map(jti),
+        Ok(Some(id(2)))
+    );
+    assert_eq!(
+        ledger.referrer_elsewhere(Some(w2), &id(3)).map(jti),
+        Ok(None)
+    );
+    assert_eq!(ledger.len(), Ok(2));
+    ledger.verify_chain().unwrap();
+}

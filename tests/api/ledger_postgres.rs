@@ -962,7 +962,7 @@ fn a_ledger_dropped_on_an_async_worker_does_not_panic() {
 /// before); it then answers the workflow-consistency lookups exactly and refuses `draft-01`.
 #[test]
 fn an_older_schema_is_upgraded_when_its_owner_connects() {
-    use wimse_ect::{DRAFT_00, DRAFT_01, EctStore};
+    use wimse_ect::{DRAFT_00, DRAFT_01};
     let Some(schema) = Schema::new("upgrade") else {
         return;
     };
@@ -999,21 +999,7 @@ fn an_older_schema_is_upgraded_when_its_owner_connects() {
         .expect("the profile is recorded")
         .get(0);
     assert_eq!((rows, profile.as_str()), (1, "draft-00"));
-    let jti = |t: Option<std::sync::Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
-    assert_eq!(
-        ledger.get_elsewhere(Some(&w2), &id(1)).map(jti),
-        Ok(Some(id(1)))
-    );
-    assert_eq!(
-        ledger.referrer_elsewhere(Some(&w1), &id(3)).map(jti),
-        Ok(Some(id(2)))
-    );
-    assert_eq!(
-        ledger.referrer_elsewhere(Some(&w2), &id(3)).map(jti),
-        Ok(None)
-    );
-    assert_eq!(ledger.len(), Ok(2));
-    ledger.verify_chain().unwrap();
+    assert_upgraded_lookups(&ledger, &w1, &w2);
 }
 
 /// The ledger records its profile: a process of another profile cannot connect, so the two

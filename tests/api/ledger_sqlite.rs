@@ -815,21 +815,7 @@ fn a_version_1_ledger_is_upgraded_when_opened() {
         .query_row("SELECT profile FROM ect_profile", [], |r| r.get(0))
         .unwrap();
     assert_eq!((version, profile.as_str()), (2, "draft-00"));
-    let jti = |t: Option<Arc<wimse_ect::StoredEct>>| t.map(|t| t.jti().to_owned());
-    assert_eq!(
-        ledger.get_elsewhere(Some(&w2), &id(1)).map(jti),
-        Ok(Some(id(1)))
-    );
-    assert_eq!(
-        ledger.referrer_elsewhere(Some(&w1), &id(3)).map(jti),
-        Ok(Some(id(2)))
-    );
-    assert_eq!(
-        ledger.referrer_elsewhere(Some(&w2), &id(3)).map(jti),
-        Ok(None)
-    );
-    assert_eq!(ledger.len(), Ok(2));
-    ledger.verify_chain().unwrap();
+    assert_upgraded_lookups(&ledger, &w1, &w2);
 }
 
 /// A database ledger records its profile: a process of another profile cannot open it, so
